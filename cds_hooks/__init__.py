@@ -1,0 +1,55 @@
+"""A domain-free CDS Hooks 2.0 toolkit: schemas, discovery, prefetch with FHIR fall-back, errors, Flask blueprint."""
+
+from cds_hooks.blueprint import EndpointOptions, create_blueprint, install_error_handlers, json_response
+from cds_hooks.definitions import Handler, Prefetched, ServiceDefinition, ServiceRegistry
+from cds_hooks.errors import (
+    BadRequest,
+    CdsHooksError,
+    FhirClientError,
+    NotFound,
+    PayloadTooLarge,
+    PreconditionFailed,
+    Unauthorized,
+)
+from cds_hooks.fhir_client import (
+    FhirClient,
+    FhirClientSettings,
+    ServerAllowList,
+    bundle_resources,
+    client_factory,
+)
+from cds_hooks.prefetch import PrefetchResolver, render_template
+from cds_hooks.response import ResponseInvalid, check_response
+from cds_hooks.schemas import FeedbackItem, FhirAuthorization, HookRequest, load_feedback, load_hook_request
+
+__all__ = [
+    "BadRequest",
+    "CdsHooksError",
+    "EndpointOptions",
+    "FeedbackItem",
+    "FhirAuthorization",
+    "FhirClient",
+    "FhirClientError",
+    "FhirClientSettings",
+    "Handler",
+    "HookRequest",
+    "NotFound",
+    "PayloadTooLarge",
+    "PreconditionFailed",
+    "Prefetched",
+    "PrefetchResolver",
+    "ResponseInvalid",
+    "ServerAllowList",
+    "ServiceDefinition",
+    "ServiceRegistry",
+    "Unauthorized",
+    "bundle_resources",
+    "check_response",
+    "client_factory",
+    "create_blueprint",
+    "install_error_handlers",
+    "json_response",
+    "load_feedback",
+    "load_hook_request",
+    "render_template",
+]

@@ -1,0 +1,187 @@
+"""Flask blueprint for the CDS Hooks endpoints, CORS, and the one place errors become JSON.
+
+GET  /cds-services                  discovery document
+POST /cds-services/<id>             call a service (hook request -> cards)
+POST /cds-services/<id>/feedback    what the clinician did with the cards
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from flask import Blueprint, Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+from cds_hooks.definitions import ServiceDefinition, ServiceRegistry
+from cds_hooks.errors import BadRequest, CdsHooksError, NotFound
+from cds_hooks.fhir_client import ClientFactory
+from cds_hooks.prefetch import PrefetchResolver
+from cds_hooks.response import ResponseInvalid, check_response
+from cds_hooks.schemas import FeedbackItem, HookRequest, load_feedback, load_hook_request
+
+log = logging.getLogger(__name__)
+
+Authenticator = Callable[[str | None, str], None]
+CardsObserver = Callable[[ServiceDefinition, HookRequest, dict[str, Any]], None]
+FeedbackSink = Callable[[str, Sequence[FeedbackItem]], dict[str, Any]]
+
+CORS_ALLOW_HEADERS = "Authorization, Content-Type"
+CORS_ALLOW_METHODS = "GET, POST, OPTIONS"
+CORS_MAX_AGE_S = "600"
+
+
+@dataclass(frozen=True)
+class EndpointOptions:
+    """What the endpoints need from the application: auth, FHIR access, CORS, observers."""
+
+    client_factory: ClientFactory
+    authenticator: Authenticator | None = None
+    discovery_requires_auth: bool = False
+    public_url: str | None = None
+    cors_origins: tuple[str, ...] = ("*",)
+    on_cards: CardsObserver | None = None
+    feedback_sink: FeedbackSink | None = None
+
+
+def json_response(document: Any, status: int = 200) -> Response:
+    """Serialise with orjson (faster than the stdlib) as application/json."""
+    return Response(orjson.dumps(document), status=status, mimetype="application/json")
+
+
+def _read_json() -> Any:
+    try:
+        return orjson.loads(request.get_data(cache=False))
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest("body is not valid JSON", {"body": ["is not valid JSON"]}) from exc
+
+
+class _Endpoints:
+    """The view functions, bound to one registry and one set of options."""
+
+    def __init__(self, registry: ServiceRegistry, options: EndpointOptions) -> None:
+        self.registry = registry
+        self.options = options
+        self.resolvers = {
+            (d.id, d.hook): PrefetchResolver(d.prefetch, options.client_factory) for d in registry.definitions
+        }
+
+    def audience(self) -> str:
+        """The URL the caller's JWT must name as ``aud``: the public URL behind a proxy, else the request URL."""
+        if self.options.public_url:
+            return self.options.public_url.rstrip("/") + request.path
+        return request.base_url
+
+    def authenticate(self) -> None:
+        """Run the configured authenticator (raises Unauthorized)."""
+        if self.options.authenticator is not None:
+            self.options.authenticator(request.headers.get("Authorization"), self.audience())
+
+    def discovery(self) -> Response:
+        """GET /cds-services."""
+        if self.options.discovery_requires_auth:
+            self.authenticate()
+        return json_response(self.registry.discovery_document())
+
+    def call_service(self, service_id: str) -> Response:
+        """POST /cds-services/<id>."""
+        started = time.perf_counter()
+        hooks = self.registry.hooks_for(service_id)
+        self.authenticate()
+        hook_request = load_hook_request(_read_json(), hooks)
+        definition = self.registry.find(service_id, hook_request.hook)
+        prefetched = self.resolvers[(definition.id, definition.hook)].resolve(hook_request)
+        document = definition.handler(hook_request, prefetched)
+        check_response(document)
+        if self.options.on_cards is not None:
+            self.options.on_cards(definition, hook_request, document)
+        log.info(
+            "service=%s hook=%s hookInstance=%s cards=%d elapsed_ms=%.1f",
+            service_id,
+            hook_request.hook,
+            hook_request.hook_instance,
+            len(document["cards"]),
+            (time.perf_counter() - started) * 1000,
+        )
+        return json_response(document)
+
+    def feedback(self, service_id: str) -> Response:
+        """POST /cds-services/<id>/feedback."""
+        self.registry.hooks_for(service_id)
+        if self.options.feedback_sink is None:
+            raise NotFound("this service does not take feedback")
+        self.authenticate()
+        items = load_feedback(_read_json())
+        summary = self.options.feedback_sink(service_id, items)
+        log.info("service=%s feedback items=%d", service_id, len(items))
+        return json_response(summary)
+
+
+def create_blueprint(registry: ServiceRegistry, options: EndpointOptions) -> Blueprint:
+    """The CDS Hooks endpoints as a blueprint (mount it at the base URL)."""
+    endpoints = _Endpoints(registry, options)
+    blueprint = Blueprint("cds_hooks", __name__)
+    blueprint.add_url_rule("/cds-services", "discovery", endpoints.discovery, methods=["GET"])
+    blueprint.add_url_rule("/cds-services/<service_id>", "call", endpoints.call_service, methods=["POST"])
+    blueprint.add_url_rule("/cds-services/<service_id>/feedback", "feedback", endpoints.feedback, methods=["POST"])
+    blueprint.after_app_request(_cors_headers(options.cors_origins))
+    return blueprint
+
+
+def _cors_headers(origins: tuple[str, ...]) -> Callable[[Response], Response]:
+    """After-request hook adding CORS headers for allowed origins (CDS Hooks 2.0 §CORS)."""
+
+    def add(response: Response) -> Response:
+        origin = request.headers.get("Origin")
+        if origin is None:
+            return response
+        if "*" in origins:
+            response.headers["Access-Control-Allow-Origin"] = "*"
+        elif origin in origins:
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers.add("Vary", "Origin")
+        else:
+            return response
+        response.headers["Access-Control-Allow-Methods"] = CORS_ALLOW_METHODS
+        response.headers["Access-Control-Allow-Headers"] = CORS_ALLOW_HEADERS
+        response.headers["Access-Control-Max-Age"] = CORS_MAX_AGE_S
+        return response
+
+    return add
+
+
+def install_error_handlers(app: Flask) -> None:
+    """Every error leaves as JSON: ours with their status, werkzeug's mapped, anything else a bare 500."""
+
+    @app.errorhandler(CdsHooksError)
+    def _ours(error: CdsHooksError) -> Response:
+        if error.status == 401:
+            log.warning("authentication failed: %s", error.message)
+        return json_response(error.to_body(), error.status)
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException) -> Response:
+        status = error.code or 500
+        name = (error.name or "error").lower().replace(" ", "_")
+        body: dict[str, Any] = {"error": name, "message": error.description or name}
+        response = json_response(body, status)
+        if status == 405 and error.valid_methods:  # type: ignore[attr-defined]
+            response.headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
+        return response
+
+    @app.errorhandler(ResponseInvalid)
+    def _invalid_response(error: ResponseInvalid) -> Response:
+        log.error("refusing to send a response that breaks the spec: %s", error.problems)
+        return json_response({"error": "internal_error", "message": "the service produced an invalid response"}, 500)
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        # The message may quote request data, so only the type and the frames are logged.
+        frames = "".join(traceback.format_tb(error.__traceback__))
+        log.error("unexpected error (%s)\n%s", type(error).__name__, frames)
+        return json_response({"error": "internal_error", "message": "unexpected error"}, 500)

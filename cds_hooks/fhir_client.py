@@ -1,0 +1,195 @@
+"""A small FHIR R4 REST client for the prefetch fall-back: bearer token, explicit timeouts, paging, typed errors.
+
+It only ever talks to the ``fhirServer`` the request named, and only if that server is allowed: ``next`` links
+that point anywhere else are refused, so a clinician's token never leaves for another host.
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+import requests
+
+from cds_hooks.errors import (
+    FhirBadResponse,
+    FhirConnectionError,
+    FhirHttpError,
+    FhirServerNotAllowed,
+    FhirTimeout,
+)
+
+DEFAULT_CONNECT_TIMEOUT_S = 2.0
+DEFAULT_READ_TIMEOUT_S = 5.0
+DEFAULT_MAX_PAGES = 10
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+FHIR_JSON = "application/fhir+json"
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FhirClientSettings:
+    """Limits for every FHIR call."""
+
+    connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
+    read_timeout_s: float = DEFAULT_READ_TIMEOUT_S
+    max_pages: int = DEFAULT_MAX_PAGES
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+
+
+@dataclass(frozen=True)
+class ServerAllowList:
+    """FHIR base URLs the service may contact; ``None`` entries means any server is allowed."""
+
+    entries: tuple[str, ...] | None
+
+    @classmethod
+    def parse(cls, text: str | None) -> ServerAllowList:
+        """Build from a comma-separated list; ``*`` allows any server, empty allows none."""
+        if text is None or text.strip() == "*":
+            return cls(None)
+        return cls(tuple(e.strip().rstrip("/") for e in text.split(",") if e.strip()))
+
+    def permits(self, base_url: str) -> bool:
+        """True when ``base_url`` is an allowed server (exact base, or below it)."""
+        if self.entries is None:
+            return True
+        url = base_url.rstrip("/")
+        return any(url == e or url.startswith(e + "/") for e in self.entries)
+
+
+def _same_server(base_url: str, url: str) -> bool:
+    base, other = urlsplit(base_url), urlsplit(url)
+    return (base.scheme, base.netloc) == (other.scheme, other.netloc) and other.path.startswith(base.path.rstrip("/"))
+
+
+class FhirClient:
+    """Reads and searches one FHIR server on behalf of one hook call."""
+
+    def __init__(
+        self,
+        base_url: str,
+        access_token: str | None = None,
+        session: requests.Session | None = None,
+        settings: FhirClientSettings | None = None,
+        allowed: bool = True,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.allowed = allowed
+        self._token = access_token
+        self._session = session or requests.Session()
+        self.settings = settings or FhirClientSettings()
+
+    def _absolute(self, url: str) -> str:
+        if not self.allowed:
+            raise FhirServerNotAllowed("FHIR server is not on the allow-list")
+        if url.startswith(("http://", "https://")):
+            if not _same_server(self.base_url, url):
+                raise FhirServerNotAllowed("link points outside the FHIR server")
+            return url
+        return f"{self.base_url}/{url.lstrip('/')}"
+
+    def get_json(self, url: str) -> dict[str, Any]:
+        """GET ``url`` (relative to the base, or an absolute link on the same server) as a JSON object."""
+        headers = {"Accept": FHIR_JSON}
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        timeout = (self.settings.connect_timeout_s, self.settings.read_timeout_s)
+        try:
+            with self._session.get(self._absolute(url), headers=headers, timeout=timeout, stream=True) as rsp:
+                body = self._read_limited(rsp)
+        except requests.Timeout as exc:
+            raise FhirTimeout("FHIR server timed out") from exc
+        except requests.RequestException as exc:
+            raise FhirConnectionError(f"FHIR server unreachable ({type(exc).__name__})") from exc
+        if not 200 <= rsp.status_code < 300:
+            raise FhirHttpError(f"FHIR server answered {rsp.status_code}", rsp.status_code)
+        try:
+            document = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise FhirBadResponse("FHIR server answered with non-JSON") from exc
+        if not isinstance(document, dict) or not isinstance(document.get("resourceType"), str):
+            raise FhirBadResponse("FHIR server answered with JSON that is not a resource")
+        return document
+
+    def _read_limited(self, response: requests.Response) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_content(chunk_size=65536):
+            size += len(chunk)
+            if size > self.settings.max_response_bytes:
+                raise FhirBadResponse("FHIR response larger than the configured limit")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def fetch(self, url: str) -> dict[str, Any]:
+        """Read or search; a searchset is returned with every page's entries merged (up to the page cap)."""
+        document = self.get_json(url)
+        if document.get("resourceType") == "OperationOutcome":
+            raise FhirBadResponse("FHIR server answered with an OperationOutcome")
+        if document.get("resourceType") == "Bundle":
+            return self.complete_bundle(document)
+        return document
+
+    def complete_bundle(self, bundle: dict[str, Any]) -> dict[str, Any]:
+        """Follow ``next`` links and return one Bundle holding every entry (stops at ``max_pages``)."""
+        entries = list(bundle.get("entry") or [])
+        page, pages = bundle, 1
+        while (link := next_link(page)) is not None and pages < self.settings.max_pages:
+            page = self.get_json(link)
+            if page.get("resourceType") != "Bundle":
+                raise FhirBadResponse("a next page was not a Bundle")
+            entries.extend(page.get("entry") or [])
+            pages += 1
+        if next_link(page) is not None:
+            log.warning("FHIR paging stopped at the cap of %d pages; later pages not read", pages)
+        merged = {k: v for k, v in bundle.items() if k != "link"}
+        merged["entry"] = entries
+        return merged
+
+
+def next_link(bundle: dict[str, Any]) -> str | None:
+    """The ``next`` link of a searchset Bundle, if any."""
+    for link in bundle.get("link") or []:
+        if isinstance(link, dict) and link.get("relation") == "next" and isinstance(link.get("url"), str):
+            url: str = link["url"]
+            return url
+    return None
+
+
+def bundle_resources(bundle: dict[str, Any]) -> Iterable[dict[str, Any]]:
+    """The resources of a Bundle's entries (entries without a resource object are passed over)."""
+    for entry in bundle.get("entry") or []:
+        if isinstance(entry, dict) and isinstance(entry.get("resource"), dict):
+            yield entry["resource"]
+
+
+def cookieless_session() -> requests.Session:
+    """A pooled session that never keeps cookies, so nothing of one call leaks into the next."""
+    session = requests.Session()
+    session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+    return session
+
+
+ClientFactory = Callable[[str, str | None], FhirClient]
+
+
+def client_factory(
+    allow_list: ServerAllowList,
+    settings: FhirClientSettings | None = None,
+    session: requests.Session | None = None,
+) -> ClientFactory:
+    """A factory that builds clients refusing (without contacting) servers off the allow-list."""
+    shared = session or cookieless_session()
+
+    def build(base_url: str, access_token: str | None) -> FhirClient:
+        allowed = allow_list.permits(base_url)
+        return FhirClient(base_url, access_token, session=shared, settings=settings, allowed=allowed)
+
+    return build

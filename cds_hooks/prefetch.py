@@ -1,0 +1,128 @@
+"""Prefetch templates (CDS Hooks 2.0 tokens only) and their resolution with the FHIR-server fall-back.
+
+For each key a service declares: a key the client sent with a resource is used as is (a paged searchset is
+completed from the FHIR server); a key sent as ``null`` means "no data"; a key that is absent or holds an
+OperationOutcome is fetched from ``fhirServer`` with the lent token. When data can be had from neither,
+the call fails with 412 (CDS Hooks 2.0 §Prefetch Template: "SHALL respond with 412").
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import Any
+from urllib.parse import quote
+
+from cds_hooks.errors import BadRequest, FhirClientError, FhirServerNotAllowed, PreconditionFailed
+from cds_hooks.fhir_client import ClientFactory, FhirClient, next_link
+from cds_hooks.schemas import HookRequest
+
+log = logging.getLogger(__name__)
+
+TOKEN_PATTERN = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+# CDS Hooks 2.0 user tokens, derived from context.userId ("Practitioner/123" -> userPractitionerId=123).
+USER_TOKENS = {
+    "userPractitionerId": "Practitioner",
+    "userPractitionerRoleId": "PractitionerRole",
+    "userPatientId": "Patient",
+    "userRelatedPersonId": "RelatedPerson",
+}
+_CONTEXT_FIELD = re.compile(r"^context\.([A-Za-z][A-Za-z0-9]*)$")
+
+
+def check_template(template: str) -> None:
+    """Raise ValueError unless every token is a 2.0 token (``{{context.x}}`` or a user token)."""
+    for token in TOKEN_PATTERN.findall(template):
+        if token not in USER_TOKENS and not _CONTEXT_FIELD.match(token):
+            raise ValueError(f"prefetch token {{{{{token}}}}} is not a CDS Hooks 2.0 token")
+    if "{{" in TOKEN_PATTERN.sub("", template) or "}}" in TOKEN_PATTERN.sub("", template):
+        raise ValueError("unbalanced prefetch token delimiters")
+
+
+def _token_value(token: str, context: Mapping[str, Any]) -> str:
+    if token in USER_TOKENS:
+        user = context.get("userId")
+        resource_type, _, user_id = str(user or "").partition("/")
+        if resource_type != USER_TOKENS[token] or not user_id:
+            raise BadRequest("prefetch token unavailable", {"context.userId": [f"is not a {resource_type}"]})
+        return user_id
+    name = token.removeprefix("context.")
+    value = context.get(name)
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise BadRequest("prefetch token unavailable", {f"context.{name}": ["is needed by a prefetch template"]})
+    return str(value)
+
+
+def render_template(template: str, context: Mapping[str, Any]) -> str:
+    """Substitute tokens with URL-quoted context values."""
+    return TOKEN_PATTERN.sub(lambda m: quote(_token_value(m.group(1), context), safe=""), template)
+
+
+def _is_usable(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("resourceType") not in (None, "OperationOutcome")
+
+
+def _complete_sent_bundle(key: str, value: dict[str, Any], client: FhirClient | None) -> dict[str, Any]:
+    if value.get("resourceType") != "Bundle" or next_link(value) is None:
+        return value
+    if client is None:
+        raise PreconditionFailed("prefetch is paged and no FHIR server was given to read the rest", [key])
+    return client.complete_bundle(value)
+
+
+class PrefetchResolver:
+    """Resolves one service's prefetch templates for one hook call."""
+
+    def __init__(self, templates: Mapping[str, str], client_factory: ClientFactory) -> None:
+        for template in templates.values():
+            check_template(template)
+        self.templates = dict(templates)
+        self._client_factory = client_factory
+
+    def _client(self, request: HookRequest) -> FhirClient | None:
+        if request.fhir_server is None:
+            return None
+        return self._client_factory(request.fhir_server, request.access_token)
+
+    def resolve(self, request: HookRequest) -> dict[str, Any | None]:
+        """Every declared key mapped to its resource/Bundle, or ``None`` when the client said "no data"."""
+        for key, value in request.prefetch.items():
+            if key in self.templates and value is not None and not isinstance(value, dict):
+                raise BadRequest("invalid prefetch", {f"prefetch.{key}": ["must be a FHIR resource or null"]})
+        client = self._client(request)
+        resolved: dict[str, Any | None] = {}
+        missing: list[str] = []
+        for key in self.templates:
+            value = request.prefetch.get(key, ...)
+            if value is None:
+                resolved[key] = None
+            elif _is_usable(value):
+                resolved[key] = self._guard(key, partial(_complete_sent_bundle, key, value, client))
+            else:
+                missing.append(key)
+        if not missing:
+            return resolved
+        if client is None:
+            raise PreconditionFailed("prefetch incomplete and no fhirServer to fetch it from", missing)
+        for key in missing:
+            url = render_template(self.templates[key], request.context)
+            resolved[key] = self._guard(key, partial(client.fetch, url))
+        return resolved
+
+    @staticmethod
+    def _guard(key: str, fetch: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        started = time.perf_counter()
+        try:
+            result = fetch()
+        except FhirServerNotAllowed as exc:
+            raise PreconditionFailed(f"FHIR server not usable: {exc}", [key]) from exc
+        except FhirClientError as exc:
+            log.warning("prefetch key %s unobtainable: %s", key, exc)
+            raise PreconditionFailed(f"could not obtain prefetch data: {exc}", [key]) from exc
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        if elapsed_ms > 1:
+            log.info("prefetch key %s completed from FHIR server in %.1f ms", key, elapsed_ms)
+        return result

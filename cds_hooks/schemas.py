@@ -1,0 +1,294 @@
+"""Marshmallow schemas for what a CDS client sends: the hook request, its contexts, and feedback.
+
+Inbound schemas ignore unknown keys (clients add extensions); every loaded object is a frozen dataclass.
+Field rules follow CDS Hooks 2.0 §Calling a CDS Service, §Feedback and the CDS Hooks Library hook pages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate, validates_schema
+
+from cds_hooks.errors import BadRequest
+
+# hookInstance is logged, so it is held to characters that cannot forge a log line (UUIDs pass).
+HOOK_INSTANCE_PATTERN = r"^[A-Za-z0-9._:\-]{1,128}$"
+# FHIR R4 id datatype: it is substituted into prefetch URLs, so nothing else may pass.
+FHIR_ID_PATTERN = r"^[A-Za-z0-9\-.]{1,64}$"
+# A reference such as Practitioner/123 (CDS Hooks Library invariant ord-1, widened to FHIR ids).
+RELATIVE_REFERENCE_PATTERN = r"^[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}$"
+
+_fhir_id = validate.Regexp(FHIR_ID_PATTERN, error="must be a FHIR id (letters, digits, '-', '.'; 1-64)")
+_reference = validate.Regexp(RELATIVE_REFERENCE_PATTERN, error="must be a reference such as Practitioner/123")
+_not_blank = validate.Length(min=1, error="must not be empty")
+
+
+@dataclass(frozen=True)
+class FhirAuthorization:
+    """OAuth 2.0 bearer token the client lends the service for its FHIR server."""
+
+    access_token: str = field(repr=False)
+    token_type: str
+    expires_in: int
+    scope: str
+    subject: str
+    patient: str | None = None
+
+
+@dataclass(frozen=True)
+class HookRequest:
+    """A validated hook call; ``prefetch`` keeps JSON ``null`` as ``None`` and leaves absent keys out."""
+
+    hook: str
+    hook_instance: str
+    context: Mapping[str, Any]
+    fhir_server: str | None = None
+    fhir_authorization: FhirAuthorization | None = None
+    prefetch: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def access_token(self) -> str | None:
+        """Bearer token for the FHIR server, when the client lent one."""
+        return self.fhir_authorization.access_token if self.fhir_authorization else None
+
+
+class FhirAuthorizationSchema(Schema):
+    """``fhirAuthorization`` (CDS Hooks 2.0 §Passing the Access Token to the CDS Service)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    access_token = fields.String(required=True, validate=_not_blank)
+    token_type = fields.String(required=True, validate=validate.OneOf(["Bearer", "bearer"]))
+    expires_in = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    scope = fields.String(required=True)
+    subject = fields.String(required=True)
+    patient = fields.String(validate=_fhir_id)
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> FhirAuthorization:
+        return FhirAuthorization(**data)
+
+
+class HookRequestSchema(Schema):
+    """The body of ``POST /cds-services/{id}``; the context is checked per hook afterwards."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    hook = fields.String(required=True, validate=_not_blank)
+    hookInstance = fields.String(
+        required=True, validate=validate.Regexp(HOOK_INSTANCE_PATTERN, error="must be a UUID-like token")
+    )
+    fhirServer = fields.Url(schemes={"http", "https"}, require_tld=False)
+    fhirAuthorization = fields.Nested(FhirAuthorizationSchema)
+    context = fields.Dict(required=True)
+    prefetch = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True))
+
+    @validates_schema
+    def _authorization_needs_server(self, data: dict[str, Any], **_: Any) -> None:
+        # CDS Hooks 2.0: fhirServer is REQUIRED when fhirAuthorization is present (invariant cds-r-1).
+        if "fhirAuthorization" in data and "fhirServer" not in data:
+            raise ValidationError("is required when fhirAuthorization is given", "fhirServer")
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> HookRequest:
+        return HookRequest(
+            hook=data["hook"],
+            hook_instance=data["hookInstance"],
+            context=data["context"],
+            fhir_server=data["fhirServer"].rstrip("/") if "fhirServer" in data else None,
+            fhir_authorization=data.get("fhirAuthorization"),
+            prefetch=data.get("prefetch") or {},
+        )
+
+
+def _must_be_bundle(value: Mapping[str, Any]) -> None:
+    """A context Bundle (``draftOrders``) must be a FHIR Bundle whose entries are objects."""
+    if value.get("resourceType") != "Bundle":
+        raise ValidationError("must be a FHIR Bundle")
+    entries = value.get("entry", [])
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise ValidationError("entry must be a list of objects")
+
+
+class PatientViewContextSchema(Schema):
+    """``patient-view`` context (CDS Hooks Library 1.0.1)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    userId = fields.String(required=True, validate=_reference)
+    patientId = fields.String(required=True, validate=_fhir_id)
+    encounterId = fields.String(validate=_fhir_id)
+
+
+class OrderSignContextSchema(PatientViewContextSchema):
+    """``order-sign`` context: the draft orders about to be signed."""
+
+    draftOrders = fields.Dict(required=True, validate=_must_be_bundle)
+
+
+class OrderSelectContextSchema(OrderSignContextSchema):
+    """``order-select`` context: draft orders plus the ones just selected."""
+
+    selections = fields.List(fields.String(validate=_reference), required=True, validate=_not_blank)
+
+
+CONTEXT_SCHEMAS: dict[str, Schema] = {
+    "patient-view": PatientViewContextSchema(),
+    "order-select": OrderSelectContextSchema(),
+    "order-sign": OrderSignContextSchema(),
+}
+
+
+@dataclass(frozen=True)
+class FeedbackItem:
+    """One feedback entry: what the clinician did with one card."""
+
+    card: str
+    outcome: str
+    outcome_timestamp: datetime
+    accepted_suggestions: tuple[str, ...] = ()
+    override_code: str | None = None
+    override_system: str | None = None
+    override_comment: str | None = None
+
+
+class _CodingSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    code = fields.String(required=True, validate=_not_blank)
+    system = fields.String(required=True, validate=_not_blank)
+    display = fields.String()
+
+
+class _AcceptedSuggestionSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    id = fields.String(required=True, validate=_not_blank)
+
+
+class _OverrideReasonSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    reason = fields.Nested(_CodingSchema)
+    userComment = fields.String(validate=validate.Length(max=4000))
+
+    @validates_schema
+    def _reason_or_comment(self, data: dict[str, Any], **_: Any) -> None:
+        # CDS Hooks 3.0-ballot invariant cds-fb-3: an override reason says something.
+        if "reason" not in data and "userComment" not in data:
+            raise ValidationError("needs reason or userComment", "overrideReason")
+
+
+class FeedbackItemSchema(Schema):
+    """One element of ``feedback`` (CDS Hooks 2.0 §Feedback)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    card = fields.String(required=True, validate=[_not_blank, validate.Length(max=128)])
+    outcome = fields.String(required=True, validate=validate.OneOf(["accepted", "overridden"]))
+    acceptedSuggestions = fields.List(fields.Nested(_AcceptedSuggestionSchema))
+    overrideReason = fields.Nested(_OverrideReasonSchema)
+    outcomeTimestamp = fields.AwareDateTime(required=True, format="iso")
+
+    @validates_schema
+    def _accepted_needs_suggestions(self, data: dict[str, Any], **_: Any) -> None:
+        # CDS Hooks 2.0: acceptedSuggestions is REQUIRED for an accepted outcome (invariant cds-fb-2).
+        if data.get("outcome") == "accepted" and not data.get("acceptedSuggestions"):
+            raise ValidationError("is required when outcome is accepted", "acceptedSuggestions")
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> FeedbackItem:
+        reason = data.get("overrideReason", {})
+        coding = reason.get("reason", {})
+        return FeedbackItem(
+            card=data["card"],
+            outcome=data["outcome"],
+            outcome_timestamp=data["outcomeTimestamp"],
+            accepted_suggestions=tuple(s["id"] for s in data.get("acceptedSuggestions", [])),
+            override_code=coding.get("code"),
+            override_system=coding.get("system"),
+            override_comment=reason.get("userComment"),
+        )
+
+
+class FeedbackRequestSchema(Schema):
+    """The body of ``POST /cds-services/{id}/feedback``."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    feedback = fields.List(fields.Nested(FeedbackItemSchema), required=True, validate=_not_blank)
+
+
+HOOK_REQUEST_SCHEMA = HookRequestSchema()
+FEEDBACK_REQUEST_SCHEMA = FeedbackRequestSchema()
+
+
+def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """Turn marshmallow's nested error messages into ``{"context.patientId": [...]}``."""
+    if isinstance(messages, Mapping):
+        flat: dict[str, list[str]] = {}
+        for key, value in messages.items():
+            name = str(key) if key != "_schema" else ""
+            path = f"{prefix}.{name}" if prefix and name else (prefix or name or "body")
+            flat.update(flatten_messages(value, path))
+        return flat
+    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        return {prefix or "body": list(messages)}
+    if isinstance(messages, list):
+        flat = {}
+        for item in messages:
+            flat.update(flatten_messages(item, prefix))
+        return flat
+    return {prefix or "body": [str(messages)]}
+
+
+def load_hook_request(body: Any, served_hooks: frozenset[str]) -> HookRequest:
+    """Validate a hook call body (and its hook-specific context) or raise BadRequest naming the fields."""
+    if not isinstance(body, Mapping):
+        raise BadRequest("request body must be a JSON object", {"body": ["must be a JSON object"]})
+    try:
+        request: HookRequest = HOOK_REQUEST_SCHEMA.load(body)
+    except ValidationError as exc:
+        raise BadRequest("invalid hook request", flatten_messages(exc.messages)) from exc
+    if request.hook not in served_hooks:
+        allowed = ", ".join(sorted(served_hooks))
+        raise BadRequest("hook not served", {"hook": [f"this service answers {allowed}"]})
+    schema = CONTEXT_SCHEMAS.get(request.hook)
+    if schema is None:
+        return request
+    try:
+        context = schema.load(request.context)
+    except ValidationError as exc:
+        raise BadRequest("invalid context", flatten_messages(exc.messages, "context")) from exc
+    return HookRequest(
+        hook=request.hook,
+        hook_instance=request.hook_instance,
+        context=context,
+        fhir_server=request.fhir_server,
+        fhir_authorization=request.fhir_authorization,
+        prefetch=request.prefetch,
+    )
+
+
+def load_feedback(body: Any) -> list[FeedbackItem]:
+    """Validate a feedback body or raise BadRequest naming the fields (``feedback.0.outcome``)."""
+    if not isinstance(body, Mapping):
+        raise BadRequest("request body must be a JSON object", {"body": ["must be a JSON object"]})
+    try:
+        data = FEEDBACK_REQUEST_SCHEMA.load(body)
+    except ValidationError as exc:
+        raise BadRequest("invalid feedback", flatten_messages(exc.messages)) from exc
+    items: list[FeedbackItem] = data["feedback"]
+    return items

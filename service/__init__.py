@@ -1,0 +1,59 @@
+"""fasciculation-cds: the CDS Hooks service that looks for reversible causes of fasciculations."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask
+
+from cds_hooks import (
+    EndpointOptions,
+    FhirClientSettings,
+    ServerAllowList,
+    ServiceRegistry,
+    client_factory,
+    create_blueprint,
+    install_error_handlers,
+)
+from service.config import Settings, load_settings
+from service.hooks import service_definitions
+from service.knowledge import load_knowledge
+
+log = logging.getLogger(__name__)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _fhir_client_factory(settings: Settings) -> Any:
+    fhir_settings = FhirClientSettings(
+        connect_timeout_s=settings.fhir_connect_timeout_s,
+        read_timeout_s=settings.fhir_read_timeout_s,
+        max_pages=settings.fhir_max_pages,
+    )
+    return client_factory(ServerAllowList.parse(settings.effective_fhir_allowlist), fhir_settings)
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Application factory: settings from the environment plus ``config`` overrides (``clock`` for tests)."""
+    overrides = dict(config or {})
+    clock: Callable[[], datetime] = overrides.pop("clock", _utc_now)
+    settings = load_settings(overrides=overrides)
+    knowledge = load_knowledge()
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.extensions["fasciculation_cds.settings"] = settings
+    registry = ServiceRegistry(service_definitions(knowledge, clock))
+    options = EndpointOptions(
+        client_factory=_fhir_client_factory(settings),
+        discovery_requires_auth=settings.discovery_requires_auth,
+        public_url=settings.public_url,
+        cors_origins=tuple(o.strip() for o in settings.cors_origins.split(",") if o.strip()),
+    )
+    app.register_blueprint(create_blueprint(registry, options))
+    install_error_handlers(app)
+    return app

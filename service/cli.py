@@ -1,0 +1,131 @@
+"""Command line: ``serve`` (gunicorn), ``evaluate`` (a Bundle file or a live FHIR server)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from cds_hooks import CdsHooksError, HookRequest, PrefetchResolver, ServiceRegistry, check_response
+from service.config import load_settings
+from service.hooks import SERVICE_ID, service_definitions
+from service.knowledge import load_knowledge
+
+EXIT_USAGE = 2
+EXIT_DATA = 3
+
+
+def _parse_now(text: str | None) -> datetime:
+    if text is None:
+        return datetime.now(UTC)
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _read_bundle(path: str) -> dict[str, Any]:
+    try:
+        document = orjson.loads(Path(path).read_bytes())
+    except (OSError, orjson.JSONDecodeError) as exc:
+        raise SystemExit(f"error: cannot read {path}: {exc}") from exc
+    if not isinstance(document, dict) or document.get("resourceType") != "Bundle":
+        raise SystemExit(f"error: {path} is not a FHIR Bundle")
+    return document
+
+
+def _patient_id(bundle: dict[str, Any]) -> str:
+    for entry in bundle.get("entry") or []:
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if isinstance(resource, dict) and resource.get("resourceType") == "Patient" and resource.get("id"):
+            return str(resource["id"])
+    return "unknown"
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    """Print the CDS Hooks response for one patient, from a Bundle file or a FHIR server."""
+    now = _parse_now(args.now)
+    knowledge = load_knowledge()
+    registry = ServiceRegistry(service_definitions(knowledge, lambda: now))
+    definition = registry.find(SERVICE_ID, args.hook)
+    if args.bundle:
+        bundle = _read_bundle(args.bundle)
+        context = {"userId": "Practitioner/cli", "patientId": _patient_id(bundle)}
+        request = HookRequest(args.hook, args.hook_instance, context)
+        prefetched: dict[str, Any] = {"bundle": bundle}
+    else:
+        context = {"userId": "Practitioner/cli", "patientId": args.patient}
+        request = HookRequest(args.hook, args.hook_instance, context, fhir_server=args.fhir_server.rstrip("/"))
+        resolver = PrefetchResolver(definition.prefetch, _cli_client_factory(args.token))
+        prefetched = dict(resolver.resolve(request))
+    document = definition.handler(request, prefetched)
+    check_response(document)
+    sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
+    return 0
+
+
+def _cli_client_factory(token: str | None) -> Callable[[str, str | None], Any]:
+    from cds_hooks import FhirClient, FhirClientSettings
+
+    settings = load_settings()
+    client_settings = FhirClientSettings(
+        connect_timeout_s=settings.fhir_connect_timeout_s,
+        read_timeout_s=settings.fhir_read_timeout_s,
+        max_pages=settings.fhir_max_pages,
+    )
+    return lambda base, _: FhirClient(base, token, settings=client_settings)
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Run the app under gunicorn (a production WSGI server)."""
+    from service.server import run_gunicorn
+
+    return run_gunicorn(host=args.host, port=args.port, workers=args.workers)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(prog="fasciculation-cds", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("serve", help="serve the CDS Hooks API with gunicorn")
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=8080)
+    run.add_argument("--workers", type=int, default=2)
+    run.set_defaults(func=serve)
+
+    ev = commands.add_parser("evaluate", help="print the cards for one patient")
+    source = ev.add_mutually_exclusive_group(required=True)
+    source.add_argument("--bundle", help="FHIR R4 Bundle file holding one patient and their resources")
+    source.add_argument("--fhir-server", help="base URL of a FHIR R4 server")
+    ev.add_argument("--patient", help="Patient id on the FHIR server (with --fhir-server)")
+    ev.add_argument("--token", help="bearer token for the FHIR server")
+    ev.add_argument("--hook", default="patient-view", choices=["patient-view"])
+    ev.add_argument("--now", help="evaluate as of this ISO-8601 instant (default: now)")
+    ev.add_argument(
+        "--hook-instance", default=str(uuid.uuid4()), help="hookInstance to use (card uuids derive from it)"
+    )
+    ev.set_defaults(func=evaluate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``fasciculation-cds`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "evaluate" and args.fhir_server and not args.patient:
+        parser.error("--fhir-server needs --patient")
+    try:
+        result: int = args.func(args)
+    except CdsHooksError as exc:
+        sys.stderr.write(f"error: {exc.message} ({exc.to_body()})\n")
+        return EXIT_DATA
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

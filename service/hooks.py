@@ -1,0 +1,65 @@
+"""The CDS services this app offers, with prefetch templates narrow enough to be fast."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from cds_hooks import HookRequest, Prefetched, ServiceDefinition
+from service.knowledge import Knowledge
+from service.records import build_record
+from service.screen import screen_patient
+
+log = logging.getLogger(__name__)
+
+SERVICE_ID = "fasciculation-reversible-causes"
+Clock = Callable[[], datetime]
+
+
+def patient_prefetch(knowledge: Knowledge) -> dict[str, str]:
+    """Prefetch for the screen: the patient, the relevant labs by LOINC, medications and conditions."""
+    loinc = ",".join(f"http://loinc.org|{code}" for code in knowledge.lab_loinc_codes)
+    patient = "Patient/{{context.patientId}}"
+    return {
+        "patient": patient,
+        "labs": f"Observation?patient={patient}&code={loinc}&_sort=-date&_count=200",
+        "conditions": f"Condition?patient={patient}&_count=200",
+        "medicationRequests": f"MedicationRequest?patient={patient}&_include=MedicationRequest:medication&_count=200",
+        "medicationStatements": (
+            f"MedicationStatement?patient={patient}&_include=MedicationStatement:medication&_count=200"
+        ),
+    }
+
+
+def patient_view_handler(knowledge: Knowledge, clock: Clock) -> Callable[[HookRequest, Prefetched], dict[str, Any]]:
+    """The patient-view handler: prefetched data -> patient record -> screen -> cards."""
+
+    def handle(request: HookRequest, prefetched: Prefetched) -> dict[str, Any]:
+        record = build_record(v for v in prefetched.values() if v is not None)
+        result = screen_patient(record, now=clock(), hook_instance=request.hook_instance, knowledge=knowledge)
+        log.info("hookInstance=%s rules=%s", request.hook_instance, ",".join(result.rule_ids) or "-")
+        return {"cards": result.cards}
+
+    return handle
+
+
+def service_definitions(knowledge: Knowledge, clock: Clock) -> list[ServiceDefinition]:
+    """Every service of the app, in discovery order."""
+    return [
+        ServiceDefinition(
+            id=SERVICE_ID,
+            hook="patient-view",
+            title="Fasciculations: reversible causes first",
+            description=(
+                "When a patient has documented fasciculations (or ALS, MS or peripheral neuropathy), checks calcium, "
+                "magnesium, thyroid and related labs, culprit drugs and toxic exposures before twitching is put down "
+                "to disease progression, and offers orders for missing or stale labs."
+            ),
+            prefetch=patient_prefetch(knowledge),
+            handler=patient_view_handler(knowledge, clock),
+            usage_requirements="Needs read access to Patient, Observation, Condition, MedicationRequest, "
+            "MedicationStatement and Medication for the patient in context.",
+        ),
+    ]

@@ -1,0 +1,92 @@
+"""The raw FHIR resources of one patient, grouped by type, from prefetch or from a Bundle file.
+
+Nothing here validates clinical content: resources stay plain JSON dicts so that only the few a rule needs are
+ever parsed into ``fhir.resources`` models (full validation of everything is 20-70x slower than JSON parsing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+Resource = dict[str, Any]
+
+# Resource types the screen reads; anything else in a bundle is passed over.
+KNOWN_TYPES = (
+    "Patient",
+    "Observation",
+    "Condition",
+    "MedicationRequest",
+    "MedicationStatement",
+    "MedicationAdministration",
+    "Medication",
+    "ServiceRequest",
+)
+
+
+@dataclass(frozen=True)
+class PatientRecord:
+    """One patient's resources, by type; ``medications`` maps every known reference to a Medication."""
+
+    patient: Resource | None = None
+    observations: tuple[Resource, ...] = ()
+    conditions: tuple[Resource, ...] = ()
+    medication_requests: tuple[Resource, ...] = ()
+    medication_statements: tuple[Resource, ...] = ()
+    medication_administrations: tuple[Resource, ...] = ()
+    medications: Mapping[str, Resource] = field(default_factory=dict)
+
+    @property
+    def patient_id(self) -> str | None:
+        """The Patient's id, when known."""
+        return self.patient.get("id") if self.patient else None
+
+
+def _iter_resources(value: Any) -> Iterable[tuple[str | None, Resource]]:
+    """(fullUrl, resource) for a resource or every entry of a Bundle (nested Bundles included)."""
+    if not isinstance(value, dict):
+        return
+    if value.get("resourceType") == "Bundle":
+        for entry in value.get("entry") or []:
+            if isinstance(entry, dict) and isinstance(entry.get("resource"), dict):
+                resource = entry["resource"]
+                if resource.get("resourceType") == "Bundle":
+                    yield from _iter_resources(resource)
+                else:
+                    full_url = entry.get("fullUrl")
+                    yield (full_url if isinstance(full_url, str) else None), resource
+    else:
+        yield None, value
+
+
+def build_record(values: Iterable[Any]) -> PatientRecord:
+    """Group resources (or Bundles of them) by type, dropping duplicates of the same type/id."""
+    grouped: dict[str, list[Resource]] = {t: [] for t in KNOWN_TYPES}
+    medications: dict[str, Resource] = {}
+    seen: set[tuple[str, str]] = set()
+    for value in values:
+        for full_url, resource in _iter_resources(value):
+            resource_type = resource.get("resourceType")
+            if resource_type not in grouped:
+                continue
+            resource_id = resource.get("id")
+            if isinstance(resource_id, str):
+                if (resource_type, resource_id) in seen:
+                    continue
+                seen.add((resource_type, resource_id))
+            grouped[resource_type].append(resource)
+            if resource_type == "Medication":
+                if isinstance(resource_id, str):
+                    medications[f"Medication/{resource_id}"] = resource
+                if full_url:
+                    medications[full_url] = resource
+    return PatientRecord(
+        patient=grouped["Patient"][0] if grouped["Patient"] else None,
+        observations=tuple(grouped["Observation"]),
+        conditions=tuple(grouped["Condition"]),
+        medication_requests=tuple(grouped["MedicationRequest"]),
+        medication_statements=tuple(grouped["MedicationStatement"]),
+        medication_administrations=tuple(grouped["MedicationAdministration"]),
+        medications=medications,
+    )

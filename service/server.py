@@ -1,0 +1,50 @@
+"""Serving the app with gunicorn from inside the CLI (no separate config file to keep in step)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from service.config import load_settings
+
+
+class _GunicornApp(BaseApplication):  # type: ignore[misc]
+    """Gunicorn application that builds the Flask app in each worker via create_app()."""
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self._options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        """Copy our options into gunicorn's settings."""
+        for key, value in self._options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        """Build the WSGI app (once per worker, after fork)."""
+        from service import create_app
+
+        return create_app()
+
+
+def run_gunicorn(host: str, port: int, workers: int) -> int:
+    """Serve until stopped; returns the process exit code."""
+    settings = load_settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    options = {
+        "bind": bind,
+        "workers": max(1, workers),
+        "worker_class": "sync",
+        "timeout": 30,
+        "graceful_timeout": 10,
+        "keepalive": 5,
+        "accesslog": None,
+        "errorlog": "-",
+        "loglevel": settings.log_level.lower(),
+        "limit_request_line": 8190,
+    }
+    _GunicornApp(options).run()
+    return 0
