@@ -1,0 +1,27 @@
+# fasciculation-cds: CDS Hooks 2.0 service, served by gunicorn as a non-root user.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin cds
+
+WORKDIR /opt/fasciculation-cds
+COPY pyproject.toml README.md ./
+COPY cds_hooks ./cds_hooks
+COPY service ./service
+RUN pip install ".[postgres]"
+
+USER cds
+WORKDIR /home/cds
+# Embedded default store: a SQLite file in the user's home (mount a volume at /home/cds/var to keep it).
+ENV CDS_DATABASE_URL=sqlite:////home/cds/var/fasciculation-cds.sqlite3
+
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/cds-services', timeout=4)"]
+
+# Binding 0.0.0.0 needs trusted clients (CDS_TRUSTED_CLIENTS) or an explicit --allow-unauthenticated.
+CMD ["fasciculation-cds", "serve", "--host", "0.0.0.0", "--port", "8080", "--workers", "2"]
