@@ -21,6 +21,7 @@ from werkzeug.exceptions import HTTPException
 from cds_hooks.definitions import ServiceDefinition, ServiceRegistry
 from cds_hooks.errors import BadRequest, CdsHooksError, NotFound
 from cds_hooks.fhir_client import ClientFactory
+from cds_hooks.openapi import openapi_document
 from cds_hooks.prefetch import PrefetchResolver
 from cds_hooks.response import ResponseInvalid, check_response
 from cds_hooks.schemas import FeedbackItem, HookRequest, load_feedback, load_hook_request
@@ -70,6 +71,16 @@ class _Endpoints:
         self.resolvers = {
             (d.id, d.hook): PrefetchResolver(d.prefetch, options.client_factory) for d in registry.definitions
         }
+        self.openapi_document = openapi_document(
+            registry,
+            authenticated=options.authenticator is not None,
+            discovery_requires_auth=options.discovery_requires_auth,
+            feedback=options.feedback_sink is not None,
+        )
+
+    def openapi(self) -> Response:
+        """GET /openapi.json (public, like discovery without auth: it describes the API, not patients)."""
+        return json_response(self.openapi_document)
 
     def audience(self) -> str:
         """The URL the caller's JWT must name as ``aud``: the public URL behind a proxy, else the request URL."""
@@ -129,6 +140,7 @@ def create_blueprint(registry: ServiceRegistry, options: EndpointOptions) -> Blu
     blueprint.add_url_rule("/cds-services", "discovery", endpoints.discovery, methods=["GET"])
     blueprint.add_url_rule("/cds-services/<service_id>", "call", endpoints.call_service, methods=["POST"])
     blueprint.add_url_rule("/cds-services/<service_id>/feedback", "feedback", endpoints.feedback, methods=["POST"])
+    blueprint.add_url_rule("/openapi.json", "openapi", endpoints.openapi, methods=["GET"])
     blueprint.after_app_request(_cors_headers(options.cors_origins))
     return blueprint
 

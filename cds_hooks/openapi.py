@@ -1,0 +1,212 @@
+"""An OpenAPI 3.0 description of the CDS Hooks endpoints, built from the service registry (served at /openapi.json)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cds_hooks.definitions import ServiceDefinition, ServiceRegistry
+from cds_hooks.schemas import FHIR_ID_PATTERN, HOOK_INSTANCE_PATTERN
+
+OPENAPI_VERSION = "3.0.3"
+_REF = "#/components/schemas/"
+_OBJECT: dict[str, Any] = {"type": "object", "additionalProperties": True}
+
+_SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {"type": "string"},
+            "message": {"type": "string"},
+            "fields": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+            "prefetch": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "FhirAuthorization": {
+        "type": "object",
+        "required": ["access_token", "token_type", "expires_in", "scope", "subject"],
+        "properties": {
+            "access_token": {"type": "string", "minLength": 1},
+            "token_type": {"type": "string", "enum": ["Bearer"]},
+            "expires_in": {"type": "integer", "minimum": 0},
+            "scope": {"type": "string"},
+            "subject": {"type": "string"},
+            "patient": {"type": "string", "pattern": FHIR_ID_PATTERN},
+        },
+    },
+    "Card": {
+        "type": "object",
+        "required": ["summary", "indicator", "source"],
+        "properties": {
+            "uuid": {"type": "string"},
+            "summary": {"type": "string", "maxLength": 140},
+            "detail": {"type": "string"},
+            "indicator": {"type": "string", "enum": ["info", "warning", "critical"]},
+            "source": _OBJECT,
+            "suggestions": {"type": "array", "items": _OBJECT},
+            "selectionBehavior": {"type": "string", "enum": ["at-most-one", "any"]},
+            "overrideReasons": {"type": "array", "items": _OBJECT},
+            "links": {"type": "array", "items": _OBJECT},
+        },
+    },
+    "CdsServiceResponse": {
+        "type": "object",
+        "required": ["cards"],
+        "properties": {
+            "cards": {"type": "array", "items": {"$ref": _REF + "Card"}},
+            "systemActions": {"type": "array", "items": _OBJECT},
+        },
+    },
+    "Discovery": {
+        "type": "object",
+        "required": ["services"],
+        "properties": {
+            "services": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["hook", "description", "id"],
+                    "properties": {
+                        "hook": {"type": "string"},
+                        "title": {"type": "string"},
+                        "description": {"type": "string"},
+                        "id": {"type": "string"},
+                        "prefetch": {"type": "object", "additionalProperties": {"type": "string"}},
+                        "usageRequirements": {"type": "string"},
+                    },
+                },
+            }
+        },
+    },
+    "Feedback": {
+        "type": "object",
+        "required": ["feedback"],
+        "properties": {
+            "feedback": {
+                "type": "array",
+                "minItems": 1,
+                "items": {
+                    "type": "object",
+                    "required": ["card", "outcome", "outcomeTimestamp"],
+                    "properties": {
+                        "card": {"type": "string"},
+                        "outcome": {"type": "string", "enum": ["accepted", "overridden"]},
+                        "acceptedSuggestions": {"type": "array", "items": _OBJECT},
+                        "overrideReason": _OBJECT,
+                        "outcomeTimestamp": {"type": "string", "format": "date-time"},
+                    },
+                },
+            }
+        },
+    },
+}
+
+_ERRORS = {
+    "400": "The body is not a valid CDS Hooks call (``fields`` names the problems)",
+    "401": "Missing or unacceptable JWT (no detail given)",
+    "404": "No CDS service with this id",
+    "412": "Required FHIR data could be had neither from prefetch nor from the FHIR server",
+    "413": "Request body larger than the configured limit",
+}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: str) -> dict[str, Any]:
+    return {code: _json({"$ref": _REF + "Error"}, _ERRORS[code]) for code in codes}
+
+
+def _hook_request(hooks: list[str]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["hook", "hookInstance", "context"],
+        "properties": {
+            "hook": {"type": "string", "enum": hooks},
+            "hookInstance": {"type": "string", "pattern": HOOK_INSTANCE_PATTERN},
+            "fhirServer": {"type": "string", "format": "uri"},
+            "fhirAuthorization": {"$ref": _REF + "FhirAuthorization"},
+            "context": _OBJECT,
+            "prefetch": {"type": "object", "additionalProperties": {"nullable": True}},
+            "extension": _OBJECT,
+        },
+    }
+
+
+def _service_path(service_id: str, definitions: list[ServiceDefinition], auth: list[Any]) -> dict[str, Any]:
+    hooks = sorted({d.hook for d in definitions})
+    return {
+        "post": {
+            "operationId": f"call-{service_id}",
+            "summary": definitions[0].title,
+            "description": definitions[0].description,
+            "security": auth,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _hook_request(hooks)}}},
+            "responses": {
+                "200": _json({"$ref": _REF + "CdsServiceResponse"}, "Cards and system actions"),
+                **_errors("400", "401", "404", "412", "413"),
+            },
+        }
+    }
+
+
+def _feedback_path(service_id: str, auth: list[Any]) -> dict[str, Any]:
+    return {
+        "post": {
+            "operationId": f"feedback-{service_id}",
+            "summary": "What the clinician did with the cards",
+            "security": auth,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": _REF + "Feedback"}}}},
+            "responses": {"200": _json(_OBJECT, "Feedback recorded"), **_errors("400", "401", "404", "413")},
+        }
+    }
+
+
+def openapi_document(
+    registry: ServiceRegistry,
+    *,
+    title: str = "CDS Hooks services",
+    version: str = "1.0.0",
+    authenticated: bool = False,
+    discovery_requires_auth: bool = False,
+    feedback: bool = False,
+) -> dict[str, Any]:
+    """OpenAPI 3.0 for discovery, every service's call (and feedback) endpoint, and this document."""
+    bearer: list[Any] = [{"cdsHooksJwt": []}] if authenticated else []
+    by_id: dict[str, list[ServiceDefinition]] = {}
+    for definition in registry.definitions:
+        by_id.setdefault(definition.id, []).append(definition)
+    paths: dict[str, Any] = {
+        "/cds-services": {
+            "get": {
+                "operationId": "discovery",
+                "summary": "The CDS services offered here (CDS Hooks 2.0 discovery)",
+                "security": bearer if discovery_requires_auth else [],
+                "responses": {"200": _json({"$ref": _REF + "Discovery"}, "Discovery document"), **_errors("401")},
+            }
+        },
+        "/openapi.json": {
+            "get": {"operationId": "openapi", "security": [], "responses": {"200": _json(_OBJECT, "This document")}}
+        },
+    }
+    for service_id, definitions in by_id.items():
+        paths[f"/cds-services/{service_id}"] = _service_path(service_id, definitions, bearer)
+        if feedback:
+            paths[f"/cds-services/{service_id}/feedback"] = _feedback_path(service_id, bearer)
+    components: dict[str, Any] = {"schemas": _SCHEMAS}
+    if authenticated:
+        components["securitySchemes"] = {
+            "cdsHooksJwt": {
+                "type": "http",
+                "scheme": "bearer",
+                "bearerFormat": "JWT",
+                "description": "CDS Hooks 2.0 client JWT (ES384/RS384/ES256/RS256) with iss, aud, exp, iat, jti",
+            }
+        }
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {"title": title, "version": version},
+        "paths": paths,
+        "components": components,
+    }
