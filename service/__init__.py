@@ -21,6 +21,7 @@ from cds_hooks import (
 from service.config import Settings, load_settings
 from service.hooks import service_definitions
 from service.knowledge import load_knowledge
+from service.security import build_authenticator, replay_cache
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     registry = ServiceRegistry(service_definitions(knowledge, clock))
     options = EndpointOptions(
         client_factory=_fhir_client_factory(settings),
+        authenticator=build_authenticator(settings, replay_cache(settings)),
         discovery_requires_auth=settings.discovery_requires_auth,
         public_url=settings.public_url,
         cors_origins=tuple(o.strip() for o in settings.cors_origins.split(",") if o.strip()),

@@ -84,7 +84,9 @@ def serve(args: argparse.Namespace) -> int:
     """Run the app under gunicorn (a production WSGI server)."""
     from service.server import run_gunicorn
 
-    return run_gunicorn(host=args.host, port=args.port, workers=args.workers)
+    return run_gunicorn(
+        host=args.host, port=args.port, workers=args.workers, allow_unauthenticated=args.allow_unauthenticated
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,6 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--host", default="127.0.0.1")
     run.add_argument("--port", type=int, default=8080)
     run.add_argument("--workers", type=int, default=2)
+    run.add_argument(
+        "--allow-unauthenticated",
+        action="store_true",
+        help="serve a non-loopback address without CDS_TRUSTED_CLIENTS (only behind something that authenticates)",
+    )
     run.set_defaults(func=serve)
 
     ev = commands.add_parser("evaluate", help="print the cards for one patient")

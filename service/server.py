@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
 from service.config import load_settings
+from service.security import serve_refusal
+
+EXIT_REFUSED = 2
 
 
 class _GunicornApp(BaseApplication):  # type: ignore[misc]
@@ -29,10 +33,14 @@ class _GunicornApp(BaseApplication):  # type: ignore[misc]
         return create_app()
 
 
-def run_gunicorn(host: str, port: int, workers: int) -> int:
-    """Serve until stopped; returns the process exit code."""
+def run_gunicorn(host: str, port: int, workers: int, allow_unauthenticated: bool = False) -> int:
+    """Serve until stopped; returns the exit code (2: bad trusted-clients file, or unauthenticated public bind)."""
     settings = load_settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    refusal = serve_refusal(host, settings, allow_unauthenticated)
+    if refusal is not None:
+        sys.stderr.write(f"error: {refusal}\n")
+        return EXIT_REFUSED
     bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     options = {
         "bind": bind,

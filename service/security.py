@@ -1,0 +1,53 @@
+"""Trust at the edge: the JWT authenticator from settings, and the refusal to serve unauthenticated off loopback."""
+
+from __future__ import annotations
+
+import logging
+
+from cds_hooks.auth import JwtAuthenticator, MemoryReplayCache, ReplayCache, TrustedClientsError, load_trusted_clients
+from cds_hooks.blueprint import Authenticator
+from cds_hooks.fhir_client import is_loopback_host
+from service.config import Settings
+
+log = logging.getLogger(__name__)
+
+AUTH_OFF_WARNING = (
+    "AUTHENTICATION IS OFF: CDS_TRUSTED_CLIENTS is not set, so any caller can invoke this service. "
+    "Development only - set CDS_TRUSTED_CLIENTS to a trusted-clients file before exposing it (docs/security.md)."
+)
+
+
+def replay_cache(settings: Settings) -> ReplayCache:
+    """Where seen ``jti`` values are kept: per process for now (see the note in docs/security.md)."""
+    if settings.auth_enabled:
+        log.warning("jti replay cache is per process: a replay sent to another worker or instance is not caught")
+    return MemoryReplayCache()
+
+
+def build_authenticator(settings: Settings, replay_cache: ReplayCache) -> Authenticator | None:
+    """The JWT authenticator for the trusted clients file, or None (with a loud warning) when none is configured.
+
+    A bad file raises ``TrustedClientsError`` so the app refuses to start.
+    """
+    if not settings.trusted_clients_file:
+        log.warning(AUTH_OFF_WARNING)
+        return None
+    clients = load_trusted_clients(settings.trusted_clients_file)
+    log.info("JWT authentication on; trusted issuers: %s", ", ".join(c.iss for c in clients))
+    return JwtAuthenticator(clients, replay_cache)
+
+
+def serve_refusal(host: str, settings: Settings, allow_unauthenticated: bool) -> str | None:
+    """Why ``serve`` must not start: a bad trusted-clients file, or auth off on a non-loopback address."""
+    if settings.trusted_clients_file:
+        try:
+            load_trusted_clients(settings.trusted_clients_file)
+        except TrustedClientsError as exc:
+            return str(exc)
+        return None
+    if allow_unauthenticated or is_loopback_host(host):
+        return None
+    return (
+        f"refusing to serve on {host} without authentication: set CDS_TRUSTED_CLIENTS (see docs/security.md), "
+        "bind to 127.0.0.1, or pass --allow-unauthenticated if something in front of this service authenticates"
+    )
