@@ -1,0 +1,51 @@
+"""Session fixtures: the Node FHIR engine on a free loopback port, loaded with the Synthea patients."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from tests.engine.fhir_engine_harness import FhirEngine, LoadedPatient, load_synthea, start_engine, synthea_files
+
+ENGINE_TOKEN = "engine-test-token"
+
+
+@dataclass(frozen=True)
+class LoadedEngine:
+    """The session engine with the Synthea patients it holds and how long loading took."""
+
+    engine: FhirEngine
+    patients: tuple[LoadedPatient, ...]
+    load_seconds: float
+
+    @property
+    def base_url(self) -> str:
+        """The engine's FHIR base URL."""
+        return self.engine.base_url
+
+
+@pytest.fixture(scope="session")
+def loaded_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoadedEngine]:
+    """One token-protected engine for the session, holding all 18 Synthea patients (loaded by transaction)."""
+    engine = start_engine(tmp_path_factory.mktemp("fhir-engine"), token=ENGINE_TOKEN)
+    try:
+        started = time.perf_counter()
+        patients = load_synthea(engine, synthea_files())
+        yield LoadedEngine(engine, tuple(patients), time.perf_counter() - started)
+    finally:
+        engine.stop()
+
+
+@pytest.fixture(scope="session")
+def engine(loaded_engine: LoadedEngine) -> FhirEngine:
+    """The session engine."""
+    return loaded_engine.engine
+
+
+@pytest.fixture(scope="session")
+def patient(loaded_engine: LoadedEngine) -> LoadedPatient:
+    """A Synthea patient with a few hundred resources (the largest file's patient is slower to page)."""
+    return loaded_engine.patients[0]
