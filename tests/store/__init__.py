@@ -1,0 +1,1 @@
+"""Store tests: every one runs on a SQLite file and on the real PostgreSQL."""
