@@ -1,0 +1,125 @@
+"""The app's side of CDS Hooks feedback: remember every card we issue, and keep what clinicians did with them.
+
+Feedback for a card uuid we never issued (or issued under another service) is **stored with ``card_known`` false**
+and counted in ``unknownCards`` rather than rejected: the CDS client has already acted, a 4xx would only make it
+retry, and the row is evidence (a card recorded by a store that was since replaced, or a misbehaving client).
+Reports leave such rows out of the per-rule figures and show their number separately.
+
+No patient identifiers are kept: the patient reference is an HMAC-SHA256 of ``context.patientId`` under
+``CDS_PATIENT_HASH_KEY`` (and nothing at all when no key is set); free-text override comments are not kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from cds_hooks import BadRequest, FeedbackItem, HookRequest, ServiceDefinition
+from cds_hooks.blueprint import CardsObserver, FeedbackSink
+from service.store import IssuedCard, OfferedReason, Store, utc_now
+
+log = logging.getLogger(__name__)
+
+CARD_EXTENSION = "org.fasciculation-cds.card"
+
+
+def patient_hash(patient_id: str, key: str | None) -> str | None:
+    """HMAC-SHA256 (hex) of the patient id under ``key``; None without a key or an id."""
+    if not key or not patient_id:
+        return None
+    return hmac.new(key.encode(), patient_id.encode(), hashlib.sha256).hexdigest()
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _offered_reasons(card: Mapping[str, Any]) -> tuple[OfferedReason, ...]:
+    reasons = card.get("overrideReasons") or []
+    return tuple(
+        OfferedReason(str(r["code"]), str(r["system"]), _text(r.get("display")))
+        for r in reasons
+        if isinstance(r, Mapping) and _text(r.get("code")) and _text(r.get("system"))
+    )
+
+
+def issued_card(
+    card: Mapping[str, Any], definition: ServiceDefinition, request: HookRequest, patient: str | None, now: datetime
+) -> IssuedCard | None:
+    """What we remember of one card (None for a card without a uuid: no feedback can name it)."""
+    card_uuid = _text(card.get("uuid"))
+    if card_uuid is None:
+        return None
+    extension = (card.get("extension") or {}).get(CARD_EXTENSION) or {}
+    suggestions = card.get("suggestions") or []
+    return IssuedCard(
+        card_uuid=card_uuid,
+        service_id=definition.id,
+        hook=request.hook,
+        hook_instance=request.hook_instance,
+        indicator=str(card.get("indicator")),
+        issued_at=now,
+        rule_id=_text(extension.get("ruleId")),
+        knowledge_version=_text(extension.get("knowledgeVersion")),
+        suggestion_uuids=tuple(s["uuid"] for s in suggestions if isinstance(s, Mapping) and _text(s.get("uuid"))),
+        override_reasons=_offered_reasons(card),
+        patient_hash=patient,
+    )
+
+
+def card_recorder(store: Store, patient_hash_key: str | None, clock: Callable[[], datetime] = utc_now) -> CardsObserver:
+    """The ``on_cards`` observer: record every card of a validated response.
+
+    A database failure is logged and swallowed: clinicians still get their cards (feedback on them will then
+    count as unknown), because decision support matters more than its statistics.
+    """
+
+    def record(definition: ServiceDefinition, request: HookRequest, document: dict[str, Any]) -> None:
+        patient = patient_hash(str(request.context.get("patientId") or ""), patient_hash_key)
+        now = clock()
+        cards = [issued_card(card, definition, request, patient, now) for card in document.get("cards", [])]
+        kept = [card for card in cards if card is not None]
+        try:
+            store.record_cards(kept)
+        except SQLAlchemyError as exc:
+            log.error("could not record %d cards for hookInstance=%s (%s)", len(kept), request.hook_instance, type(exc))
+
+    return record
+
+
+def _storable_problems(items: Sequence[FeedbackItem]) -> dict[str, list[str]]:
+    """Field errors for values a database cannot hold (NUL characters, instants outside UTC's range)."""
+    problems: dict[str, list[str]] = {}
+    for index, item in enumerate(items):
+        texts = {
+            "card": item.card,
+            "overrideReason.reason.code": item.override_code,
+            "overrideReason.reason.system": item.override_system,
+        }
+        texts.update({f"acceptedSuggestions.{n}.id": s for n, s in enumerate(item.accepted_suggestions)})
+        for name, value in texts.items():
+            if value is not None and "\x00" in value:
+                problems[f"feedback.{index}.{name}"] = ["must not contain NUL characters"]
+        try:
+            item.outcome_timestamp.astimezone(UTC)
+        except OverflowError:
+            problems[f"feedback.{index}.outcomeTimestamp"] = ["is out of range"]
+    return problems
+
+
+def feedback_sink(store: Store) -> FeedbackSink:
+    """The ``feedback_sink``: check the items can be stored, store them, answer with a summary."""
+
+    def sink(service_id: str, items: Sequence[FeedbackItem]) -> dict[str, Any]:
+        problems = _storable_problems(items)
+        if problems:
+            raise BadRequest("invalid feedback", problems)
+        return store.record_feedback(service_id, items).to_json()
+
+    return sink
