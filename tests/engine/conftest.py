@@ -8,7 +8,15 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.engine.fhir_engine_harness import FhirEngine, LoadedPatient, load_synthea, start_engine, synthea_files
+from tests.engine.engine_scenarios import fasciculation_transaction
+from tests.engine.fhir_engine_harness import (
+    FhirEngine,
+    LoadedPatient,
+    load_synthea,
+    load_transaction,
+    start_engine,
+    synthea_files,
+)
 
 ENGINE_TOKEN = "engine-test-token"
 
@@ -49,3 +57,9 @@ def engine(loaded_engine: LoadedEngine) -> FhirEngine:
 def patient(loaded_engine: LoadedEngine) -> LoadedPatient:
     """A Synthea patient with a few hundred resources (the largest file's patient is slower to page)."""
     return loaded_engine.patients[0]
+
+
+@pytest.fixture(scope="session")
+def scenario(engine: FhirEngine) -> LoadedPatient:
+    """A fasciculation patient with low magnesium and lithium by Medication reference, loaded by transaction."""
+    return load_transaction(engine, fasciculation_transaction(), "fasciculation-scenario")
