@@ -1,4 +1,4 @@
-"""Command line: ``serve`` (gunicorn), ``evaluate`` (a Bundle file or a live FHIR server)."""
+"""Command line: ``serve`` (gunicorn), ``evaluate`` (a Bundle file or a live FHIR server), ``feedback report``."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from cds_hooks import CdsHooksError, HookRequest, PrefetchResolver, ServiceRegis
 from service.config import load_settings
 from service.hooks import SERVICE_ID, service_definitions
 from service.knowledge import load_knowledge
+from service.report import parse_since, run_report
 
 EXIT_USAGE = 2
 EXIT_DATA = 3
@@ -117,6 +118,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--hook-instance", default=str(uuid.uuid4()), help="hookInstance to use (card uuids derive from it)"
     )
     ev.set_defaults(func=evaluate)
+
+    fb = commands.add_parser("feedback", help="what clinicians did with the cards")
+    fb_commands = fb.add_subparsers(dest="feedback_command", required=True)
+    report = fb_commands.add_parser("report", help="per rule: shown, accepted, overridden, why (CDS_DATABASE_URL)")
+    report.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    report.add_argument("--since", type=parse_since, help="only cards issued from this ISO date or datetime on")
+    report.set_defaults(func=run_report)
     return parser
 
 
