@@ -19,9 +19,11 @@ from cds_hooks import (
     install_error_handlers,
 )
 from service.config import Settings, load_settings
+from service.feedback import card_recorder, feedback_sink
 from service.hooks import service_definitions
 from service.knowledge import load_knowledge
 from service.security import build_authenticator, replay_cache
+from service.store import open_store
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +51,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["fasciculation_cds.settings"] = settings
     registry = ServiceRegistry(service_definitions(knowledge, clock))
+    store = open_store(settings)  # wall-clock time: issued/received instants and jti expiry are not clinical "now"
+    app.extensions["fasciculation_cds.store"] = store
     options = EndpointOptions(
         client_factory=_fhir_client_factory(settings),
         authenticator=build_authenticator(settings, replay_cache(settings)),
         discovery_requires_auth=settings.discovery_requires_auth,
         public_url=settings.public_url,
         cors_origins=tuple(o.strip() for o in settings.cors_origins.split(",") if o.strip()),
+        on_cards=card_recorder(store, settings.patient_hash_key),
+        feedback_sink=feedback_sink(store),
     )
     app.register_blueprint(create_blueprint(registry, options))
     install_error_handlers(app)
