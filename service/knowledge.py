@@ -1,0 +1,232 @@
+"""The clinical knowledge base: YAML files under ``service/knowledge/``, validated once, immutable afterwards.
+
+Every cross-reference is resolved at load time (citations, labs, card rules, summary placeholders), so a bad file
+stops the app from starting with a ``KnowledgeError`` instead of failing one request at a time.
+"""
+
+from __future__ import annotations
+
+import functools
+import string
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from marshmallow import Schema, ValidationError
+
+from service.knowledge_schema import (
+    AlbuminCorrection,
+    Analyte,
+    CardText,
+    Citation,
+    CitationsFileSchema,
+    ConditionRole,
+    ConditionSet,
+    ConditionsFileSchema,
+    CardsFileSchema,
+    DrugGroup,
+    DrugKind,
+    LabsFileSchema,
+    MedicationsFileSchema,
+    frozen_map,
+)
+
+KNOWLEDGE_DIR = Path(__file__).resolve().parent / "knowledge"
+FILES = ("citations.yaml", "labs.yaml", "medications.yaml", "conditions.yaml", "cards.yaml")
+
+# Placeholders each summary family may use (cards.py fills exactly these).
+SUMMARY_FIELDS: Mapping[str, frozenset[str]] = {
+    "lab": frozenset({"value", "age", "suffix"}),
+    "drug": frozenset({"drug", "status", "suffix"}),
+    "exposure": frozenset({"suffix"}),
+    "red-flags": frozenset({"flags"}),
+    "workup": frozenset({"labs"}),
+}
+PHRASE_FIELDS: Mapping[str, frozenset[str]] = {
+    "footer": frozenset({"version", "rule_id"}),
+    "why_heading": frozenset(),
+    "do_heading": frozenset(),
+    "sources_heading": frozenset(),
+    "contributors": frozenset({"items"}),
+    "context": frozenset({"items"}),
+    "mg_first_suffix": frozenset(),
+    "mg_first_note": frozenset(),
+    "corrected_note": frozenset({"total", "albumin", "gap"}),
+    "uncorrected_note": frozenset(),
+    "ionised_note": frozenset(),
+    "no_result": frozenset(),
+    "stale_result": frozenset({"value", "age", "days"}),
+    "order_one": frozenset({"lab"}),
+    "order_all": frozenset({"count"}),
+    "order_reason": frozenset(),
+}
+RED_FLAGS_RULE = "red-flags"
+WORKUP_RULE = "workup.labs"
+
+
+class KnowledgeError(Exception):
+    """A knowledge file is missing, malformed or refers to something that does not exist."""
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    """Everything the screen knows, validated and read-only."""
+
+    version: str
+    citations: Mapping[str, Citation]
+    analytes: Mapping[str, Analyte]
+    unit_aliases: Mapping[str, str]
+    albumin_correction: AlbuminCorrection
+    drug_groups: tuple[DrugGroup, ...]
+    condition_sets: tuple[ConditionSet, ...]
+    cards: CardText
+    lab_loinc_codes: tuple[str, ...]
+
+    def analyte(self, analyte_id: str) -> Analyte:
+        """The analyte with this id."""
+        return self.analytes[analyte_id]
+
+    def drug_group(self, group_id: str) -> DrugGroup:
+        """The drug group with this id."""
+        return next(group for group in self.drug_groups if group.id == group_id)
+
+    def sets_with_role(self, role: ConditionRole) -> tuple[ConditionSet, ...]:
+        """Condition sets of one role, in file order."""
+        return tuple(item for item in self.condition_sets if item.role == role)
+
+
+def _read(path: Path, schema: Schema) -> Any:
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise KnowledgeError(f"{path.name}: cannot read: {exc}") from exc
+    if not isinstance(document, dict):
+        raise KnowledgeError(f"{path.name}: expected a mapping at the top level")
+    try:
+        return schema.load(document)
+    except ValidationError as exc:
+        raise KnowledgeError(f"{path.name}: {exc.messages}") from exc
+
+
+def _unique(kind: str, ids: Iterable[str]) -> None:
+    seen: set[str] = set()
+    for item in ids:
+        if item in seen:
+            raise KnowledgeError(f"duplicate {kind} id {item!r}")
+        seen.add(item)
+
+
+def _check_refs(where: str, kind: str, refs: Iterable[str], known: Mapping[str, Any]) -> None:
+    for ref in refs:
+        if ref not in known:
+            raise KnowledgeError(f"{where}: unknown {kind} {ref!r}")
+
+
+def _placeholders(template: str) -> set[str]:
+    try:
+        return {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except ValueError as exc:
+        raise KnowledgeError(f"bad template {template!r}: {exc}") from exc
+
+
+def _check_analytes(analytes: Mapping[str, Analyte], exposure_labs: set[str]) -> None:
+    owner: dict[str, str] = {}
+    for analyte in analytes.values():
+        for code in analyte.loinc:
+            if code in owner:
+                raise KnowledgeError(f"LOINC {code} is in both {owner[code]} and {analyte.id}")
+            owner[code] = analyte.id
+        if analyte.order.loinc not in analyte.loinc:
+            raise KnowledgeError(f"labs.yaml {analyte.id}: order code {analyte.order.loinc} not in its LOINC set")
+        if analyte.units.get(analyte.canonical_unit) != 1.0:
+            raise KnowledgeError(f"labs.yaml {analyte.id}: canonical unit must convert with factor 1.0")
+        if analyte.flag and analyte.finding is None and analyte.id not in exposure_labs:
+            raise KnowledgeError(f"labs.yaml {analyte.id}: a flagged analyte needs a finding or an exposure set")
+
+
+def expected_rule_ids(analytes: Mapping[str, Analyte], groups: Iterable[DrugGroup], sets: Iterable[ConditionSet]) -> set[str]:
+    """Every rule id the screen can emit, each of which needs a card text."""
+    ids = {RED_FLAGS_RULE, WORKUP_RULE}
+    ids |= {f"lab.{a.finding}.{d}" for a in analytes.values() if a.finding for d in a.flag}
+    ids |= {f"drug.{g.id}" for g in groups if g.kind in (DrugKind.DIRECT, DrugKind.LITHIUM)}
+    ids |= {f"exposure.{s.id}" for s in sets if s.role == ConditionRole.EXPOSURE}
+    return ids
+
+
+def _family(rule_id: str) -> str:
+    if rule_id in (RED_FLAGS_RULE,):
+        return "red-flags"
+    return "workup" if rule_id == WORKUP_RULE else rule_id.split(".", 1)[0]
+
+
+def _check_cards(cards: CardText, expected: set[str], citations: Mapping[str, Citation], analytes: Mapping[str, Analyte]) -> None:
+    missing, extra = expected - set(cards.rules), set(cards.rules) - expected
+    if missing or extra:
+        raise KnowledgeError(f"cards.yaml: rules without text {sorted(missing)}; texts without rule {sorted(extra)}")
+    for rule in cards.rules.values():
+        allowed = SUMMARY_FIELDS[_family(rule.id)]
+        unknown = _placeholders(rule.summary) - allowed
+        if unknown:
+            raise KnowledgeError(f"cards.yaml {rule.id}: unknown placeholder(s) {sorted(unknown)}")
+        for text in (rule.why, rule.action):
+            if _placeholders(text):
+                raise KnowledgeError(f"cards.yaml {rule.id}: why/action take no placeholders")
+        _check_refs(f"cards.yaml {rule.id}", "citation", rule.citations, citations)
+        _check_refs(f"cards.yaml {rule.id}", "lab", rule.labs, analytes)
+    if set(cards.phrases) != set(PHRASE_FIELDS):
+        raise KnowledgeError(f"cards.yaml phrases: expected exactly {sorted(PHRASE_FIELDS)}")
+    for key, text in cards.phrases.items():
+        if not _placeholders(text) <= PHRASE_FIELDS[key]:
+            raise KnowledgeError(f"cards.yaml phrase {key}: unknown placeholder(s) in {text!r}")
+
+
+def _loinc_codes(analytes: Mapping[str, Analyte]) -> tuple[str, ...]:
+    return tuple(sorted({code for analyte in analytes.values() for code in analyte.loinc}))
+
+
+def load_knowledge_from(directory: Path | str) -> Knowledge:
+    """Load and validate the knowledge files in ``directory``; raise KnowledgeError on any problem."""
+    folder = Path(directory)
+    cites = _read(folder / "citations.yaml", CitationsFileSchema())
+    labs = _read(folder / "labs.yaml", LabsFileSchema())
+    meds = _read(folder / "medications.yaml", MedicationsFileSchema())
+    conditions = _read(folder / "conditions.yaml", ConditionsFileSchema())
+    cards: CardText = _read(folder / "cards.yaml", CardsFileSchema())
+    _unique("citation", (c.id for c in cites["citations"]))
+    _unique("analyte", (a.id for a in labs["analytes"]))
+    _unique("drug group", (g.id for g in meds["groups"]))
+    _unique("condition set", (s.id for s in conditions["sets"]))
+    citations = frozen_map({c.id: c for c in cites["citations"]})
+    analytes = frozen_map({a.id: a for a in labs["analytes"]})
+    exposure_labs = {lab for s in conditions["sets"] if s.role == ConditionRole.EXPOSURE for lab in s.labs}
+    _check_analytes(analytes, exposure_labs)
+    correction: AlbuminCorrection = labs["albumin_correction"]
+    _check_refs("labs.yaml albumin_correction", "citation", correction.citations, citations)
+    for analyte in analytes.values():
+        _check_refs(f"labs.yaml {analyte.id}", "citation", analyte.citations, citations)
+    for group in meds["groups"]:
+        _check_refs(f"medications.yaml {group.id}", "citation", group.citations, citations)
+        _check_refs(f"medications.yaml {group.id}", "lab", group.labs, analytes)
+    for item in conditions["sets"]:
+        _check_refs(f"conditions.yaml {item.id}", "citation", item.citations, citations)
+        _check_refs(f"conditions.yaml {item.id}", "lab", item.labs, analytes)
+    _check_cards(cards, expected_rule_ids(analytes, meds["groups"], conditions["sets"]), citations, analytes)
+    return Knowledge(
+        version=cites["version"],
+        citations=citations,
+        analytes=analytes,
+        unit_aliases=frozen_map(labs["unit_aliases"]),
+        albumin_correction=correction,
+        drug_groups=tuple(meds["groups"]),
+        condition_sets=tuple(conditions["sets"]),
+        cards=cards,
+        lab_loinc_codes=_loinc_codes(analytes),
+    )
+
+
+@functools.cache
+def load_knowledge() -> Knowledge:
+    """The packaged knowledge base, loaded once per process."""
+    return load_knowledge_from(KNOWLEDGE_DIR)

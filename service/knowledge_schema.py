@@ -1,0 +1,396 @@
+"""Typed, immutable knowledge records and the strict marshmallow schemas that build them from YAML."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
+
+_not_blank = validate.Length(min=1)
+
+
+class Direction(StrEnum):
+    """Which side of the range a result falls on."""
+
+    LOW = "low"
+    HIGH = "high"
+
+
+class Workup(StrEnum):
+    """Whether a lab belongs to the standard twitching work-up."""
+
+    CORE = "core"
+    BUNDLED = "bundled"
+    NONE = "none"
+
+
+class DrugKind(StrEnum):
+    """How a drug group relates to fasciculations."""
+
+    LITHIUM = "lithium"
+    DIRECT = "direct"
+    ELECTROLYTE = "electrolyte"
+    THYROID = "thyroid"
+
+
+class ConditionRole(StrEnum):
+    """What a condition set means for the screen."""
+
+    TRIGGER = "trigger"
+    DISEASE = "disease"
+    CONTEXT = "context"
+    EXPOSURE = "exposure"
+    RED_FLAG = "red_flag"
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A public source."""
+
+    id: str
+    title: str
+    url: str
+    accessed: dt.date
+    via: str
+
+
+@dataclass(frozen=True)
+class ValueRange:
+    """A low/high pair in one unit; either side may be open."""
+
+    low: float | None = None
+    high: float | None = None
+
+
+@dataclass(frozen=True)
+class OrderCode:
+    """The LOINC code to order for an analyte."""
+
+    loinc: str
+    display: str
+
+
+@dataclass(frozen=True)
+class Analyte:
+    """One laboratory concept: its LOINC set, units, ranges, thresholds and look-back window."""
+
+    id: str
+    display: str
+    short: str
+    loinc: tuple[str, ...]
+    order: OrderCode
+    canonical_unit: str
+    units: Mapping[str, float]
+    fallback_range: ValueRange
+    range_source: str
+    flag: tuple[Direction, ...]
+    workup: Workup
+    lookback_days: int
+    citations: tuple[str, ...]
+    finding: str | None = None
+    critical_low: float | None = None
+    critical_high: float | None = None
+    alert_high: float | None = None
+
+
+@dataclass(frozen=True)
+class CorrectionFormula:
+    """Corrected Ca = Ca + factor x (reference_albumin - albumin), in one unit system."""
+
+    factor: float
+    reference_albumin: float
+    calcium_unit: str
+    albumin_unit: str
+    decimals: int
+
+
+@dataclass(frozen=True)
+class AlbuminCorrection:
+    """Both unit systems of the albumin correction and the allowed gap between the draws."""
+
+    conventional: CorrectionFormula
+    si: CorrectionFormula
+    max_gap_hours: int
+    citations: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DrugGroup:
+    """A class of drugs matched by RxNorm, ATC or name."""
+
+    id: str
+    display: str
+    kind: DrugKind
+    evidence: str
+    ingredients: Mapping[str, str]
+    products: Mapping[str, str]
+    atc: tuple[str, ...]
+    atc_prefixes: tuple[str, ...]
+    names: tuple[str, ...]
+    labs: tuple[str, ...]
+    citations: tuple[str, ...]
+    min_duration_days: int | None = None
+    recently_stopped_days: int | None = None
+    recent_hours: int | None = None
+
+
+@dataclass(frozen=True)
+class ConditionSet:
+    """A clinical concept matched by SNOMED CT, ICD-10-CM (exact or prefix) or text."""
+
+    id: str
+    display: str
+    role: ConditionRole
+    snomed: tuple[str, ...]
+    icd10cm: tuple[str, ...]
+    icd10cm_prefixes: tuple[str, ...]
+    text: tuple[str, ...]
+    labs: tuple[str, ...]
+    citations: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class OverrideReason:
+    """An override reason offered on every card."""
+
+    code: str
+    display: str
+
+
+@dataclass(frozen=True)
+class CardRule:
+    """The wording of one rule's card."""
+
+    id: str
+    summary: str
+    why: str
+    action: str
+    labs: tuple[str, ...]
+    citations: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CardText:
+    """All card wording: source, override reasons, shared phrases and per-rule texts."""
+
+    source_label: str
+    override_reason_system: str
+    override_reasons: tuple[OverrideReason, ...]
+    phrases: Mapping[str, str]
+    rules: Mapping[str, CardRule]
+
+
+def frozen_map(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A read-only copy of a mapping."""
+    return MappingProxyType(dict(value))
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+def _tuple_fields(data: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {**data, **{name: tuple(data.get(name) or ()) for name in names}}
+
+
+class _DateField(fields.Field[dt.date]):
+    """A date given as a YAML date or an ISO string."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dt.date:
+        if isinstance(value, dt.date):
+            return value
+        try:
+            return dt.date.fromisoformat(str(value))
+        except ValueError as exc:
+            raise ValidationError("Not a valid ISO date.") from exc
+
+
+def _codes() -> fields.List:
+    return fields.List(fields.String(validate=_not_blank), load_default=list)
+
+
+class CitationSchema(_Strict):
+    id = fields.String(required=True, validate=_not_blank)
+    title = fields.String(required=True, validate=_not_blank)
+    url = fields.Url(required=True, schemes={"http", "https"})
+    accessed = _DateField(required=True)
+    via = fields.String(required=True, validate=validate.OneOf(["reference", "search"]))
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> Citation:
+        return Citation(**data)
+
+
+class CitationsFileSchema(_Strict):
+    version = fields.String(required=True, validate=_not_blank)
+    citations = fields.List(fields.Nested(CitationSchema), required=True, validate=_not_blank)
+
+
+class RangeSchema(_Strict):
+    low = fields.Float(load_default=None)
+    high = fields.Float(load_default=None)
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> ValueRange:
+        return ValueRange(**data)
+
+
+class OrderSchema(_Strict):
+    loinc = fields.String(required=True, validate=_not_blank)
+    display = fields.String(required=True, validate=_not_blank)
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> OrderCode:
+        return OrderCode(**data)
+
+
+class AnalyteSchema(_Strict):
+    id = fields.String(required=True, validate=_not_blank)
+    finding = fields.String(load_default=None)
+    display = fields.String(required=True, validate=_not_blank)
+    short = fields.String(required=True, validate=_not_blank)
+    loinc = fields.List(fields.String(), required=True, validate=_not_blank)
+    order = fields.Nested(OrderSchema, required=True)
+    canonical_unit = fields.String(required=True, validate=_not_blank)
+    units = fields.Dict(keys=fields.String(), values=fields.Float(), required=True, validate=_not_blank)
+    fallback_range = fields.Nested(RangeSchema, required=True)
+    range_source = fields.String(required=True, validate=_not_blank)
+    critical_low = fields.Float(load_default=None)
+    critical_high = fields.Float(load_default=None)
+    alert_high = fields.Float(load_default=None)
+    flag = fields.List(fields.Enum(Direction, by_value=True), required=True)
+    workup = fields.Enum(Workup, by_value=True, required=True)
+    lookback_days = fields.Integer(required=True, validate=validate.Range(min=1))
+    citations = fields.List(fields.String(), required=True, validate=_not_blank)
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> Analyte:
+        data = _tuple_fields(data, "loinc", "flag", "citations")
+        return Analyte(**{**data, "units": frozen_map(data["units"])})
+
+
+class FormulaSchema(_Strict):
+    factor = fields.Float(required=True)
+    reference_albumin = fields.Float(required=True)
+    calcium_unit = fields.String(required=True)
+    albumin_unit = fields.String(required=True)
+    decimals = fields.Integer(required=True, validate=validate.Range(min=0, max=3))
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> CorrectionFormula:
+        return CorrectionFormula(**data)
+
+
+class CorrectionSchema(_Strict):
+    conventional = fields.Nested(FormulaSchema, required=True)
+    si = fields.Nested(FormulaSchema, required=True)
+    max_gap_hours = fields.Integer(required=True, validate=validate.Range(min=1))
+    citations = fields.List(fields.String(), required=True, validate=_not_blank)
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> AlbuminCorrection:
+        return AlbuminCorrection(**_tuple_fields(data, "citations"))
+
+
+class LabsFileSchema(_Strict):
+    unit_aliases = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
+    albumin_correction = fields.Nested(CorrectionSchema, required=True)
+    analytes = fields.List(fields.Nested(AnalyteSchema), required=True, validate=_not_blank)
+
+
+class DrugGroupSchema(_Strict):
+    id = fields.String(required=True, validate=_not_blank)
+    display = fields.String(required=True, validate=_not_blank)
+    kind = fields.Enum(DrugKind, by_value=True, required=True)
+    evidence = fields.String(required=True, validate=_not_blank)
+    ingredients = fields.Dict(keys=fields.String(), values=fields.String(), required=True, validate=_not_blank)
+    products = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
+    atc = _codes()
+    atc_prefixes = _codes()
+    names = fields.List(fields.String(validate=_not_blank), required=True, validate=_not_blank)
+    labs = _codes()
+    citations = fields.List(fields.String(), required=True, validate=_not_blank)
+    min_duration_days = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    recently_stopped_days = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    recent_hours = fields.Integer(load_default=None, validate=validate.Range(min=1))
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> DrugGroup:
+        data = _tuple_fields(data, "atc", "atc_prefixes", "names", "labs", "citations")
+        return DrugGroup(
+            **{**data, "ingredients": frozen_map(data["ingredients"]), "products": frozen_map(data["products"])}
+        )
+
+
+class MedicationsFileSchema(_Strict):
+    groups = fields.List(fields.Nested(DrugGroupSchema), required=True, validate=_not_blank)
+
+
+class ConditionSetSchema(_Strict):
+    id = fields.String(required=True, validate=_not_blank)
+    display = fields.String(required=True, validate=_not_blank)
+    role = fields.Enum(ConditionRole, by_value=True, required=True)
+    snomed = _codes()
+    icd10cm = _codes()
+    icd10cm_prefixes = _codes()
+    text = _codes()
+    labs = _codes()
+    citations = fields.List(fields.String(), required=True, validate=_not_blank)
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> ConditionSet:
+        names = ("snomed", "icd10cm", "icd10cm_prefixes", "text", "labs", "citations")
+        return ConditionSet(**_tuple_fields(data, *names))
+
+
+class ConditionsFileSchema(_Strict):
+    sets = fields.List(fields.Nested(ConditionSetSchema), required=True, validate=_not_blank)
+
+
+class OverrideReasonSchema(_Strict):
+    code = fields.String(required=True, validate=_not_blank)
+    display = fields.String(required=True, validate=_not_blank)
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> OverrideReason:
+        return OverrideReason(**data)
+
+
+class CardRuleSchema(_Strict):
+    summary = fields.String(required=True, validate=_not_blank)
+    why = fields.String(required=True, validate=_not_blank)
+    action = fields.String(required=True, validate=_not_blank)
+    labs = _codes()
+    citations = fields.List(fields.String(), required=True, validate=_not_blank)
+
+
+class SourceSchema(_Strict):
+    label = fields.String(required=True, validate=_not_blank)
+
+
+class CardsFileSchema(_Strict):
+    source = fields.Nested(SourceSchema, required=True)
+    override_reason_system = fields.Url(required=True, schemes={"http", "https"})
+    override_reasons = fields.List(fields.Nested(OverrideReasonSchema), required=True, validate=_not_blank)
+    phrases = fields.Dict(keys=fields.String(), values=fields.String(validate=_not_blank), required=True)
+    rules = fields.Dict(keys=fields.String(), values=fields.Nested(CardRuleSchema), required=True)
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> CardText:
+        rules = {
+            rule_id: CardRule(id=rule_id, **_tuple_fields(raw, "labs", "citations"))
+            for rule_id, raw in data["rules"].items()
+        }
+        return CardText(
+            source_label=data["source"]["label"],
+            override_reason_system=data["override_reason_system"],
+            override_reasons=tuple(data["override_reasons"]),
+            phrases=frozen_map(data["phrases"]),
+            rules=frozen_map(rules),
+        )
