@@ -1,0 +1,111 @@
+"""``python bench/run.py``: build the request bodies, take every measurement, print the table."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.bodies import realistic_body, resource_count, sized_body
+from bench.http_load import LoadResult, run_python, run_wrk, served, server_command, wrk_version
+from bench.inprocess import SERVICE_PATH, discovered_lab_codes, make_app, measure_size, screen_once, temp_database_url
+from bench.memory import measure_in_subprocess
+from bench.report import HttpRow, http_table, memory_table, screen_table, summarise
+
+
+def _ints(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Command-line options (defaults are the published benchmark)."""
+    parser = argparse.ArgumentParser(prog="bench/run.py", description=__doc__)
+    parser.add_argument("--sizes", type=_ints, default=[10, 100, 1000, 10000], help="prefetch sizes (resources)")
+    parser.add_argument("--runs", type=int, default=5, help="in-process runs per size (median reported)")
+    parser.add_argument("--concurrency", type=_ints, default=[1, 8], help="HTTP client concurrencies")
+    parser.add_argument("--http-runs", type=int, default=3, help="HTTP runs per concurrency (median reported)")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per HTTP run (max 60)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--load-generator", choices=["auto", "wrk", "python"], default="auto")
+    parser.add_argument("--memory-size", type=int, default=10000, help="resources for the peak-RSS call")
+    parser.add_argument("--skip-http", action="store_true")
+    parser.add_argument("--skip-memory", action="store_true")
+    return parser
+
+
+def _now() -> datetime:
+    """Today at midnight UTC: the screen's clock, and the anchor of the bodies' recent lab dates."""
+    return datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _emit(lines: Sequence[str]) -> None:
+    sys.stdout.write("\n".join(lines) + "\n\n")
+    sys.stdout.flush()
+
+
+def _generator(choice: str) -> tuple[str, bool]:
+    """(description, use wrk?) for the requested load generator."""
+    version = wrk_version()
+    if choice == "wrk" and version is None:
+        raise SystemExit("error: --load-generator wrk but wrk is not installed")
+    if choice != "python" and version is not None:
+        return f"{version}, 1 thread, Lua POST script", True
+    return "Python client (threads + http.client keep-alive)", False
+
+
+def http_section(args: argparse.Namespace, body: bytes, database_url: str) -> list[str]:
+    """Serve with gunicorn, load at each concurrency, and summarise."""
+    description, use_wrk = _generator(args.load_generator)
+    duration = min(max(args.duration, 1.0), 60.0)
+    load = run_wrk if use_wrk else run_python
+    rows: list[HttpRow] = []
+    with served(args.workers, database_url) as port:
+        load(port, SERVICE_PATH, body, 2, 2.0)  # warm-up (imports, caches, SQLite file)
+        for concurrency in args.concurrency:
+            results: list[LoadResult] = [
+                load(port, SERVICE_PATH, body, concurrency, duration) for _ in range(args.http_runs)
+            ]
+            rows.append(summarise(concurrency, results))
+    program = "fasciculation-cds" if len(server_command()) == 1 else "python -m service.cli"
+    header = (
+        f"HTTP: {program} serve --workers {args.workers} on 127.0.0.1, realistic patient "
+        f"({resource_count(body)} resources, {len(body) / 1024:.1f} KB), load generator: {description}, "
+        f"{args.http_runs} x {duration:.0f} s per row (medians)"
+    )
+    return http_table(rows, header)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark and print the table."""
+    args = build_parser().parse_args(argv)
+    now = _now()
+    load1, load5, _ = os.getloadavg()
+    _emit(
+        [
+            f"fasciculation-cds benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, Python {platform.python_version()}, "
+            f"{os.cpu_count()} CPUs, load average {load1:.2f} / {load5:.2f} (1 / 5 min) at start"
+        ]
+    )
+    with tempfile.TemporaryDirectory(prefix="bench-") as folder:
+        _measure(args, now, Path(folder))
+    return 0
+
+
+def _measure(args: argparse.Namespace, now: datetime, scratch: Path) -> None:
+    """Every section, in order, with databases under ``scratch``."""
+    app = make_app(now, temp_database_url(scratch))
+    lab_codes = discovered_lab_codes(app)
+    realistic = realistic_body(now, lab_codes)
+    screen_once(app, realistic)
+    rows = [measure_size(app, size, now, args.runs) for size in args.sizes]
+    _emit(screen_table(rows, args.runs))
+    if not args.skip_http:
+        _emit(http_section(args, realistic, temp_database_url(scratch)))
+    if not args.skip_memory:
+        figures = measure_in_subprocess(sized_body(args.memory_size, now), temp_database_url(scratch), now)
+        _emit(memory_table(args.memory_size, figures))
