@@ -48,6 +48,8 @@ class Settings:
 
 
 _ENV_PREFIX = "CDS_"
+# Documented names that differ from CDS_<FIELD> (the field-derived name is still read as a fallback).
+_ENV_NAMES = {"trusted_clients_file": "CDS_TRUSTED_CLIENTS"}
 
 
 def _convert(raw: str, default: Any) -> Any:
@@ -66,11 +68,12 @@ def load_settings(environ: Mapping[str, str] | None = None, overrides: Mapping[s
     settings = Settings()
     values: dict[str, Any] = {}
     for item in fields(Settings):
-        raw = env.get(_ENV_PREFIX + item.name.upper())
+        name = _ENV_NAMES.get(item.name, _ENV_PREFIX + item.name.upper())
+        raw = env.get(name) or env.get(_ENV_PREFIX + item.name.upper())
         if raw is not None and raw != "":
             try:
                 values[item.name] = _convert(raw, getattr(settings, item.name))
             except ValueError as exc:
-                raise ValueError(f"{_ENV_PREFIX}{item.name.upper()} is not valid: {exc}") from exc
+                raise ValueError(f"{name} is not valid: {exc}") from exc
     values.update(overrides or {})
     return replace(settings, **values)
