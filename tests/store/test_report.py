@@ -84,7 +84,11 @@ def test_empty_store_reports_nothing(store: Store) -> None:
 
 
 def test_cli_reads_the_configured_database(
-    store: Store, clock: FakeClock, database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    store: Store,
+    clock: FakeClock,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     from service.cli import main
 
