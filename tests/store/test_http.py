@@ -57,9 +57,9 @@ def feedback_batches(specs: list[CardSpec]) -> list[list[dict[str, Any]]]:
     return [items[start : start + ITEMS_PER_POST] for start in range(0, total, ITEMS_PER_POST)]
 
 
-def post_all(base: str, batches: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+def post_all(base: str, batches: list[list[dict[str, Any]]], service_id: str = SERVICE_ID) -> list[dict[str, Any]]:
     """Post every batch from CLIENTS parallel clients, each with its own connection."""
-    url = f"{base}/cds-services/{SERVICE_ID}/feedback"
+    url = f"{base}/cds-services/{service_id}/feedback"
 
     def client(share: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
         with requests.Session() as session:
