@@ -115,9 +115,20 @@ def _entry_covers(entry: str, url: _UrlParts) -> bool:
     return url[3] == path or url[3].startswith(path + "/")
 
 
+def _origin(url: str) -> tuple[str, str, int | None, str]:
+    parts = urlsplit(url)
+    try:
+        port = parts.port or _DEFAULT_PORTS.get(parts.scheme.lower())
+    except ValueError:
+        port = -1
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port, parts.path.rstrip("/")
+
+
 def _same_server(base_url: str, url: str) -> bool:
-    base, other = urlsplit(base_url), urlsplit(url)
-    return (base.scheme, base.netloc) == (other.scheme, other.netloc) and other.path.startswith(base.path.rstrip("/"))
+    """Same scheme, host and port (case and an explicit default port aside), path at or below the base path."""
+    base, other = _origin(base_url), _origin(url)
+    same_path = other[3] == base[3] or other[3].startswith(base[3] + "/")
+    return base[:3] == other[:3] and bool(base[1]) and same_path
 
 
 class FhirClient:
@@ -142,6 +153,8 @@ class FhirClient:
             raise FhirServerNotAllowed("FHIR server is not on the allow-list")
         if url.startswith(("http://", "https://")):
             if not _same_server(self.base_url, url):
+                scheme, host, port, _ = _origin(url)
+                log.warning("refused a link to %s://%s:%s, outside FHIR server %s", scheme, host, port, self.base_url)
                 raise FhirServerNotAllowed("link points outside the FHIR server")
             return url
         return f"{self.base_url}/{url.lstrip('/')}"
@@ -152,8 +165,11 @@ class FhirClient:
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
         timeout = (self.settings.connect_timeout_s, self.settings.read_timeout_s)
+        absolute = self._absolute(url)
         try:
-            with self._session.get(self._absolute(url), headers=headers, timeout=timeout, stream=True) as rsp:
+            # Redirects are not followed: a 3xx could lead the call (and data) to a server off the allow-list.
+            get = self._session.get
+            with get(absolute, headers=headers, timeout=timeout, stream=True, allow_redirects=False) as rsp:
                 body = self._read_limited(rsp)
         except requests.Timeout as exc:
             raise FhirTimeout("FHIR server timed out") from exc

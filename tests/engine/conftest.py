@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -63,3 +64,24 @@ def patient(loaded_engine: LoadedEngine) -> LoadedPatient:
 def scenario(engine: FhirEngine) -> LoadedPatient:
     """A fasciculation patient with low magnesium and lithium by Medication reference, loaded by transaction."""
     return load_transaction(engine, fasciculation_transaction(), "fasciculation-scenario")
+
+
+EngineFactory = Callable[[Sequence[str]], FhirEngine]
+
+
+@pytest.fixture(scope="session")
+def engine_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineFactory]:
+    """Starts further token-protected engines with extra arguments; all are stopped at the end of the session."""
+    started: list[FhirEngine] = []
+    log_dir: Path = tmp_path_factory.mktemp("fhir-engines")
+
+    def start(extra_args: Sequence[str]) -> FhirEngine:
+        engine = start_engine(log_dir, token=ENGINE_TOKEN, extra_args=extra_args)
+        started.append(engine)
+        return engine
+
+    try:
+        yield start
+    finally:
+        for engine in started:
+            engine.stop()

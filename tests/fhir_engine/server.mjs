@@ -3,6 +3,9 @@
 //   node server.mjs [--port 0] [--host 127.0.0.1] [--base /fhir/R4] [--token SECRET]
 //                   [--default-count 20] [--max-count 1000] [--public-base URL] [--exit-on-stdin-close]
 //
+// --public-base sets the base written into next links and fullUrls ({port} = the listening port), as a server
+// behind a reverse proxy would; --exit-on-stdin-close ends the engine when its parent goes away.
+//
 // Once listening it prints one JSON line on stdout: {"port": N, "base": "http://127.0.0.1:N/fhir/R4", ...}
 // and nothing else on stdout (the access log goes to stderr).
 //
@@ -197,8 +200,11 @@ class Engine {
     this.router = new FhirRouter();
   }
 
+  // The base written into links: as the client addressed us, or --public-base (what a server behind a reverse
+  // proxy is configured with; "{port}" stands for the listening port).
   publicBase(req) {
-    return this.opts.publicBase ?? `http://${req.headers.host}${this.opts.base}`;
+    if (this.opts.publicBase) return this.opts.publicBase.replaceAll('{port}', String(this.port));
+    return `http://${req.headers.host}${this.opts.base}`;
   }
 
   async route(method, rel, search, body) {
@@ -358,6 +364,7 @@ async function main() {
   server.keepAliveTimeout = 5000;
   server.listen(opts.port, opts.host, () => {
     const { port } = server.address();
+    engine.port = port;
     const base = `http://${opts.host}:${port}${opts.base}`;
     const startupMs = Math.round(performance.now() - started);
     process.stdout.write(JSON.stringify({ port, base, startupMs }) + '\n');
