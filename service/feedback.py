@@ -74,11 +74,7 @@ def issued_card(
 
 
 def card_recorder(store: Store, patient_hash_key: str | None, clock: Callable[[], datetime] = utc_now) -> CardsObserver:
-    """The ``on_cards`` observer: record every card of a validated response.
-
-    A database failure is logged and swallowed: clinicians still get their cards (feedback on them will then
-    count as unknown), because decision support matters more than its statistics.
-    """
+    """The ``on_cards`` observer: record every card of a validated response (a database failure only logs)."""
 
     def record(definition: ServiceDefinition, request: HookRequest, document: dict[str, Any]) -> None:
         patient = patient_hash(str(request.context.get("patientId") or ""), patient_hash_key)
@@ -87,8 +83,13 @@ def card_recorder(store: Store, patient_hash_key: str | None, clock: Callable[[]
         kept = [card for card in cards if card is not None]
         try:
             store.record_cards(kept)
-        except SQLAlchemyError as exc:
-            log.error("could not record %d cards for hookInstance=%s (%s)", len(kept), request.hook_instance, type(exc))
+        except SQLAlchemyError as exc:  # clinicians still get their cards; feedback on them will count as unknown
+            log.error(
+                "could not record %d cards for hookInstance=%s (%s)",
+                len(kept),
+                request.hook_instance,
+                type(exc).__name__,
+            )
 
     return record
 
