@@ -228,3 +228,21 @@ def resource_count(body: bytes) -> int:
     """How many resources the prefetch of a request body holds (Bundle entries plus bare resources)."""
     prefetch = orjson.loads(body)["prefetch"]
     return sum(len(v.get("entry", [])) if v.get("resourceType") == "Bundle" else 1 for v in prefetch.values() if v)
+
+
+class FreshInstances:
+    """The same request body with a new ``hookInstance`` per call, so every call issues new cards to store."""
+
+    MARKER = b'"hookInstance":"'
+
+    def __init__(self, body: bytes) -> None:
+        start = body.index(self.MARKER) + len(self.MARKER)
+        end = body.index(b'"', start)
+        self.prefix, self.suffix = body[:start], body[end:]
+        self.base = uuid.uuid4().hex[:8]
+        self.count = 0
+
+    def next(self) -> bytes:
+        """The body with the next hookInstance (UUID-shaped: ``<random>-0000-4000-8000-<counter>``)."""
+        self.count += 1
+        return b"%b%s-0000-4000-8000-%012x%b" % (self.prefix, self.base.encode(), self.count, self.suffix)

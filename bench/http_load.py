@@ -12,20 +12,33 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.bodies import FreshInstances
+
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"  # loopback only, always
 START_TIMEOUT_S = 30.0
 WRK_LUA = """
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local f = assert(io.open(os.getenv("BENCH_BODY"), "rb"))
-wrk.body = f:read("*a")
-f:close()
+-- POST the body, with a new hookInstance per request (so every call issues new cards to store).
+init = function(args)
+  local f = assert(io.open(os.getenv("BENCH_BODY"), "rb"))
+  local body = f:read("*a")
+  f:close()
+  local _, open_end = body:find('"hookInstance":"', 1, true)
+  local close = body:find('"', open_end + 1, true)
+  prefix, suffix = body:sub(1, open_end), body:sub(close)
+  base, n = os.getenv("BENCH_INSTANCE_BASE"), 0
+end
+request = function()
+  n = n + 1
+  local instance = string.format("%s-0000-4000-8000-%012x", base, n)
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, prefix .. instance .. suffix)
+end
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format("BENCH %d %d %.1f %.1f %d\\n", summary.requests, summary.duration,
@@ -125,7 +138,7 @@ def run_wrk(port: int, path: str, body: bytes, concurrency: int, duration_s: flo
             [*command, "-s", str(script), f"http://{HOST}:{port}{path}"],
             capture_output=True,
             check=True,
-            env={**os.environ, "BENCH_BODY": str(body_file)},
+            env={**os.environ, "BENCH_BODY": str(body_file), "BENCH_INSTANCE_BASE": uuid.uuid4().hex[:8]},
             timeout=duration_s + 60,
         )
     line = next(x for x in result.stdout.decode().splitlines() if x.startswith("BENCH "))
@@ -142,13 +155,14 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
 
 
 def _client_loop(port: int, path: str, body: bytes, deadline: float, latencies: list[float], errors: list[int]) -> None:
-    """One keep-alive client: POST until the deadline, reconnecting when the server closes."""
+    """One keep-alive client: POST (new hookInstance each time) until the deadline, reconnecting when told to."""
     headers = {"Content-Type": "application/json"}
+    calls = FreshInstances(body)
     connection = http.client.HTTPConnection(HOST, port, timeout=10)
     while time.perf_counter() < deadline:
         started = time.perf_counter()
         try:
-            connection.request("POST", path, body, headers)
+            connection.request("POST", path, calls.next(), headers)
             response = response_of(connection)
             latencies.append(time.perf_counter() - started)
             if response.status != 200:
