@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 from flask import Blueprint, Flask, Response, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from cds_hooks.definitions import ServiceDefinition, ServiceRegistry
 from cds_hooks.errors import BadRequest, CdsHooksError, NotFound
@@ -56,8 +56,13 @@ def json_response(document: Any, status: int = 200) -> Response:
 
 
 def _read_json() -> Any:
+    body = request.get_data(cache=False)
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and len(body) >= limit:
+        # werkzeug cuts a streamed (chunked) body at the limit instead of refusing it; refuse it here.
+        raise RequestEntityTooLarge()
     try:
-        return orjson.loads(request.get_data(cache=False))
+        return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise BadRequest("body is not valid JSON", {"body": ["is not valid JSON"]}) from exc
 

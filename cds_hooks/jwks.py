@@ -17,7 +17,7 @@ import orjson
 import requests
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey, EllipticCurvePublicKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
-from jwt import PyJWK, PyJWKError
+from jwt import PyJWK, PyJWTError
 
 from cds_hooks.errors import Unauthorized
 
@@ -67,7 +67,7 @@ def parse_jwks(document: Any) -> dict[str, VerificationKey]:
             continue
         try:
             keys[kid] = VerificationKey(kid, _public(jwk), alg if isinstance(alg, str) else None)
-        except (PyJWKError, ValueError, TypeError) as exc:
+        except (PyJWTError, ValueError, TypeError) as exc:
             log.warning("JWK %r ignored: %s", kid, type(exc).__name__)
     return keys
 

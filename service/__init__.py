@@ -22,7 +22,7 @@ from service.config import Settings, load_settings
 from service.feedback import card_recorder, feedback_sink
 from service.hooks import service_definitions
 from service.knowledge import load_knowledge
-from service.security import build_authenticator, replay_cache
+from service.security import build_authenticator
 from service.store import open_store
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["fasciculation_cds.store"] = store
     options = EndpointOptions(
         client_factory=_fhir_client_factory(settings),
-        authenticator=build_authenticator(settings, replay_cache(settings)),
+        authenticator=build_authenticator(settings, store),  # jti replay cache in the database: all workers share it
         discovery_requires_auth=settings.discovery_requires_auth,
         public_url=settings.public_url,
         cors_origins=tuple(o.strip() for o in settings.cors_origins.split(",") if o.strip()),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from cds_hooks.auth import JwtAuthenticator, MemoryReplayCache, ReplayCache, TrustedClientsError, load_trusted_clients
+from cds_hooks.auth import JwtAuthenticator, ReplayCache, TrustedClientsError, load_trusted_clients
 from cds_hooks.blueprint import Authenticator
 from cds_hooks.fhir_client import is_loopback_host
 from service.config import Settings
@@ -15,13 +15,6 @@ AUTH_OFF_WARNING = (
     "AUTHENTICATION IS OFF: CDS_TRUSTED_CLIENTS is not set, so any caller can invoke this service. "
     "Development only - set CDS_TRUSTED_CLIENTS to a trusted-clients file before exposing it (docs/security.md)."
 )
-
-
-def replay_cache(settings: Settings) -> ReplayCache:
-    """Where seen ``jti`` values are kept: per process for now (see the note in docs/security.md)."""
-    if settings.auth_enabled:
-        log.warning("jti replay cache is per process: a replay sent to another worker or instance is not caught")
-    return MemoryReplayCache()
 
 
 def build_authenticator(settings: Settings, replay_cache: ReplayCache) -> Authenticator | None:

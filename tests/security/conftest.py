@@ -47,13 +47,15 @@ class SigningKey:
     jwk: dict[str, Any]
 
 
-def _es384() -> SigningKey:
+def new_es384_key() -> SigningKey:
+    """A freshly generated P-384 signing key."""
     private = ec.generate_private_key(ec.SECP384R1())
     jwk = json.loads(ECAlgorithm.to_jwk(private.public_key()))
     return SigningKey("ES384", "es384-key", private, {**jwk, "kid": "es384-key", "use": "sig", "alg": "ES384"})
 
 
-def _rs384() -> SigningKey:
+def new_rs384_key() -> SigningKey:
+    """A freshly generated 2048-bit RSA signing key."""
     private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     jwk = json.loads(RSAAlgorithm.to_jwk(private.public_key()))
     return SigningKey("RS384", "rs384-key", private, {**jwk, "kid": "rs384-key", "use": "sig", "alg": "RS384"})
@@ -62,13 +64,13 @@ def _rs384() -> SigningKey:
 @pytest.fixture(scope="session")
 def es384() -> SigningKey:
     """A fresh P-384 key signing ES384."""
-    return _es384()
+    return new_es384_key()
 
 
 @pytest.fixture(scope="session")
 def rs384() -> SigningKey:
     """A fresh 2048-bit RSA key signing RS384."""
-    return _rs384()
+    return new_rs384_key()
 
 
 def claims(audience: str = SERVICE_URL, **overrides: Any) -> dict[str, Any]:
