@@ -1,6 +1,14 @@
 """A domain-free CDS Hooks 2.0 toolkit: schemas, discovery, prefetch with FHIR fall-back, errors, Flask blueprint."""
 
-from cds_hooks.blueprint import EndpointOptions, create_blueprint, install_error_handlers, json_response
+from cds_hooks.auth import (
+    JwtAuthenticator,
+    MemoryReplayCache,
+    ReplayCache,
+    TrustedClient,
+    TrustedClientsError,
+    load_trusted_clients,
+)
+from cds_hooks.blueprint import Authenticator, EndpointOptions, create_blueprint, install_error_handlers, json_response
 from cds_hooks.definitions import Handler, Prefetched, ServiceDefinition, ServiceRegistry
 from cds_hooks.errors import (
     BadRequest,
@@ -18,11 +26,13 @@ from cds_hooks.fhir_client import (
     bundle_resources,
     client_factory,
 )
+from cds_hooks.openapi import openapi_document
 from cds_hooks.prefetch import PrefetchResolver, render_template
 from cds_hooks.response import ResponseInvalid, check_response
 from cds_hooks.schemas import FeedbackItem, FhirAuthorization, HookRequest, load_feedback, load_hook_request
 
 __all__ = [
+    "Authenticator",
     "BadRequest",
     "CdsHooksError",
     "EndpointOptions",
@@ -33,15 +43,20 @@ __all__ = [
     "FhirClientSettings",
     "Handler",
     "HookRequest",
+    "JwtAuthenticator",
+    "MemoryReplayCache",
     "NotFound",
     "PayloadTooLarge",
     "PreconditionFailed",
     "Prefetched",
     "PrefetchResolver",
+    "ReplayCache",
     "ResponseInvalid",
     "ServerAllowList",
     "ServiceDefinition",
     "ServiceRegistry",
+    "TrustedClient",
+    "TrustedClientsError",
     "Unauthorized",
     "bundle_resources",
     "check_response",
@@ -51,5 +66,7 @@ __all__ = [
     "json_response",
     "load_feedback",
     "load_hook_request",
+    "load_trusted_clients",
+    "openapi_document",
     "render_template",
 ]
