@@ -19,13 +19,13 @@ from marshmallow import Schema, ValidationError
 from service.knowledge_schema import (
     AlbuminCorrection,
     Analyte,
+    CardsFileSchema,
     CardText,
     Citation,
     CitationsFileSchema,
     ConditionRole,
     ConditionSet,
     ConditionsFileSchema,
-    CardsFileSchema,
     DrugGroup,
     DrugKind,
     LabsFileSchema,
@@ -70,9 +70,9 @@ class KnowledgeError(Exception):
     """A knowledge file is missing, malformed or refers to something that does not exist."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Knowledge:
-    """Everything the screen knows, validated and read-only."""
+    """Everything the screen knows, validated and read-only (hashable by identity, so indexes can be cached)."""
 
     version: str
     citations: Mapping[str, Citation]
@@ -146,7 +146,9 @@ def _check_analytes(analytes: Mapping[str, Analyte], exposure_labs: set[str]) ->
             raise KnowledgeError(f"labs.yaml {analyte.id}: a flagged analyte needs a finding or an exposure set")
 
 
-def expected_rule_ids(analytes: Mapping[str, Analyte], groups: Iterable[DrugGroup], sets: Iterable[ConditionSet]) -> set[str]:
+def expected_rule_ids(
+    analytes: Mapping[str, Analyte], groups: Iterable[DrugGroup], sets: Iterable[ConditionSet]
+) -> set[str]:
     """Every rule id the screen can emit, each of which needs a card text."""
     ids = {RED_FLAGS_RULE, WORKUP_RULE}
     ids |= {f"lab.{a.finding}.{d}" for a in analytes.values() if a.finding for d in a.flag}
@@ -161,7 +163,9 @@ def _family(rule_id: str) -> str:
     return "workup" if rule_id == WORKUP_RULE else rule_id.split(".", 1)[0]
 
 
-def _check_cards(cards: CardText, expected: set[str], citations: Mapping[str, Citation], analytes: Mapping[str, Analyte]) -> None:
+def _check_cards(
+    cards: CardText, expected: set[str], citations: Mapping[str, Citation], analytes: Mapping[str, Analyte]
+) -> None:
     missing, extra = expected - set(cards.rules), set(cards.rules) - expected
     if missing or extra:
         raise KnowledgeError(f"cards.yaml: rules without text {sorted(missing)}; texts without rule {sorted(extra)}")

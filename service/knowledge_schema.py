@@ -211,7 +211,7 @@ class _DateField(fields.Field[dt.date]):
             raise ValidationError("Not a valid ISO date.") from exc
 
 
-def _codes() -> fields.List:
+def _codes() -> fields.List[str]:
     return fields.List(fields.String(validate=_not_blank), load_default=list)
 
 

@@ -1,0 +1,142 @@
+"""Findings -> CDS Hooks cards: one builder for every rule, wording from cards.yaml, orders as ServiceRequests."""
+
+from __future__ import annotations
+
+import string
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from cds_hooks.response import SUMMARY_MAX_CHARS
+from service.knowledge import Knowledge
+from service.knowledge_schema import CardRule
+from service.rules.findings import Finding
+
+CARD_EXTENSION = "org.fasciculation-cds.card"
+LOINC_SYSTEM = "http://loinc.org"
+# Fixed namespace: the same hookInstance, finding and label always give the same uuid.
+UUID_NAMESPACE = uuid.UUID("6f1c64a4-3f0e-5a55-9a7e-2f9a3c1d0b11")
+
+
+class _Blank(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def stable_uuid(hook_instance: str, rule_id: str, label: str) -> str:
+    """uuid5 of hookInstance + finding id + label."""
+    return str(uuid.uuid5(UUID_NAMESPACE, f"{hook_instance}|{rule_id}|{label}"))
+
+
+def fit_summary(summary: str, framing: str | None = None) -> str:
+    """The summary with its optional framing, shortened with an ellipsis to the spec's limit."""
+    full = f"{framing}: {summary}" if framing else summary
+    return full if len(full) <= SUMMARY_MAX_CHARS else full[: SUMMARY_MAX_CHARS - 1].rstrip() + "…"
+
+
+def _citation_ids(rule: CardRule, finding: Finding) -> list[str]:
+    return list(dict.fromkeys((*rule.citations, *finding.citations)))
+
+
+def _detail(finding: Finding, rule: CardRule, knowledge: Knowledge) -> str:
+    phrases = knowledge.cards.phrases
+    sources = "; ".join(
+        f"[{knowledge.citations[c].title}]({knowledge.citations[c].url})" for c in _citation_ids(rule, finding)
+    )
+    blocks = [
+        "\n".join(f"- {line}" for line in finding.facts),
+        "\n\n".join(finding.notes),
+        f"**{phrases['why_heading']}:** {rule.why}",
+        f"**{phrases['do_heading']}:** {rule.action}",
+        f"**{phrases['sources_heading']}:** {sources}",
+        "---\n" + phrases["footer"].format(version=knowledge.version, rule_id=finding.rule_id),
+    ]
+    return "\n\n".join(block for block in blocks if block)
+
+
+def service_request(analyte_id: str, knowledge: Knowledge, patient_id: str | None) -> dict[str, Any]:
+    """A draft, proposed ServiceRequest for one lab, coded with LOINC."""
+    analyte = knowledge.analyte(analyte_id)
+    request: dict[str, Any] = {
+        "resourceType": "ServiceRequest",
+        "status": "draft",
+        "intent": "proposal",
+        "code": {
+            "coding": [{"system": LOINC_SYSTEM, "code": analyte.order.loinc, "display": analyte.order.display}],
+            "text": analyte.display,
+        },
+        "reasonCode": [{"text": knowledge.cards.phrases["order_reason"]}],
+    }
+    if patient_id:
+        request["subject"] = {"reference": f"Patient/{patient_id}"}
+    return request
+
+
+def _action(analyte_id: str, knowledge: Knowledge, patient_id: str | None) -> dict[str, Any]:
+    order = knowledge.analyte(analyte_id).order
+    return {
+        "type": "create",
+        "description": f"Order {order.display} (LOINC {order.loinc})",
+        "resource": service_request(analyte_id, knowledge, patient_id),
+    }
+
+
+def _suggestions(finding: Finding, knowledge: Knowledge, hook_instance: str, patient_id: str | None) -> list[Any]:
+    phrases, orders = knowledge.cards.phrases, list(dict.fromkeys(finding.orders))
+    suggestions = []
+    for lab in orders:
+        label = phrases["order_one"].format(lab=knowledge.analyte(lab).display)
+        actions = [_action(lab, knowledge, patient_id)]
+        suggestions.append(
+            {"label": label, "uuid": stable_uuid(hook_instance, finding.rule_id, label), "actions": actions}
+        )
+    if len(orders) > 1:
+        label = phrases["order_all"].format(count=len(orders))
+        actions = [_action(lab, knowledge, patient_id) for lab in orders]
+        suggestions.append(
+            {"label": label, "uuid": stable_uuid(hook_instance, finding.rule_id, label), "actions": actions}
+        )
+    return suggestions
+
+
+def _override_reasons(knowledge: Knowledge) -> list[Mapping[str, str]]:
+    system = knowledge.cards.override_reason_system
+    return [{"code": r.code, "system": system, "display": r.display} for r in knowledge.cards.override_reasons]
+
+
+def build_card(
+    finding: Finding, *, knowledge: Knowledge, hook_instance: str, patient_id: str | None, framing: str | None = None
+) -> dict[str, Any]:
+    """The CDS Hooks card for one finding."""
+    rule = knowledge.cards.rules[finding.rule_id]
+    summary = string.Formatter().vformat(rule.summary, (), _Blank(finding.summary))
+    first_citation = knowledge.citations[_citation_ids(rule, finding)[0]]
+    card: dict[str, Any] = {
+        "uuid": stable_uuid(hook_instance, finding.rule_id, "card"),
+        "summary": fit_summary(summary, framing),
+        "detail": _detail(finding, rule, knowledge),
+        "indicator": finding.indicator.value,
+        "source": {"label": knowledge.cards.source_label, "url": first_citation.url},
+        "overrideReasons": _override_reasons(knowledge),
+        "extension": {CARD_EXTENSION: {"ruleId": finding.rule_id, "knowledgeVersion": knowledge.version}},
+    }
+    suggestions = _suggestions(finding, knowledge, hook_instance, patient_id)
+    if suggestions:
+        card["suggestions"] = suggestions
+        card["selectionBehavior"] = "any"
+    return card
+
+
+def build_cards(
+    findings: Iterable[Finding],
+    *,
+    knowledge: Knowledge,
+    hook_instance: str,
+    patient_id: str | None,
+    framing: str | None = None,
+) -> list[dict[str, Any]]:
+    """Cards for findings already in display order."""
+    return [
+        build_card(f, knowledge=knowledge, hook_instance=hook_instance, patient_id=patient_id, framing=framing)
+        for f in findings
+    ]

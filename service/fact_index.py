@@ -1,0 +1,146 @@
+"""Precompiled code lookups (LOINC, RxNorm, ATC, SNOMED CT, ICD-10-CM, text) built once per knowledge base."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from service.knowledge import Knowledge
+
+RXNORM_SYSTEM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+ATC_SYSTEM = "http://www.whocc.no/atc"
+SNOMED_SYSTEM = "http://snomed.info/sct"
+ICD10CM_SYSTEM = "http://hl7.org/fhir/sid/icd-10-cm"
+
+
+@dataclass(frozen=True)
+class Match:
+    """One knowledge key (drug group or condition set) recognised by code or, less surely, by text."""
+
+    key: str
+    confidence: str  # "code" | "text"
+
+
+@dataclass(frozen=True)
+class Concept:
+    """The codings and words of a CodeableConcept, flattened."""
+
+    codings: tuple[tuple[str, str], ...]
+    texts: tuple[str, ...]
+
+
+def _icd_key(code: str) -> str:
+    return code.replace(".", "").strip().upper()
+
+
+def _phrase_pattern(phrases: Iterable[str]) -> re.Pattern[str] | None:
+    words = sorted({p.strip().lower() for p in phrases if p.strip()}, key=len, reverse=True)
+    if not words:
+        return None
+    return re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words) + r")\b", re.IGNORECASE)
+
+
+def flatten_concepts(concepts: Iterable[Any]) -> Concept:
+    """Codings (system, code) and texts of raw CodeableConcept dicts; anything malformed is ignored."""
+    codings: list[tuple[str, str]] = []
+    texts: list[str] = []
+    for concept in concepts:
+        if not isinstance(concept, dict):
+            continue
+        if isinstance(concept.get("text"), str):
+            texts.append(concept["text"])
+        for coding in concept.get("coding") or ():
+            if not isinstance(coding, dict):
+                continue
+            if isinstance(coding.get("system"), str) and isinstance(coding.get("code"), str):
+                codings.append((coding["system"], coding["code"]))
+            if isinstance(coding.get("display"), str):
+                texts.append(coding["display"])
+    return Concept(tuple(codings), tuple(texts))
+
+
+@dataclass(frozen=True)
+class FactIndex:
+    """Lookups from code to knowledge key."""
+
+    loinc: Mapping[str, str]
+    rxnorm: Mapping[str, tuple[str, ...]]
+    atc: Mapping[str, tuple[str, ...]]
+    atc_prefixes: tuple[tuple[str, str], ...]
+    drug_names: tuple[tuple[re.Pattern[str], str], ...]
+    snomed: Mapping[str, tuple[str, ...]]
+    icd: Mapping[str, tuple[str, ...]]
+    icd_prefixes: tuple[tuple[str, str], ...]
+    condition_text: tuple[tuple[re.Pattern[str], str], ...]
+
+    def _by_text(self, texts: Iterable[str], patterns: Iterable[tuple[re.Pattern[str], str]]) -> list[Match]:
+        joined = " | ".join(texts)
+        return [Match(key, "text") for pattern, key in patterns if joined and pattern.search(joined)]
+
+    def match_drug(self, concept: Concept) -> tuple[Match, ...]:
+        """Drug groups a flattened medication concept belongs to (codes first; names only when no code matched)."""
+        keys: set[str] = set()
+        for system, code in concept.codings:
+            if system == RXNORM_SYSTEM:
+                keys.update(self.rxnorm.get(code, ()))
+            elif system == ATC_SYSTEM:
+                keys.update(self.atc.get(code, ()))
+                keys.update(key for prefix, key in self.atc_prefixes if code.startswith(prefix))
+        if keys:
+            return tuple(Match(key, "code") for key in sorted(keys))
+        return tuple(self._by_text(concept.texts, self.drug_names))
+
+    def match_condition(self, code: Any) -> tuple[Match, ...]:
+        """Condition sets a raw Condition.code belongs to (codes first; text only when no code matched)."""
+        concept = flatten_concepts([code])
+        keys: set[str] = set()
+        for system, value in concept.codings:
+            if system == SNOMED_SYSTEM:
+                keys.update(self.snomed.get(value.strip(), ()))
+            elif system == ICD10CM_SYSTEM:
+                icd = _icd_key(value)
+                keys.update(self.icd.get(icd, ()))
+                keys.update(key for prefix, key in self.icd_prefixes if icd.startswith(prefix))
+        if keys:
+            return tuple(Match(key, "code") for key in sorted(keys))
+        return tuple(self._by_text(concept.texts, self.condition_text))
+
+
+def _add(target: dict[str, tuple[str, ...]], code: str, key: str) -> None:
+    if key not in target.get(code, ()):
+        target[code] = (*target.get(code, ()), key)
+
+
+@functools.cache
+def fact_index(knowledge: Knowledge) -> FactIndex:
+    """The lookups for one knowledge base (cached: a Knowledge hashes by identity)."""
+    rxnorm: dict[str, tuple[str, ...]] = {}
+    atc: dict[str, tuple[str, ...]] = {}
+    snomed: dict[str, tuple[str, ...]] = {}
+    icd: dict[str, tuple[str, ...]] = {}
+    for group in knowledge.drug_groups:
+        for code in (*group.ingredients, *group.products):
+            _add(rxnorm, code, group.id)
+        for code in group.atc:
+            _add(atc, code, group.id)
+    for item in knowledge.condition_sets:
+        for code in item.snomed:
+            _add(snomed, code, item.id)
+        for code in item.icd10cm:
+            _add(icd, _icd_key(code), item.id)
+    drug_names = ((_phrase_pattern(g.names), g.id) for g in knowledge.drug_groups)
+    condition_text = ((_phrase_pattern(s.text), s.id) for s in knowledge.condition_sets)
+    return FactIndex(
+        loinc={code: a.id for a in knowledge.analytes.values() for code in a.loinc},
+        rxnorm=rxnorm,
+        atc=atc,
+        atc_prefixes=tuple((p, g.id) for g in knowledge.drug_groups for p in g.atc_prefixes),
+        drug_names=tuple((p, key) for p, key in drug_names if p is not None),
+        snomed=snomed,
+        icd=icd,
+        icd_prefixes=tuple((_icd_key(p), s.id) for s in knowledge.condition_sets for p in s.icd10cm_prefixes),
+        condition_text=tuple((p, key) for p, key in condition_text if p is not None),
+    )

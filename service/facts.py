@@ -1,0 +1,248 @@
+"""FHIR resources -> PatientFacts: latest valid labs in known units, relevant medications and conditions.
+
+Raw JSON dicts are pre-filtered by code through precompiled lookups; only the candidates a rule needs are parsed
+with ``fhir.resources.R4B`` models. A malformed candidate is skipped with a warning naming its resource type and
+the rules it fed (never patient data).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from fhir.resources.R4B.condition import Condition
+from fhir.resources.R4B.observation import Observation
+
+from service.fact_index import FactIndex, Match, fact_index
+from service.knowledge import Knowledge
+from service.knowledge_schema import ConditionRole, ValueRange
+from service.medication_facts import MedicationUse, UseStatus, medication_uses
+from service.records import PatientRecord, Resource
+from service.units import parse_instant, to_canonical, ucum_code
+
+log = logging.getLogger(__name__)
+
+LOINC_SYSTEM = "http://loinc.org"
+USABLE_OBSERVATION_STATUS = frozenset({"final", "amended", "corrected"})
+CURRENT_CLINICAL_STATUS = frozenset({"active", "recurrence", "relapse"})
+EXCLUDED_VERIFICATION = frozenset({"refuted", "entered-in-error"})
+
+__all__ = ["ConditionFact", "LabResult", "MedicationUse", "PatientFacts", "UseStatus", "build_facts"]
+
+
+class Confidence(StrEnum):
+    """How a fact was recognised."""
+
+    CODE = "code"
+    TEXT = "text"
+
+
+@dataclass(frozen=True)
+class LabResult:
+    """The latest valid result of one analyte, as reported and in the canonical unit."""
+
+    analyte: str
+    loinc: str
+    value: float
+    value_text: str
+    unit: str | None
+    canonical: float | None
+    effective: dt.datetime
+    reference: ValueRange
+    reference_unit: str | None
+    interpretation: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ConditionFact:
+    """A current condition that belongs to one knowledge set."""
+
+    set_id: str
+    role: ConditionRole
+    name: str
+    recorded: dt.datetime | None
+    confidence: Confidence
+
+
+@dataclass(frozen=True)
+class PatientFacts:
+    """A typed snapshot of one patient at ``now``."""
+
+    now: dt.datetime
+    patient_id: str | None
+    labs: Mapping[str, LabResult]
+    medications: tuple[MedicationUse, ...]
+    conditions: tuple[ConditionFact, ...]
+
+    def latest(self, analyte: str) -> LabResult | None:
+        """The latest valid result of an analyte, however old."""
+        return self.labs.get(analyte)
+
+    def recent(self, analyte: str, days: int) -> LabResult | None:
+        """The latest valid result when drawn within ``days`` of now."""
+        result = self.labs.get(analyte)
+        if result is None or self.now - result.effective > dt.timedelta(days=days):
+            return None
+        return result
+
+    def conditions_with(self, role: ConditionRole) -> tuple[ConditionFact, ...]:
+        """Current conditions of one role."""
+        return tuple(item for item in self.conditions if item.role == role)
+
+    def uses_of(self, group: str) -> tuple[MedicationUse, ...]:
+        """Medication uses of one drug group."""
+        return tuple(use for use in self.medications if use.group == group)
+
+
+def _warn_skipped(resource_type: str, rules: Iterable[str]) -> None:
+    log.warning("skipped malformed %s (rules: %s)", resource_type, ",".join(sorted(rules)))
+
+
+def _observation_effective(raw: Resource) -> dt.datetime | None:
+    period = raw.get("effectivePeriod")
+    start = period.get("start") if isinstance(period, dict) else None
+    return parse_instant(raw.get("effectiveDateTime") or raw.get("effectiveInstant") or start or raw.get("issued"))
+
+
+def _lab_candidates(
+    observations: Iterable[Resource], index: FactIndex
+) -> dict[str, list[tuple[dt.datetime, str, Resource]]]:
+    found: dict[str, list[tuple[dt.datetime, str, Resource]]] = {}
+    for raw in observations:
+        if raw.get("status") not in USABLE_OBSERVATION_STATUS:
+            continue
+        code = raw.get("code")
+        for coding in (code.get("coding") if isinstance(code, dict) else None) or ():
+            if not isinstance(coding, dict) or coding.get("system") != LOINC_SYSTEM:
+                continue
+            analyte = index.loinc.get(coding.get("code"))  # type: ignore[arg-type]
+            effective = _observation_effective(raw) if analyte else None
+            if analyte and effective:
+                found.setdefault(analyte, []).append((effective, str(coding["code"]), raw))
+                break
+    return found
+
+
+def _quantity_value(quantity: Any) -> tuple[float, str | None, str | None] | None:
+    if quantity is None or quantity.value is None:
+        return None
+    return float(quantity.value), quantity.code, quantity.unit
+
+
+def _value_text(quantity: Any) -> str:
+    comparator = quantity.comparator or ""
+    return f"{comparator}{quantity.value}"
+
+
+def _reference(model: Any, aliases: Mapping[str, str]) -> tuple[ValueRange, str | None]:
+    for item in model.referenceRange or ():
+        low, high = _quantity_value(item.low), _quantity_value(item.high)
+        if low or high:
+            source = low or high
+            assert source is not None
+            unit = ucum_code(source[1], source[2], aliases)
+            return ValueRange(low[0] if low else None, high[0] if high else None), unit
+    return ValueRange(), None
+
+
+def _interpretation(model: Any) -> tuple[str, ...]:
+    return tuple(c.code for concept in model.interpretation or () for c in concept.coding or () if c.code)
+
+
+def _lab_result(
+    analyte_id: str, loinc: str, effective: dt.datetime, raw: Resource, knowledge: Knowledge
+) -> LabResult | None:
+    model = Observation.model_validate(raw)
+    quantity = _quantity_value(model.valueQuantity)
+    if quantity is None:
+        return None
+    value, code, unit_text = quantity
+    unit = ucum_code(code, unit_text, knowledge.unit_aliases)
+    reference, reference_unit = _reference(model, knowledge.unit_aliases)
+    canonical = to_canonical(value, unit, knowledge.analyte(analyte_id), knowledge.unit_aliases)
+    return LabResult(
+        analyte_id,
+        loinc,
+        value,
+        _value_text(model.valueQuantity),
+        unit,
+        canonical,
+        effective,
+        reference,
+        reference_unit,
+        _interpretation(model),
+    )
+
+
+def latest_labs(observations: Iterable[Resource], knowledge: Knowledge) -> dict[str, LabResult]:
+    """The newest usable result per analyte; only candidates are parsed, newest first, until one is valid."""
+    latest: dict[str, LabResult] = {}
+    for analyte_id, candidates in _lab_candidates(observations, fact_index(knowledge)).items():
+        candidates.sort(key=lambda item: item[0], reverse=True)
+        for effective, loinc, raw in candidates:
+            try:
+                result = _lab_result(analyte_id, loinc, effective, raw, knowledge)
+            except (ValueError, TypeError):
+                _warn_skipped("Observation", {f"lab.{analyte_id}"})
+                continue
+            if result is not None:
+                latest[analyte_id] = result
+                break
+    return latest
+
+
+def _status_code(concept: Any) -> str | None:
+    if not isinstance(concept, dict):
+        return None
+    codings = concept.get("coding") or ()
+    return next((c.get("code") for c in codings if isinstance(c, dict) and c.get("code")), None)
+
+
+def _is_current(raw: Resource) -> bool:
+    clinical = _status_code(raw.get("clinicalStatus"))
+    if clinical is not None and clinical not in CURRENT_CLINICAL_STATUS:
+        return False
+    return _status_code(raw.get("verificationStatus")) not in EXCLUDED_VERIFICATION
+
+
+def _condition_facts(raw: Resource, matches: tuple[Match, ...], knowledge: Knowledge) -> list[ConditionFact]:
+    try:
+        model = Condition.model_validate(raw)
+    except (ValueError, TypeError):
+        _warn_skipped("Condition", {f"condition.{m.key}" for m in matches})
+        return []
+    name = (model.code.text if model.code else None) or next(
+        (c.display for c in (model.code.coding if model.code else None) or () if c.display), None
+    )
+    recorded = parse_instant(raw.get("onsetDateTime") or raw.get("recordedDate"))
+    roles = {item.id: item for item in knowledge.condition_sets}
+    return [
+        ConditionFact(m.key, roles[m.key].role, name or roles[m.key].display, recorded, Confidence(m.confidence))
+        for m in matches
+    ]
+
+
+def current_conditions(conditions: Iterable[Resource], knowledge: Knowledge) -> list[ConditionFact]:
+    """Current, non-refuted conditions that match a knowledge set."""
+    index = fact_index(knowledge)
+    facts: list[ConditionFact] = []
+    for raw in conditions:
+        matches = index.match_condition(raw.get("code"))
+        if matches and _is_current(raw):
+            facts.extend(_condition_facts(raw, matches, knowledge))
+    return facts
+
+
+def build_facts(record: PatientRecord, *, now: dt.datetime, knowledge: Knowledge) -> PatientFacts:
+    """Everything the rules read about one patient."""
+    return PatientFacts(
+        now=now,
+        patient_id=record.patient_id,
+        labs=latest_labs(record.observations, knowledge),
+        medications=tuple(medication_uses(record, knowledge)),
+        conditions=tuple(current_conditions(record.conditions, knowledge)),
+    )

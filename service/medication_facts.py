@@ -1,0 +1,156 @@
+"""Medication uses from MedicationRequest, MedicationStatement and MedicationAdministration (R4 status rules)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from fhir.resources.R4B.medication import Medication
+from fhir.resources.R4B.medicationadministration import MedicationAdministration
+from fhir.resources.R4B.medicationrequest import MedicationRequest
+from fhir.resources.R4B.medicationstatement import MedicationStatement
+
+from service.fact_index import RXNORM_SYSTEM, Concept, Match, fact_index, flatten_concepts
+from service.knowledge import Knowledge
+from service.knowledge_schema import DrugGroup
+from service.records import PatientRecord, Resource
+from service.units import parse_instant
+
+log = logging.getLogger(__name__)
+
+# FHIR R4 status value sets (clinical-codes.md §5): on-hold still counts as exposure for chronic causes.
+CURRENT = frozenset({"active", "on-hold"})
+ENDED = frozenset({"completed", "stopped"})
+GIVEN = frozenset({"completed", "in-progress"})
+NOT_TAKEN_INTENTS = frozenset({"plan", "proposal"})
+MODELS: dict[str, Any] = {
+    "MedicationRequest": MedicationRequest,
+    "MedicationStatement": MedicationStatement,
+    "MedicationAdministration": MedicationAdministration,
+}
+
+
+class UseStatus(StrEnum):
+    """Where a medication stands for the patient."""
+
+    ACTIVE = "active"
+    STOPPED = "stopped"
+    ADMINISTERED = "administered"
+
+
+@dataclass(frozen=True)
+class MedicationUse:
+    """One recorded use of a drug that belongs to a knowledge drug group."""
+
+    group: str
+    name: str
+    status: UseStatus
+    start: dt.datetime | None
+    end: dt.datetime | None
+    resource_type: str
+    confidence: str
+
+
+def _reference_target(ref: str, raw: Resource, record: PatientRecord) -> Resource | None:
+    if ref.startswith("#"):
+        for item in raw.get("contained") or ():
+            if isinstance(item, dict) and item.get("resourceType") == "Medication" and item.get("id") == ref[1:]:
+                return item
+        return None
+    if ref in record.medications:
+        return record.medications[ref]
+    parts = ref.rstrip("/").split("/")
+    return record.medications.get("/".join(parts[-2:])) if len(parts) >= 2 else None
+
+
+def _medication_concepts(raw: Resource, record: PatientRecord) -> tuple[list[Any], Resource | None]:
+    """The medication's concepts (product code plus ingredients) and the referenced Medication, if any."""
+    if isinstance(raw.get("medicationCodeableConcept"), dict):
+        return [raw["medicationCodeableConcept"]], None
+    reference = raw.get("medicationReference")
+    ref = reference.get("reference") if isinstance(reference, dict) else None
+    target = _reference_target(ref, raw, record) if isinstance(ref, str) else None
+    if target is None:
+        display = reference.get("display") if isinstance(reference, dict) else None
+        return ([{"text": display}] if isinstance(display, str) else []), None
+    ingredients = [i.get("itemCodeableConcept") for i in target.get("ingredient") or () if isinstance(i, dict)]
+    return [target.get("code"), *ingredients], target
+
+
+def short_name(concept: Concept, group: DrugGroup) -> str:
+    """A short drug name for summaries: the matched ingredient, else a matched synonym, else the group name."""
+    for system, code in concept.codings:
+        if system == RXNORM_SYSTEM and code in group.ingredients:
+            return group.ingredients[code].capitalize()
+    joined = " ".join(concept.texts).lower()
+    for name in group.names:
+        if re.search(rf"\b{re.escape(name)}\b", joined):
+            return name.capitalize()
+    return group.display
+
+
+def _window(resource_type: str, raw: Resource) -> tuple[dt.datetime | None, dt.datetime | None]:
+    if resource_type == "MedicationRequest":
+        validity = (raw.get("dispenseRequest") or {}).get("validityPeriod") or {}
+        return parse_instant(raw.get("authoredOn") or validity.get("start")), parse_instant(validity.get("end"))
+    period = raw.get("effectivePeriod") or {}
+    start = raw.get("effectiveDateTime") or period.get("start")
+    if resource_type == "MedicationStatement":
+        start = start or raw.get("dateAsserted")
+    return parse_instant(start), parse_instant(period.get("end"))
+
+
+def use_status(resource_type: str, raw: Resource) -> UseStatus | None:
+    """The use status under the R4 value sets, or None when the record does not count at all."""
+    status = raw.get("status")
+    if resource_type == "MedicationAdministration":
+        return UseStatus.ADMINISTERED if status in GIVEN else None
+    if resource_type == "MedicationRequest" and raw.get("intent") in NOT_TAKEN_INTENTS:
+        return None
+    if status in CURRENT:
+        return UseStatus.ACTIVE
+    return UseStatus.STOPPED if status in ENDED else None
+
+
+def _is_valid(resource_type: str, raw: Resource, target: Resource | None, matches: tuple[Match, ...]) -> bool:
+    try:
+        MODELS[resource_type].model_validate(raw)
+        if target is not None:
+            Medication.model_validate(target)
+    except (ValueError, TypeError):
+        log.warning("skipped malformed %s (rules: %s)", resource_type, ",".join(f"drug.{m.key}" for m in matches))
+        return False
+    return True
+
+
+def _uses(resource_type: str, raw: Resource, record: PatientRecord, knowledge: Knowledge) -> Iterator[MedicationUse]:
+    status = use_status(resource_type, raw)
+    if status is None:
+        return
+    concepts, target = _medication_concepts(raw, record)
+    concept = flatten_concepts(concepts)
+    matches = fact_index(knowledge).match_drug(concept)
+    if not matches or not _is_valid(resource_type, raw, target, matches):
+        return
+    start, end = _window(resource_type, raw)
+    for match in matches:
+        name = short_name(concept, knowledge.drug_group(match.key))
+        yield MedicationUse(match.key, name, status, start, end, resource_type, match.confidence)
+
+
+def medication_uses(record: PatientRecord, knowledge: Knowledge) -> Iterable[MedicationUse]:
+    """Every counted use of a known drug group in the record."""
+    sources = (
+        ("MedicationRequest", record.medication_requests),
+        ("MedicationStatement", record.medication_statements),
+        ("MedicationAdministration", record.medication_administrations),
+    )
+    for resource_type, resources in sources:
+        for raw in resources:
+            if isinstance(raw, dict):
+                yield from _uses(resource_type, raw, record, knowledge)

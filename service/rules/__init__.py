@@ -1,0 +1,1 @@
+"""Small pure rule functions: PatientFacts + Knowledge -> Findings. No I/O here."""

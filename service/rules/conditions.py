@@ -1,0 +1,87 @@
+"""Condition rules: when the screen speaks, context conditions that explain a lab, and toxic exposures."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from service.facts import ConditionFact, PatientFacts
+from service.knowledge import Knowledge
+from service.knowledge_schema import ConditionRole, ConditionSet
+from service.rules import text
+from service.rules.findings import Category, Finding, Indicator
+from service.rules.judge import classify
+
+
+class ScreenMode(StrEnum):
+    """How much the screen says for this patient."""
+
+    FULL = "full"  # documented fasciculations: everything, including missing labs and red flags
+    GATED = "gated"  # ALS/MND, MS or neuropathy without documented fasciculations: reversible causes only
+    OFF = "off"  # neither: no cards
+
+
+def screen_mode(facts: PatientFacts) -> ScreenMode:
+    """Full for documented fasciculations, gated for the neurological diseases alone, otherwise off."""
+    if facts.conditions_with(ConditionRole.TRIGGER):
+        return ScreenMode.FULL
+    return ScreenMode.GATED if facts.conditions_with(ConditionRole.DISEASE) else ScreenMode.OFF
+
+
+def _condition_line(item: ConditionFact) -> str:
+    when = f", recorded {text.date(item.recorded)}" if item.recorded else ""
+    how = " (recognised by text only: please confirm)" if item.confidence == "text" else ""
+    return f"{item.name}{when}{how}"
+
+
+def _sets_for(knowledge: Knowledge, analyte_id: str) -> list[ConditionSet]:
+    calcium = {"calcium_total", "calcium_ionised"}
+    wanted = calcium if analyte_id in calcium else {analyte_id}
+    return [s for s in knowledge.sets_with_role(ConditionRole.CONTEXT) if wanted & set(s.labs)]
+
+
+def context_note(facts: PatientFacts, knowledge: Knowledge, analyte_id: str) -> str | None:
+    """Context conditions on the problem list that bear on this analyte (e.g. CKD, diarrhoea, alcohol use)."""
+    ids = {s.id for s in _sets_for(knowledge, analyte_id)}
+    items = [_condition_line(c) for c in facts.conditions_with(ConditionRole.CONTEXT) if c.set_id in ids]
+    return knowledge.cards.phrases["context"].format(items="; ".join(items)) if items else None
+
+
+def context_lab_needs(facts: PatientFacts, knowledge: Knowledge) -> dict[str, list[str]]:
+    """Labs that context conditions call for, with the condition names as reasons."""
+    sets = {s.id: s for s in knowledge.sets_with_role(ConditionRole.CONTEXT)}
+    needs: dict[str, list[str]] = {}
+    for item in facts.conditions_with(ConditionRole.CONTEXT):
+        for lab in sets[item.set_id].labs:
+            needs.setdefault(lab, []).append(sets[item.set_id].display.lower())
+    return needs
+
+
+def _exposure_finding(facts: PatientFacts, knowledge: Knowledge, exposure: ConditionSet) -> Finding | None:
+    items = [c for c in facts.conditions_with(ConditionRole.EXPOSURE) if c.set_id == exposure.id]
+    if not items:
+        return None
+    lines, orders, low = [_condition_line(c) for c in items], [], []
+    for lab in exposure.labs:
+        analyte = knowledge.analyte(lab)
+        result = facts.recent(lab, analyte.lookback_days)
+        if result is None:
+            orders.append(lab)
+            continue
+        direction = classify(result, analyte, knowledge.unit_aliases)
+        low += [analyte.short] if direction is not None else []
+        lines.append(text.lab_line(analyte.display, result.value_text, result, facts.now, direction or ""))
+    return Finding(
+        rule_id=f"exposure.{exposure.id}",
+        category=Category.EXPOSURE,
+        indicator=Indicator.WARNING,
+        summary={"suffix": f"; {', '.join(low)} low" if low else ""},
+        facts=tuple(lines),
+        orders=tuple(orders),
+        citations=exposure.citations,
+    )
+
+
+def exposure_findings(facts: PatientFacts, knowledge: Knowledge) -> list[Finding]:
+    """Coded toxic exposures (organophosphate/carbamate T60.0X-, mayo-achs) with cholinesterase results or orders."""
+    sets = knowledge.sets_with_role(ConditionRole.EXPOSURE)
+    return [f for s in sets if (f := _exposure_finding(facts, knowledge, s)) is not None]

@@ -1,0 +1,172 @@
+"""Lab rules: calcium (ionised, albumin-corrected or total), magnesium, potassium and thyroid.
+
+Each abnormal result is judged by the lab's own interpretation, then its reference range, then the knowledge
+fall-back range; knowledge critical thresholds always escalate (labs.yaml).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+
+from service.facts import LabResult, PatientFacts
+from service.knowledge import Knowledge
+from service.knowledge_schema import Analyte, Direction
+from service.rules import text
+from service.rules.conditions import context_note
+from service.rules.findings import Category, Finding, Indicator
+from service.rules.judge import classify, critical_direction
+from service.rules.medications import contributor_note
+from service.units import convert, to_canonical
+
+
+@dataclass(frozen=True)
+class CalciumReading:
+    """The calcium value to judge and how it was obtained."""
+
+    result: LabResult
+    analyte: str
+    basis: str  # "ionised" | "corrected" | "total"
+    note: str
+
+
+def corrected_calcium(total: LabResult, albumin: LabResult, knowledge: Knowledge) -> LabResult | None:
+    """Albumin-corrected total calcium (Payne-type; SI variant for mmol/L), or None if not computable."""
+    correction = knowledge.albumin_correction
+    if abs(total.effective - albumin.effective) > dt.timedelta(hours=correction.max_gap_hours):
+        return None
+    formula = correction.si if total.unit == correction.si.calcium_unit else correction.conventional
+    aliases, ca_analyte = knowledge.unit_aliases, knowledge.analyte("calcium_total")
+    if total.unit is None or albumin.unit is None:
+        return None
+    calcium = convert(total.value, total.unit, formula.calcium_unit, ca_analyte, aliases)
+    alb = convert(albumin.value, albumin.unit, formula.albumin_unit, knowledge.analyte("albumin"), aliases)
+    if calcium is None or alb is None:
+        return None
+    value = round(calcium + formula.factor * (formula.reference_albumin - alb), formula.decimals)
+    return replace(
+        total,
+        value=value,
+        value_text=text.number(value, formula.decimals),
+        unit=formula.calcium_unit,
+        canonical=to_canonical(value, formula.calcium_unit, ca_analyte, aliases),
+        reference_unit=total.reference_unit or total.unit,
+        interpretation=(),
+    )
+
+
+def calcium_reading(facts: PatientFacts, knowledge: Knowledge) -> CalciumReading | None:
+    """Recent ionised calcium if present, else albumin-corrected total, else the total as measured."""
+    phrases = knowledge.cards.phrases
+    ionised = facts.recent("calcium_ionised", knowledge.analyte("calcium_ionised").lookback_days)
+    if ionised is not None:
+        return CalciumReading(ionised, "calcium_ionised", "ionised", phrases["ionised_note"])
+    total = facts.recent("calcium_total", knowledge.analyte("calcium_total").lookback_days)
+    if total is None:
+        return None
+    albumin = facts.latest("albumin")
+    corrected = corrected_calcium(total, albumin, knowledge) if albumin else None
+    if corrected is None or albumin is None:
+        return CalciumReading(total, "calcium_total", "total", phrases["uncorrected_note"])
+    gap = text.age(min(total.effective, albumin.effective), max(total.effective, albumin.effective))
+    note = phrases["corrected_note"].format(
+        total=text.quantity(total.value_text, total.unit),
+        albumin=text.quantity(albumin.value_text, albumin.unit),
+        gap=gap.replace(" ago", "").replace("today", "< 1 day"),
+    )
+    return CalciumReading(corrected, "calcium_total", "corrected", note)
+
+
+def _lab_finding(
+    analyte: Analyte, result: LabResult, direction: Direction, facts: PatientFacts, knowledge: Knowledge, basis: str
+) -> Finding:
+    critical = critical_direction(result, analyte) is not None
+    label = f"{analyte.display} ({basis})" if basis else analyte.display
+    shown = text.quantity(result.value_text, result.unit) + (f" {basis}" if basis else "")
+    notes = [
+        note
+        for note in (contributor_note(facts, knowledge, analyte.id), context_note(facts, knowledge, analyte.id))
+        if note
+    ]
+    return Finding(
+        rule_id=f"lab.{analyte.finding}.{direction}",
+        category=Category.LAB,
+        indicator=Indicator.CRITICAL if critical else Indicator.WARNING,
+        summary={"value": shown, "age": text.age(result.effective, facts.now), "suffix": ""},
+        facts=(text.lab_line(label, result.value_text, result, facts.now, flag=direction.value),),
+        notes=tuple(notes),
+        citations=analyte.citations,
+    )
+
+
+def _simple(analyte_id: str, facts: PatientFacts, knowledge: Knowledge) -> Finding | None:
+    analyte = knowledge.analyte(analyte_id)
+    result = facts.recent(analyte_id, analyte.lookback_days)
+    direction = classify(result, analyte, knowledge.unit_aliases) if result else None
+    if result is None or direction is None or direction not in analyte.flag:
+        return None
+    return _lab_finding(analyte, result, direction, facts, knowledge, "")
+
+
+def calcium_finding(facts: PatientFacts, knowledge: Knowledge) -> Finding | None:
+    """Low calcium (merck-hypocalcemia): neuromuscular irritability; judged on ionised or albumin-corrected Ca."""
+    reading = calcium_reading(facts, knowledge)
+    if reading is None:
+        return None
+    analyte = knowledge.analyte(reading.analyte)
+    direction = classify(reading.result, analyte, knowledge.unit_aliases)
+    if direction is None or direction not in analyte.flag:
+        return None
+    basis = "" if reading.basis == "total" else reading.basis
+    finding = _lab_finding(analyte, reading.result, direction, facts, knowledge, basis)
+    orders = ("albumin",) if reading.basis == "total" else ()
+    return replace(finding, notes=(reading.note, *finding.notes), orders=orders)
+
+
+def magnesium_finding(facts: PatientFacts, knowledge: Knowledge) -> Finding | None:
+    """Low magnesium (cmdt-hypomagnesemia): tremor and fasciculations; critical below the symptomatic cut-off."""
+    return _simple("magnesium", facts, knowledge)
+
+
+def potassium_finding(facts: PatientFacts, knowledge: Knowledge) -> Finding | None:
+    """Low potassium (statpearls-hypokalemia): weakness and cramps, often with low magnesium."""
+    return _simple("potassium", facts, knowledge)
+
+
+def thyroid_finding(facts: PatientFacts, knowledge: Knowledge) -> Finding | None:
+    """Abnormal TSH (koulouri-thyroid-2013), qualified by free T4; without a recent free T4, offer one."""
+    finding = _simple("tsh", facts, knowledge)
+    if finding is None:
+        return None
+    ft4_analyte = knowledge.analyte("free_t4")
+    ft4 = facts.recent("free_t4", ft4_analyte.lookback_days)
+    if ft4 is None:
+        return replace(finding.with_summary(suffix="; no free T4"), orders=("free_t4",))
+    direction = classify(ft4, ft4_analyte, knowledge.unit_aliases)
+    state = direction.value if direction else "normal"
+    line = text.lab_line(ft4_analyte.display, ft4.value_text, ft4, facts.now, flag=state)
+    suffix = f", free T4 {state} ({text.quantity(ft4.value_text, ft4.unit)})"
+    return replace(finding.with_summary(suffix=suffix), facts=(*finding.facts, line))
+
+
+def apply_magnesium_first(findings: list[Finding], knowledge: Knowledge) -> list[Finding]:
+    """When Mg and Ca or K are both low, say 'correct Mg first' (cmdt-hypomagnesemia) and show Mg first."""
+    ids = {f.rule_id for f in findings}
+    if "lab.magnesium.low" not in ids or not ids & {"lab.calcium.low", "lab.potassium.low"}:
+        return findings
+    phrases = knowledge.cards.phrases
+    result = []
+    for finding in findings:
+        if finding.rule_id == "lab.magnesium.low":
+            finding = replace(finding.with_summary(suffix=phrases["mg_first_suffix"]), priority=-1)
+        elif finding.rule_id in ("lab.calcium.low", "lab.potassium.low"):
+            finding = finding.with_notes(phrases["mg_first_note"])
+        result.append(finding)
+    return result
+
+
+def lab_findings(facts: PatientFacts, knowledge: Knowledge) -> list[Finding]:
+    """Every abnormal-lab finding of the screen."""
+    rules = (calcium_finding, magnesium_finding, potassium_finding, thyroid_finding)
+    found = [finding for rule in rules if (finding := rule(facts, knowledge)) is not None]
+    return apply_magnesium_first(found, knowledge)

@@ -1,0 +1,77 @@
+"""Formatting of values, units, dates and ages for card text (presentation only, no clinical logic)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from service.facts import LabResult
+
+_UNIT_DISPLAY = (("[IU]", "IU"), ("meq", "mEq"), ("{Hb}", " Hb"))
+
+
+def display_unit(unit: str | None) -> str:
+    """A UCUM code as clinicians write it (m[IU]/L -> mIU/L, meq/L -> mEq/L)."""
+    text = unit or ""
+    for code, shown in _UNIT_DISPLAY:
+        text = text.replace(code, shown)
+    return text
+
+
+def number(value: float, decimals: int | None = None) -> str:
+    """A number without float noise: fixed decimals when given, else up to 4 significant digits."""
+    if decimals is not None:
+        return f"{value:.{decimals}f}"
+    return f"{value:.4g}"
+
+
+def quantity(value_text: str, unit: str | None) -> str:
+    """Value and unit, e.g. '1.2 mg/dL'."""
+    shown = display_unit(unit)
+    return f"{value_text} {shown}" if shown else value_text
+
+
+def age(moment: dt.datetime, now: dt.datetime) -> str:
+    """How long ago, as a clinician scans it: 'today', '4 days ago', '3 months ago'."""
+    days = (now - moment).days
+    if days < 1:
+        hours = int((now - moment).total_seconds() // 3600)
+        return "today" if hours >= 1 or hours < 0 else "just now"
+    if days == 1:
+        return "1 day ago"
+    if days < 60:
+        return f"{days} days ago"
+    if days < 730:
+        return f"{days // 30} months ago"
+    return f"{days // 365} years ago"
+
+
+def hours_ago(moment: dt.datetime, now: dt.datetime) -> str:
+    """Hours ago, for peri-operative drugs."""
+    return f"{max(int((now - moment).total_seconds() // 3600), 0)} h ago"
+
+
+def date(moment: dt.datetime) -> str:
+    """ISO date."""
+    return moment.date().isoformat()
+
+
+def range_text(result: LabResult) -> str:
+    """The lab's own reference range, if it sent one."""
+    low, high = result.reference.low, result.reference.high
+    unit = display_unit(result.reference_unit or result.unit)
+    if low is not None and high is not None:
+        return f"lab range {number(low)}–{number(high)} {unit}".rstrip()
+    if low is not None:
+        return f"lab lower limit {number(low)} {unit}".rstrip()
+    if high is not None:
+        return f"lab upper limit {number(high)} {unit}".rstrip()
+    return ""
+
+
+def lab_line(label: str, value_text: str, result: LabResult, now: dt.datetime, flag: str = "") -> str:
+    """A Markdown bullet for one result: value, date, age, range and flag."""
+    parts = [
+        f"{label}: **{quantity(value_text, result.unit)}** on {date(result.effective)} ({age(result.effective, now)})"
+    ]
+    extra = [text for text in (range_text(result), flag) if text]
+    return parts[0] + (f"; {'; '.join(extra)}" if extra else "")

@@ -1,0 +1,75 @@
+"""The clinical screen: record -> facts -> mode -> findings -> cards. Reusable by other hooks through ``evaluate``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from service.cards import build_cards
+from service.facts import PatientFacts, build_facts
+from service.knowledge import Knowledge
+from service.records import PatientRecord
+from service.rules.conditions import ScreenMode, context_lab_needs, exposure_findings, screen_mode
+from service.rules.findings import Finding, sort_findings
+from service.rules.labs import lab_findings
+from service.rules.medications import direct_drug_findings, drug_lab_needs, lithium_finding
+from service.rules.red_flags import red_flag_finding
+from service.rules.workup import workup_finding
+
+
+@dataclass(frozen=True)
+class ScreenResult:
+    """Cards in display order, the rule id of each, and the findings behind them."""
+
+    cards: list[dict[str, Any]]
+    rule_ids: tuple[str, ...]
+    findings: tuple[Finding, ...] = ()
+    mode: ScreenMode = ScreenMode.OFF
+
+
+def _merge(*needs: Mapping[str, list[str]]) -> dict[str, list[str]]:
+    merged: dict[str, list[str]] = {}
+    for item in needs:
+        for lab, reasons in item.items():
+            merged.setdefault(lab, []).extend(r for r in reasons if r not in merged.get(lab, []))
+    return merged
+
+
+def evaluate(facts: PatientFacts, knowledge: Knowledge) -> tuple[ScreenMode, list[Finding]]:
+    """The findings the screen stands behind for these facts, most severe first."""
+    mode = screen_mode(facts)
+    if mode == ScreenMode.OFF:
+        return mode, []
+    findings = lab_findings(facts, knowledge)
+    lithium = lithium_finding(facts, knowledge)
+    findings += [lithium] if lithium else []
+    findings += direct_drug_findings(facts, knowledge) + exposure_findings(facts, knowledge)
+    if mode == ScreenMode.FULL:
+        red_flag = red_flag_finding(facts, knowledge)
+        findings += [red_flag] if red_flag else []
+        offered = {lab for finding in findings for lab in finding.orders}
+        needs = _merge(drug_lab_needs(facts, knowledge), context_lab_needs(facts, knowledge))
+        workup = workup_finding(facts, knowledge, {k: v for k, v in needs.items() if k not in offered})
+        findings += [workup] if workup and not set(workup.orders) <= offered else []
+    else:
+        findings = [f for f in findings if f.reversible]
+    return mode, sort_findings(findings)
+
+
+def screen_patient(
+    record: PatientRecord,
+    *,
+    now: dt.datetime,
+    hook_instance: str,
+    knowledge: Knowledge,
+    framing: str | None = None,
+) -> ScreenResult:
+    """Screen one patient for reversible causes of fasciculations; ``framing`` prefixes every summary."""
+    facts = build_facts(record, now=now, knowledge=knowledge)
+    mode, findings = evaluate(facts, knowledge)
+    cards = build_cards(
+        findings, knowledge=knowledge, hook_instance=hook_instance, patient_id=facts.patient_id, framing=framing
+    )
+    return ScreenResult(cards=cards, rule_ids=tuple(f.rule_id for f in findings), findings=tuple(findings), mode=mode)
