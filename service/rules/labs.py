@@ -68,11 +68,11 @@ def calcium_reading(facts: PatientFacts, knowledge: Knowledge) -> CalciumReading
     corrected = corrected_calcium(total, albumin, knowledge) if albumin else None
     if corrected is None or albumin is None:
         return CalciumReading(total, "calcium_total", "total", phrases["uncorrected_note"])
-    gap = text.age(min(total.effective, albumin.effective), max(total.effective, albumin.effective))
+    gap = f"{abs(total.effective - albumin.effective).total_seconds() / 3600:.0f} h"
     note = phrases["corrected_note"].format(
         total=text.quantity(total.value_text, total.unit),
         albumin=text.quantity(albumin.value_text, albumin.unit),
-        gap=gap.replace(" ago", "").replace("today", "< 1 day"),
+        gap=gap,
     )
     return CalciumReading(corrected, "calcium_total", "corrected", note)
 

@@ -52,12 +52,11 @@ def _use_line(use: MedicationUse, group: DrugGroup, now: dt.datetime) -> str:
 
 
 def contributor_note(facts: PatientFacts, knowledge: Knowledge, analyte_id: str) -> str | None:
-    """Drugs on record that lower (or, for TSH, shift) this analyte, as one sentence."""
+    """Drugs on record that lower (or, for TSH, shift) this analyte, as one sentence (medications.yaml labs)."""
     items = [
         _use_line(use, group, facts.now)
         for group in knowledge.drug_groups
-        if group.kind in (DrugKind.ELECTROLYTE, DrugKind.THYROID)
-        and any(_same_lab(lab, analyte_id) for lab in group.labs)
+        if group.kind != DrugKind.LITHIUM and any(_same_lab(lab, analyte_id) for lab in group.labs)
         for use in qualifying_uses(facts, group)[:1]
     ]
     return knowledge.cards.phrases["contributors"].format(items="; ".join(items)) if items else None

@@ -17,7 +17,8 @@ def _wanted(facts: PatientFacts, knowledge: Knowledge, needs: Mapping[str, Seque
     """Core labs plus labs that drugs or conditions call for, each with its reasons."""
     ionised = facts.recent("calcium_ionised", knowledge.analyte("calcium_ionised").lookback_days)
     wanted: dict[str, list[str]] = {a.id: [] for a in knowledge.analytes.values() if a.workup == Workup.CORE}
-    for lab, reasons in needs.items():
+    for need, reasons in needs.items():
+        lab = "calcium_total" if need == "calcium_ionised" else need  # total Ca with albumin answers a Ca need
         wanted.setdefault(lab, []).extend(r for r in reasons if r not in wanted.get(lab, []))
     if ionised is not None:
         for lab in CALCIUM_SATISFIED_BY_IONISED | {"calcium_ionised"}:
