@@ -1,0 +1,54 @@
+"""Shared fixtures of the clinical tests: the packaged knowledge, the fixed NOW and scenario loading."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from service.knowledge import KNOWLEDGE_DIR, Knowledge, load_knowledge
+from service.records import PatientRecord, build_record
+from service.screen import ScreenResult, screen_patient
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIOS = ROOT / "fixtures" / "patients"
+SYNTHEA = Path("/work/shared/data/synthea-r4")
+NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
+HOOK_INSTANCE = "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea"
+
+
+def scenario_names() -> list[str]:
+    """Every committed scenario bundle."""
+    return sorted(p.stem for p in SCENARIOS.glob("*.json"))
+
+
+def load_record(name: str) -> PatientRecord:
+    """The PatientRecord of one scenario."""
+    return build_record([json.loads((SCENARIOS / f"{name}.json").read_text(encoding="utf-8"))])
+
+
+@pytest.fixture(scope="session")
+def knowledge() -> Knowledge:
+    return load_knowledge()
+
+
+@pytest.fixture(scope="session")
+def screen(knowledge: Knowledge) -> Callable[..., ScreenResult]:
+    def run(name: str, **kwargs: Any) -> ScreenResult:
+        options = {"now": NOW, "hook_instance": HOOK_INSTANCE, "knowledge": knowledge, **kwargs}
+        return screen_patient(load_record(name), **options)
+
+    return run
+
+
+@pytest.fixture()
+def knowledge_copy(tmp_path: Path) -> Path:
+    """A writable copy of the knowledge files, for tests of bad files."""
+    target = tmp_path / "knowledge"
+    shutil.copytree(KNOWLEDGE_DIR, target)
+    return target

@@ -1,0 +1,145 @@
+"""Every scenario through screen_patient: the right cards, in order, valid against the CDS Hooks spec."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from cds_hooks.response import check_response
+from service.cards import CARD_EXTENSION
+from service.knowledge import Knowledge
+from service.rules.conditions import ScreenMode
+from service.screen import ScreenResult
+
+from .conftest import scenario_names
+
+Screen = Callable[..., ScreenResult]
+
+# scenario -> (mode, [(rule id, indicator), ...] in display order)
+EXPECTED: dict[str, tuple[ScreenMode, list[tuple[str, str]]]] = {
+    "fasciculation_normal_labs": (ScreenMode.FULL, []),
+    "fasciculation_missing_labs": (ScreenMode.FULL, [("workup.labs", "info")]),
+    "stale_labs": (ScreenMode.FULL, [("workup.labs", "info")]),
+    "albumin_corrected_normal": (ScreenMode.FULL, []),
+    "calcium_low_corrected": (ScreenMode.FULL, [("lab.calcium.low", "warning")]),
+    "calcium_si_units": (ScreenMode.FULL, [("lab.calcium.low", "warning")]),
+    "ionised_calcium_critical": (ScreenMode.FULL, [("lab.calcium.low", "critical")]),
+    "magnesium_meq": (ScreenMode.FULL, [("lab.magnesium.low", "warning")]),
+    "magnesium_first": (ScreenMode.FULL, [("lab.magnesium.low", "critical"), ("lab.potassium.low", "warning")]),
+    "entered_in_error": (ScreenMode.FULL, []),
+    "stopped_drugs": (ScreenMode.FULL, []),
+    "contained_medication": (ScreenMode.FULL, [("drug.lithium", "warning")]),
+    "bundle_medication_reference": (ScreenMode.FULL, [("drug.beta2-agonist", "warning")]),
+    "malformed_resource": (ScreenMode.FULL, []),
+    "silent_no_trigger": (ScreenMode.OFF, []),
+    "refuted_fasciculation": (ScreenMode.OFF, []),
+    "neuropathy_normal_labs": (ScreenMode.GATED, []),
+    "neuropathy_low_magnesium": (ScreenMode.GATED, [("lab.magnesium.low", "warning")]),
+    "red_flags": (ScreenMode.FULL, [("red-flags", "warning")]),
+    "organophosphate": (ScreenMode.FULL, [("exposure.organophosphate", "warning")]),
+    "lithium_toxic": (ScreenMode.FULL, [("lab.lithium.high", "critical")]),
+    "lithium_no_level": (ScreenMode.FULL, [("drug.lithium", "warning")]),
+    "thyroid_low_tsh_no_ft4": (ScreenMode.FULL, [("lab.tsh.low", "warning")]),
+    "thyroid_high_tsh_low_ft4": (ScreenMode.FULL, [("lab.tsh.high", "warning")]),
+    "potassium_beta2": (ScreenMode.FULL, [("lab.potassium.low", "warning"), ("drug.beta2-agonist", "warning")]),
+    "antihistamine_recently_stopped": (ScreenMode.FULL, [("drug.ethanolamine-antihistamine", "warning")]),
+    "als_succinylcholine": (ScreenMode.GATED, [("drug.succinylcholine", "warning")]),
+    "ms_text_fasciculation": (ScreenMode.FULL, [("workup.labs", "info")]),
+    "synthea_frami_fasciculation": (
+        ScreenMode.FULL,
+        [("lab.magnesium.low", "warning"), ("lab.potassium.low", "warning"), ("workup.labs", "info")],
+    ),
+}
+
+
+def test_every_scenario_has_an_expectation() -> None:
+    assert set(EXPECTED) == set(scenario_names())
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_scenario_cards(screen: Screen, name: str) -> None:
+    mode, expected = EXPECTED[name]
+    result = screen(name)
+    assert result.mode == mode
+    assert [(c["extension"][CARD_EXTENSION]["ruleId"], c["indicator"]) for c in result.cards] == expected
+    assert result.rule_ids == tuple(rule for rule, _ in expected)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_every_card_passes_the_spec_check(screen: Screen, name: str, knowledge: Knowledge) -> None:
+    result = screen(name)
+    check_response({"cards": result.cards})
+    for card in result.cards:
+        assert card["extension"][CARD_EXTENSION]["knowledgeVersion"] == knowledge.version
+        assert f"Knowledge base {knowledge.version}" in card["detail"]
+        assert "benign" not in (card["summary"] + card["detail"]).lower()
+
+
+def _all_uuids(cards: list[dict[str, Any]]) -> list[str]:
+    return [c["uuid"] for c in cards] + [s["uuid"] for c in cards for s in c.get("suggestions", [])]
+
+
+def test_uuids_are_stable_per_hook_instance(screen: Screen) -> None:
+    first, again = screen("fasciculation_missing_labs"), screen("fasciculation_missing_labs")
+    other = screen("fasciculation_missing_labs", hook_instance="another-instance")
+    assert _all_uuids(first.cards) == _all_uuids(again.cards)
+    assert not set(_all_uuids(first.cards)) & set(_all_uuids(other.cards))
+    assert len(set(_all_uuids(first.cards))) == len(_all_uuids(first.cards))
+
+
+def test_work_up_orders_are_loinc_service_requests(screen: Screen, knowledge: Knowledge) -> None:
+    card = screen("fasciculation_missing_labs").cards[0]
+    assert card["selectionBehavior"] == "any"
+    singles, everything = card["suggestions"][:-1], card["suggestions"][-1]
+    assert len(everything["actions"]) == len(singles) > 1
+    codes = set()
+    for suggestion in singles:
+        (action,) = suggestion["actions"]
+        request = action["resource"]
+        assert (request["resourceType"], request["status"], request["intent"]) == (
+            "ServiceRequest",
+            "draft",
+            "proposal",
+        )
+        assert request["subject"] == {"reference": "Patient/fasciculation-missing-labs"}
+        (coding,) = request["code"]["coding"]
+        assert coding["system"] == "http://loinc.org"
+        codes.add(coding["code"])
+    core = {a.order.loinc for a in knowledge.analytes.values() if a.workup.value in ("core", "bundled")}
+    assert codes == core
+
+
+def test_organophosphate_orders_plasma_and_rbc_cholinesterase(screen: Screen) -> None:
+    card = screen("organophosphate").cards[0]
+    codes = {s["actions"][0]["resource"]["code"]["coding"][0]["code"] for s in card["suggestions"][:-1]}
+    assert codes == {"2098-2", "49230-6"}
+
+
+def test_magnesium_first_is_said(screen: Screen) -> None:
+    magnesium, potassium = screen("magnesium_first").cards
+    assert magnesium["summary"].endswith("correct Mg first")
+    assert "correct magnesium first" in potassium["detail"]
+    assert "Omeprazole" in magnesium["detail"] and "Chronic diarrhea" in magnesium["detail"]
+
+
+def test_corrected_calcium_shows_its_sources(screen: Screen) -> None:
+    card = screen("calcium_low_corrected").cards[0]
+    assert card["summary"].startswith("Calcium low (7.3 mg/dL corrected")
+    assert "7.6 mg/dL" in card["detail"] and "4.4 g/dL" in card["detail"]
+    assert "Furosemide" in card["detail"] and "Chronic kidney disease" in card["detail"]
+
+
+def test_framing_prefixes_every_summary(screen: Screen) -> None:
+    result = screen("magnesium_first", framing="Before this EMG")
+    assert all(card["summary"].startswith("Before this EMG: ") for card in result.cards)
+    check_response({"cards": result.cards})
+
+
+def test_red_flag_card_names_no_diagnosis(screen: Screen) -> None:
+    card = screen("red_flags").cards[0]
+    text = (card["summary"] + card["detail"]).lower()
+    assert "emg" in text and "neurology" in text
+    for diagnosis in ("als", "amyotrophic", "motor neuron disease", "multiple sclerosis"):
+        assert f" {diagnosis} " not in f" {card['summary'].lower()} "
