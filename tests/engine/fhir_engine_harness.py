@@ -162,3 +162,15 @@ def synthea_files() -> list[Path]:
 def load_synthea(engine: FhirEngine, files: Sequence[Path]) -> list[LoadedPatient]:
     """Load each Synthea file by transaction."""
     return [load_transaction(engine, json.loads(path.read_bytes()), path.stem) for path in files]
+
+
+def load_keeping_ids(engine: FhirEngine, bundle: dict[str, Any]) -> dict[str, Any]:
+    """Store every resource of a Bundle under its own id (a batch of PUT Type/id; urn:uuid references resolved)."""
+    entries = []
+    for entry in bundle.get("entry") or []:
+        resource = entry["resource"]
+        url = f"{resource['resourceType']}/{resource['id']}"
+        entries.append(
+            {"fullUrl": entry.get("fullUrl", url), "resource": resource, "request": {"method": "PUT", "url": url}}
+        )
+    return engine.post_bundle({"resourceType": "Bundle", "type": "batch", "entry": entries})
