@@ -110,6 +110,14 @@ _ERRORS = {
 }
 
 
+_JWT_SCHEME = {
+    "type": "http",
+    "scheme": "bearer",
+    "bearerFormat": "JWT",
+    "description": "CDS Hooks 2.0 client JWT (ES384/RS384/ES256/RS256) with iss, aud, exp, iat, jti",
+}
+
+
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
@@ -196,14 +204,7 @@ def openapi_document(
             paths[f"/cds-services/{service_id}/feedback"] = _feedback_path(service_id, bearer)
     components: dict[str, Any] = {"schemas": _SCHEMAS}
     if authenticated:
-        components["securitySchemes"] = {
-            "cdsHooksJwt": {
-                "type": "http",
-                "scheme": "bearer",
-                "bearerFormat": "JWT",
-                "description": "CDS Hooks 2.0 client JWT (ES384/RS384/ES256/RS256) with iss, aud, exp, iat, jti",
-            }
-        }
+        components["securitySchemes"] = {"cdsHooksJwt": _JWT_SCHEME}
     return {
         "openapi": OPENAPI_VERSION,
         "info": {"title": title, "version": version},
