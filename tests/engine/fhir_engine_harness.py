@@ -25,12 +25,12 @@ class EngineError(RuntimeError):
     """The engine could not be started or did not accept data."""
 
 
-def check_installed() -> None:
+def check_installed(engine_dir: Path = ENGINE_DIR) -> None:
     """Fail loudly (never skip) when node or the engine's node_modules are missing."""
     if shutil.which("node") is None:
         raise EngineError("node is not on PATH; the FHIR engine tests need Node 20 (run scripts/test (npm ci))")
-    if not (ENGINE_DIR / "node_modules" / "@medplum" / "fhir-router").is_dir():
-        raise EngineError(f"{ENGINE_DIR}/node_modules is missing: run scripts/test (npm ci in tests/fhir_engine)")
+    if not (engine_dir / "node_modules" / "@medplum" / "fhir-router").is_dir():
+        raise EngineError(f"{engine_dir}/node_modules is missing: run scripts/test (npm ci in tests/fhir_engine)")
 
 
 @dataclass
