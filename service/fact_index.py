@@ -75,10 +75,18 @@ class FactIndex:
     icd: Mapping[str, tuple[str, ...]]
     icd_prefixes: tuple[tuple[str, str], ...]
     condition_text: tuple[tuple[re.Pattern[str], str], ...]
+    any_drug_name: re.Pattern[str] | None = None
+    any_condition_text: re.Pattern[str] | None = None
 
-    def _by_text(self, texts: Iterable[str], patterns: Iterable[tuple[re.Pattern[str], str]]) -> list[Match]:
+    def _by_text(
+        self, texts: Iterable[str], patterns: Iterable[tuple[re.Pattern[str], str]], any_phrase: re.Pattern[str] | None
+    ) -> list[Match]:
         joined = " | ".join(texts)
-        return [Match(key, "text") for pattern, key in patterns if joined and pattern.search(joined)]
+        # One search for the union of every phrase first: where it finds nothing, no single pattern can match,
+        # so most texts (no known drug or condition named) cost one search instead of one per group.
+        if not joined or any_phrase is None or not any_phrase.search(joined):
+            return []
+        return [Match(key, "text") for pattern, key in patterns if pattern.search(joined)]
 
     def match_drug(self, concept: Concept) -> tuple[Match, ...]:
         """Drug groups a flattened medication concept belongs to (codes first; names only when no code matched)."""
@@ -91,7 +99,7 @@ class FactIndex:
                 keys.update(key for prefix, key in self.atc_prefixes if code.startswith(prefix))
         if keys:
             return tuple(Match(key, "code") for key in sorted(keys))
-        return tuple(self._by_text(concept.texts, self.drug_names))
+        return tuple(self._by_text(concept.texts, self.drug_names, self.any_drug_name))
 
     def match_condition(self, code: Any) -> tuple[Match, ...]:
         """Condition sets a raw Condition.code belongs to (codes first; text only when no code matched)."""
@@ -106,7 +114,7 @@ class FactIndex:
                 keys.update(key for prefix, key in self.icd_prefixes if icd.startswith(prefix))
         if keys:
             return tuple(Match(key, "code") for key in sorted(keys))
-        return tuple(self._by_text(concept.texts, self.condition_text))
+        return tuple(self._by_text(concept.texts, self.condition_text, self.any_condition_text))
 
 
 def _add(target: dict[str, tuple[str, ...]], code: str, key: str) -> None:
@@ -143,4 +151,6 @@ def fact_index(knowledge: Knowledge) -> FactIndex:
         icd=icd,
         icd_prefixes=tuple((_icd_key(p), s.id) for s in knowledge.condition_sets for p in s.icd10cm_prefixes),
         condition_text=tuple((p, key) for p, key in condition_text if p is not None),
+        any_drug_name=_phrase_pattern(name for g in knowledge.drug_groups for name in g.names),
+        any_condition_text=_phrase_pattern(text for s in knowledge.condition_sets for text in s.text),
     )
