@@ -32,6 +32,11 @@ class Concept:
     texts: tuple[str, ...]
 
 
+def as_list(value: Any) -> list[Any]:
+    """A JSON array as a list; anything else (missing, object, scalar) as an empty list."""
+    return value if isinstance(value, list) else []
+
+
 def _icd_key(code: str) -> str:
     return code.replace(".", "").strip().upper()
 
@@ -52,7 +57,7 @@ def flatten_concepts(concepts: Iterable[Any]) -> Concept:
             continue
         if isinstance(concept.get("text"), str):
             texts.append(concept["text"])
-        for coding in concept.get("coding") or ():
+        for coding in as_list(concept.get("coding")):
             if not isinstance(coding, dict):
                 continue
             if isinstance(coding.get("system"), str) and isinstance(coding.get("code"), str):

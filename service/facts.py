@@ -17,7 +17,7 @@ from typing import Any
 from fhir.resources.R4B.condition import Condition
 from fhir.resources.R4B.observation import Observation
 
-from service.fact_index import FactIndex, Match, fact_index
+from service.fact_index import FactIndex, Match, as_list, fact_index
 from service.knowledge import Knowledge
 from service.knowledge_schema import ConditionRole, ValueRange
 from service.medication_facts import MedicationUse, UseStatus, medication_uses
@@ -113,13 +113,14 @@ def _lab_candidates(
 ) -> dict[str, list[tuple[dt.datetime, str, Resource]]]:
     found: dict[str, list[tuple[dt.datetime, str, Resource]]] = {}
     for raw in observations:
-        if raw.get("status") not in USABLE_OBSERVATION_STATUS:
+        if not _is_one_of(raw.get("status"), USABLE_OBSERVATION_STATUS):
             continue
         code = raw.get("code")
-        for coding in (code.get("coding") if isinstance(code, dict) else None) or ():
+        for coding in as_list(code.get("coding")) if isinstance(code, dict) else ():
             if not isinstance(coding, dict) or coding.get("system") != LOINC_SYSTEM:
                 continue
-            analyte = index.loinc.get(coding.get("code"))  # type: ignore[arg-type]
+            code_value = coding.get("code")
+            analyte = index.loinc.get(code_value) if isinstance(code_value, str) else None
             effective = _observation_effective(raw) if analyte else None
             if analyte and effective:
                 found.setdefault(analyte, []).append((effective, str(coding["code"]), raw))
@@ -186,7 +187,7 @@ def latest_labs(observations: Iterable[Resource], knowledge: Knowledge) -> dict[
         for effective, loinc, raw in candidates:
             try:
                 result = _lab_result(analyte_id, loinc, effective, raw, knowledge)
-            except (ValueError, TypeError):
+            except Exception:  # any model failure means a malformed resource: skip it, never a 500
                 _warn_skipped("Observation", {f"lab.{analyte_id}"})
                 continue
             if result is not None:
@@ -195,11 +196,16 @@ def latest_labs(observations: Iterable[Resource], knowledge: Knowledge) -> dict[
     return latest
 
 
+def _is_one_of(value: Any, allowed: frozenset[str]) -> bool:
+    """Membership that tolerates any JSON value (lists and objects are simply not members)."""
+    return isinstance(value, str) and value in allowed
+
+
 def _status_code(concept: Any) -> str | None:
-    if not isinstance(concept, dict):
+    if not isinstance(concept, dict) or not isinstance(concept.get("coding"), list):
         return None
-    codings = concept.get("coding") or ()
-    return next((c.get("code") for c in codings if isinstance(c, dict) and c.get("code")), None)
+    codes = (c.get("code") for c in concept["coding"] if isinstance(c, dict))
+    return next((code for code in codes if isinstance(code, str) and code), None)
 
 
 def _is_current(raw: Resource) -> bool:
@@ -212,7 +218,7 @@ def _is_current(raw: Resource) -> bool:
 def _condition_facts(raw: Resource, matches: tuple[Match, ...], knowledge: Knowledge) -> list[ConditionFact]:
     try:
         model = Condition.model_validate(raw)
-    except (ValueError, TypeError):
+    except Exception:  # any model failure means a malformed resource: skip it, never a 500
         _warn_skipped("Condition", {f"condition.{m.key}" for m in matches})
         return []
     name = (model.code.text if model.code else None) or next(

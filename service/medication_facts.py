@@ -15,7 +15,7 @@ from fhir.resources.R4B.medicationadministration import MedicationAdministration
 from fhir.resources.R4B.medicationrequest import MedicationRequest
 from fhir.resources.R4B.medicationstatement import MedicationStatement
 
-from service.fact_index import RXNORM_SYSTEM, Concept, Match, fact_index, flatten_concepts
+from service.fact_index import RXNORM_SYSTEM, Concept, Match, as_list, fact_index, flatten_concepts
 from service.knowledge import Knowledge
 from service.knowledge_schema import DrugGroup
 from service.records import PatientRecord, Resource
@@ -58,7 +58,7 @@ class MedicationUse:
 
 def _reference_target(ref: str, raw: Resource, record: PatientRecord) -> Resource | None:
     if ref.startswith("#"):
-        for item in raw.get("contained") or ():
+        for item in as_list(raw.get("contained")):
             if isinstance(item, dict) and item.get("resourceType") == "Medication" and item.get("id") == ref[1:]:
                 return item
         return None
@@ -78,7 +78,7 @@ def _medication_concepts(raw: Resource, record: PatientRecord) -> tuple[list[Any
     if target is None:
         display = reference.get("display") if isinstance(reference, dict) else None
         return ([{"text": display}] if isinstance(display, str) else []), None
-    ingredients = [i.get("itemCodeableConcept") for i in target.get("ingredient") or () if isinstance(i, dict)]
+    ingredients = [i.get("itemCodeableConcept") for i in as_list(target.get("ingredient")) if isinstance(i, dict)]
     return [target.get("code"), *ingredients], target
 
 
@@ -107,10 +107,12 @@ def _window(resource_type: str, raw: Resource) -> tuple[dt.datetime | None, dt.d
 
 def use_status(resource_type: str, raw: Resource) -> UseStatus | None:
     """The use status under the R4 value sets, or None when the record does not count at all."""
-    status = raw.get("status")
+    status, intent = raw.get("status"), raw.get("intent")
+    if not isinstance(status, str):
+        return None
     if resource_type == "MedicationAdministration":
         return UseStatus.ADMINISTERED if status in GIVEN else None
-    if resource_type == "MedicationRequest" and raw.get("intent") in NOT_TAKEN_INTENTS:
+    if resource_type == "MedicationRequest" and isinstance(intent, str) and intent in NOT_TAKEN_INTENTS:
         return None
     if status in CURRENT:
         return UseStatus.ACTIVE
@@ -122,7 +124,7 @@ def _is_valid(resource_type: str, raw: Resource, target: Resource | None, matche
         MODELS[resource_type].model_validate(raw)
         if target is not None:
             Medication.model_validate(target)
-    except (ValueError, TypeError):
+    except Exception:  # any model failure means a malformed resource: skip it, never a 500
         log.warning("skipped malformed %s (rules: %s)", resource_type, ",".join(f"drug.{m.key}" for m in matches))
         return False
     return True
