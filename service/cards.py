@@ -9,7 +9,7 @@ from typing import Any
 
 from cds_hooks.response import SUMMARY_MAX_CHARS
 from service.knowledge import Knowledge
-from service.knowledge_schema import CardRule
+from service.knowledge_model import CardRule
 from service.rules.findings import Finding
 
 CARD_EXTENSION = "org.fasciculation-cds.card"

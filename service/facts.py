@@ -19,7 +19,7 @@ from fhir.resources.R4B.observation import Observation
 
 from service.fact_index import FactIndex, Match, as_list, fact_index
 from service.knowledge import Knowledge
-from service.knowledge_schema import ConditionRole, ValueRange
+from service.knowledge_model import ConditionRole, ValueRange
 from service.medication_facts import MedicationUse, UseStatus, medication_uses
 from service.records import PatientRecord, Resource
 from service.units import parse_instant, to_canonical, ucum_code

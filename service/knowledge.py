@@ -16,21 +16,23 @@ from typing import Any
 import yaml
 from marshmallow import Schema, ValidationError
 
-from service.knowledge_schema import (
+from service.knowledge_model import (
     AlbuminCorrection,
     Analyte,
-    CardsFileSchema,
     CardText,
     Citation,
-    CitationsFileSchema,
     ConditionRole,
     ConditionSet,
-    ConditionsFileSchema,
     DrugGroup,
     DrugKind,
+    frozen_map,
+)
+from service.knowledge_schema import (
+    CardsFileSchema,
+    CitationsFileSchema,
+    ConditionsFileSchema,
     LabsFileSchema,
     MedicationsFileSchema,
-    frozen_map,
 )
 
 KNOWLEDGE_DIR = Path(__file__).resolve().parent / "knowledge"

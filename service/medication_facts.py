@@ -17,7 +17,7 @@ from fhir.resources.R4B.medicationstatement import MedicationStatement
 
 from service.fact_index import RXNORM_SYSTEM, Concept, Match, as_list, fact_index, flatten_concepts
 from service.knowledge import Knowledge
-from service.knowledge_schema import DrugGroup
+from service.knowledge_model import DrugGroup
 from service.records import PatientRecord, Resource
 from service.units import parse_instant
 

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from service.knowledge_schema import Analyte
+from service.knowledge_model import Analyte
 
 UCUM_SYSTEM = "http://unitsofmeasure.org"
 

@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from service.facts import ConditionFact, PatientFacts
 from service.knowledge import Knowledge
-from service.knowledge_schema import ConditionRole, ConditionSet
+from service.knowledge_model import ConditionRole, ConditionSet
 from service.rules import text
 from service.rules.findings import Category, Finding, Indicator
 from service.rules.judge import classify

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from service.facts import LabResult
-from service.knowledge_schema import Analyte, Direction, ValueRange
+from service.knowledge_model import Analyte, Direction, ValueRange
 from service.units import convert
 
 LOW_CODES = frozenset({"L", "LL", "LU", "<"})

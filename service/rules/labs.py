@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 
 from service.facts import LabResult, PatientFacts
 from service.knowledge import Knowledge
-from service.knowledge_schema import Analyte, Direction
+from service.knowledge_model import Analyte, Direction
 from service.rules import text
 from service.rules.conditions import context_note
 from service.rules.findings import Category, Finding, Indicator

@@ -6,7 +6,7 @@ import datetime as dt
 
 from service.facts import MedicationUse, PatientFacts, UseStatus
 from service.knowledge import Knowledge
-from service.knowledge_schema import Direction, DrugGroup, DrugKind
+from service.knowledge_model import Direction, DrugGroup, DrugKind
 from service.rules import text
 from service.rules.findings import Category, Finding, Indicator
 from service.rules.judge import classify, critical_direction

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from service.facts import PatientFacts
 from service.knowledge import RED_FLAGS_RULE, Knowledge
-from service.knowledge_schema import ConditionRole
+from service.knowledge_model import ConditionRole
 from service.rules import text
 from service.rules.findings import Category, Finding, Indicator
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 from service.facts import PatientFacts
 from service.knowledge import WORKUP_RULE, Knowledge
-from service.knowledge_schema import Workup
+from service.knowledge_model import Workup
 from service.rules import text
 from service.rules.findings import Category, Finding, Indicator
 

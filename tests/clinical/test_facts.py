@@ -8,7 +8,7 @@ import pytest
 
 from service.facts import UseStatus, build_facts
 from service.knowledge import Knowledge
-from service.knowledge_schema import ConditionRole
+from service.knowledge_model import ConditionRole
 from service.records import build_record
 
 from .conftest import NOW, load_record

@@ -9,7 +9,7 @@ import pytest
 
 from service.facts import LabResult, MedicationUse, PatientFacts, UseStatus
 from service.knowledge import load_knowledge
-from service.knowledge_schema import Direction, ValueRange
+from service.knowledge_model import Direction, ValueRange
 from service.rules.judge import classify, critical_direction
 from service.rules.labs import corrected_calcium
 from service.rules.medications import qualifying_uses
