@@ -7,6 +7,7 @@ from all bundles in file order (cycled with new ids when N exceeds the data), sh
 
 from __future__ import annotations
 
+import gc
 import os
 import random
 import uuid
@@ -222,6 +223,12 @@ def sized_body(count: int, now: datetime, seed: int = SEED, directory: Path = SY
     resources = fixed + drawn
     random.Random(seed).shuffle(resources)
     return orjson.dumps(hook_request(patient, resources, seed))
+
+
+def release_sources() -> None:
+    """Drop the parsed Synthea bundles: millions of objects that would slow every garbage collection we time."""
+    load_patient.cache_clear()
+    gc.collect()
 
 
 def resource_count(body: bytes) -> int:

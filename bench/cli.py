@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.bodies import realistic_body, resource_count, sized_body
+from bench.bodies import realistic_body, release_sources, resource_count, sized_body
 from bench.http_load import LoadResult, run_python, run_wrk, served, server_command, wrk_version
-from bench.inprocess import SERVICE_PATH, discovered_lab_codes, make_app, measure_size, screen_once, temp_database_url
+from bench.inprocess import SERVICE_PATH, discovered_lab_codes, make_app, measure_body, screen_once, temp_database_url
 from bench.memory import measure_in_subprocess
 from bench.report import HttpRow, http_table, memory_table, screen_table, summarise
 
@@ -101,11 +101,14 @@ def _measure(args: argparse.Namespace, now: datetime, scratch: Path) -> None:
     app = make_app(now, temp_database_url(scratch))
     lab_codes = discovered_lab_codes(app)
     realistic = realistic_body(now, lab_codes)
+    bodies = [sized_body(size, now) for size in args.sizes]
+    memory_body = b"" if args.skip_memory else sized_body(args.memory_size, now)
+    release_sources()
     screen_once(app, realistic)
-    rows = [measure_size(app, size, now, args.runs) for size in args.sizes]
+    rows = [measure_body(app, body, args.runs) for body in bodies]
     _emit(screen_table(rows, args.runs))
     if not args.skip_http:
         _emit(http_section(args, realistic, temp_database_url(scratch)))
     if not args.skip_memory:
-        figures = measure_in_subprocess(sized_body(args.memory_size, now), temp_database_url(scratch), now)
+        figures = measure_in_subprocess(memory_body, temp_database_url(scratch), now)
         _emit(memory_table(args.memory_size, figures))

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-from bench.bodies import FALLBACK_LAB_CODES, PREFETCH_TYPES, FreshInstances, resource_count, sized_body
+from bench.bodies import FALLBACK_LAB_CODES, PREFETCH_TYPES, FreshInstances, resource_count
 
 SERVICE_PATH = "/cds-services/fasciculation-reversible-causes"
 MIN_BATCH_S = 0.05  # small bodies are timed in batches so clock resolution does not matter
@@ -43,10 +43,10 @@ class ScreenRow:
 
 
 def make_app(now: datetime, database_url: str) -> Any:
-    """The real app (``service.create_app``) with a fixed clock and its own SQLite file."""
-    from service import create_app
+    """The app as a gunicorn worker builds it (``service.server.worker_app``), with a fixed clock and its own SQLite."""
+    from service.server import worker_app
 
-    return create_app({"clock": lambda: now, "database_url": database_url})
+    return worker_app({"clock": lambda: now, "database_url": database_url})
 
 
 def temp_database_url(directory: Path | None = None) -> str:
@@ -125,9 +125,8 @@ def _per_call_s(action: Callable[[], object]) -> float:
             return elapsed / calls
 
 
-def measure_size(app: WsgiApp, count: int, now: datetime, runs: int) -> ScreenRow:
-    """Median screen time (a new hookInstance per call) and json.loads floor for one prefetch size."""
-    body = sized_body(count, now)
+def measure_body(app: WsgiApp, body: bytes, runs: int) -> ScreenRow:
+    """Median screen time (a new hookInstance per call) and json.loads floor for one request body."""
     calls = FreshInstances(body)
     cards = len(orjson.loads(screen_once(app, calls.next()))["cards"])  # warm-up, and the check that it works
     floors, orjsons, screens = [], [], []
@@ -143,9 +142,3 @@ def measure_size(app: WsgiApp, count: int, now: datetime, runs: int) -> ScreenRo
         screen_ms=statistics.median(screens) * 1000,
         cards=cards,
     )
-
-
-def screen_rows(sizes: Iterable[int], now: datetime, runs: int, database_url: str | None = None) -> list[ScreenRow]:
-    """The in-process table: one row per prefetch size."""
-    app = make_app(now, database_url or temp_database_url())
-    return [measure_size(app, size, now, runs) for size in sizes]

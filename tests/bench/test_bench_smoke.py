@@ -5,6 +5,7 @@ No timing assertions here: figures depend on the machine and on what else runs o
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -17,10 +18,17 @@ import pytest
 from bench.bodies import PREFETCH_TYPES, realistic_body, resource_count, sized_body
 from bench.cli import main
 from bench.http_load import percentile, run_python
-from bench.inprocess import discovered_lab_codes, make_app, measure_size, screen_once
+from bench.inprocess import discovered_lab_codes, make_app, measure_body, screen_once
 from bench.report import screen_table
 
 NOW = datetime(2025, 3, 1, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _unfreeze_gc() -> Iterator[None]:
+    """The bench builds apps as workers do (``gc.freeze()`` after start-up); give the test process its GC back."""
+    yield
+    gc.unfreeze()
 
 
 def test_sized_bodies_hold_exactly_the_requested_resources() -> None:
@@ -37,7 +45,7 @@ def test_in_process_part_runs_at_tiny_sizes(tmp_path: Path) -> None:
     realistic = realistic_body(NOW, discovered_lab_codes(app))
     assert 40 <= resource_count(realistic) <= 80
     assert isinstance(orjson.loads(screen_once(app, realistic))["cards"], list)
-    rows = [measure_size(app, size, NOW, runs=1) for size in (10, 100)]
+    rows = [measure_body(app, sized_body(size, NOW), runs=1) for size in (10, 100)]
     assert [row.resources for row in rows] == [10, 100]
     assert all(row.floor_ms > 0 and row.screen_ms > 0 for row in rows)
     assert len(screen_table(rows, runs=1)) == 5
