@@ -91,7 +91,7 @@ def loopback_port() -> Iterator[int]:
 
 def test_python_load_client_counts_requests(loopback_port: int) -> None:
     """The fallback load generator works against a loopback server (short, bounded run)."""
-    result = run_python(loopback_port, "/cds-services/x", b"{}", concurrency=2, duration_s=0.3)
+    result = run_python(loopback_port, "/cds-services/x", b'{"hookInstance":"a"}', concurrency=2, duration_s=0.3)
     assert result.requests > 0
     assert result.errors == 0
     assert result.p50_ms <= result.p99_ms
