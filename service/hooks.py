@@ -30,6 +30,10 @@ def patient_prefetch(knowledge: Knowledge) -> dict[str, str]:
         "medicationStatements": (
             f"MedicationStatement?patient={patient}&_include=MedicationStatement:medication&_count=200"
         ),
+        # Peri-operative succinylcholine is recorded as an administration, not a prescription.
+        "medicationAdministrations": (
+            f"MedicationAdministration?patient={patient}&_include=MedicationAdministration:medication&_count=200"
+        ),
     }
 
 
@@ -60,6 +64,6 @@ def service_definitions(knowledge: Knowledge, clock: Clock) -> list[ServiceDefin
             prefetch=patient_prefetch(knowledge),
             handler=patient_view_handler(knowledge, clock),
             usage_requirements="Needs read access to Patient, Observation, Condition, MedicationRequest, "
-            "MedicationStatement and Medication for the patient in context.",
+            "MedicationStatement, MedicationAdministration and Medication for the patient in context.",
         ),
     ]

@@ -23,8 +23,6 @@ COMMON = ["--now", FIXTURES_NOW.isoformat(), "--hook-instance", HOOK_INSTANCE]
 SCENARIOS = sorted(FIXTURES.glob("*.json"))
 # Known, reported divergences between the FHIR path and the Bundle path (strict: they fail once fixed).
 KNOWN_DIVERGENCES = {
-    "als_succinylcholine": "the prefetch templates (service/hooks.py) fetch no MedicationAdministration, so the "
-    "succinylcholine given 6 h ago is seen in the Bundle file but never read from a FHIR server",
     "stale_labs": "the engine (JavaScript JSON) stores the decimal 2.0 as 2, and the card text follows the JSON "
     "number's form ('2 mg/dL' vs '2.0 mg/dL'); FHIR decimals keep their precision on a conformant server",
 }
