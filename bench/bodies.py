@@ -12,11 +12,12 @@ import os
 import random
 import uuid
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
@@ -35,6 +36,7 @@ PREFETCH_TYPES: Mapping[str, str] = {
     "medicationStatements": "MedicationStatement",
 }
 POOL_TYPES = ("Observation", "Condition", "MedicationRequest")
+READ_KEYS = frozenset({"patient"})  # keys whose template reads one resource (no "?"), not a search
 # Used when the app's labs template cannot be read: the labs the brief names plus Synthea's chemistry panel.
 FALLBACK_LAB_CODES = frozenset({"19123-9", "17861-6", "1751-7", "3016-3", "2823-3", "6298-4", "49765-1", "2947-0"})
 # (LOINC, display, value, UCUM unit, days before now): low Mg, low K, suppressed TSH, calcium with low albumin.
@@ -45,6 +47,24 @@ ADDED_LABS = (
     ("3016-3", "Thyrotropin [Units/volume] in Serum or Plasma", 0.08, "m[IU]/L", 10),
     ("2823-3", "Potassium [Moles/volume] in Serum or Plasma", 3.1, "mmol/L", 3),
 )
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where resources go: resource type per prefetch key, keys that read one resource, and the labs' LOINC codes."""
+
+    types: Mapping[str, str] = field(default_factory=lambda: dict(PREFETCH_TYPES))
+    reads: frozenset[str] = READ_KEYS
+    lab_codes: frozenset[str] = FALLBACK_LAB_CODES
+
+
+def layout_from_templates(templates: Mapping[str, str]) -> Layout:
+    """The layout a service's prefetch templates imply (``Observation?...&code=http://loinc.org|x,...``)."""
+    types = {key: template.split("?")[0].split("/")[0] for key, template in templates.items()}
+    reads = frozenset(key for key, template in templates.items() if "?" not in template)
+    query = parse_qs(urlsplit(templates["labs"]).query) if "labs" in templates else {}
+    codes = frozenset(c.rpartition("|")[2] for value in query.get("code", []) for c in value.split(","))
+    return Layout(types, reads, codes or FALLBACK_LAB_CODES)
 
 
 @dataclass(frozen=True)
@@ -180,13 +200,15 @@ def _searchset(resources: list[Resource]) -> Resource:
     return bundle
 
 
-def hook_request(patient: Resource, resources: list[Resource], seed: int) -> dict[str, Any]:
+def hook_request(patient: Resource, resources: list[Resource], seed: int, layout: Layout) -> dict[str, Any]:
     """A patient-view request with ``resources`` filed under the prefetch key for their type."""
-    by_type: dict[str, list[Resource]] = {t: [] for t in PREFETCH_TYPES.values()}
+    by_type: dict[str, list[Resource]] = {t: [] for t in layout.types.values()}
     for resource in resources:
         by_type[resource["resourceType"]].append(resource)
-    prefetch: dict[str, Any] = {"patient": patient}
-    prefetch.update({k: _searchset(by_type[t]) for k, t in PREFETCH_TYPES.items() if k != "patient"})
+    prefetch: dict[str, Any] = {
+        key: patient if key in layout.reads else _searchset(by_type[resource_type])
+        for key, resource_type in layout.types.items()
+    }
     return {
         "hook": "patient-view",
         "hookInstance": str(uuid.UUID(int=random.Random(seed).getrandbits(128), version=4)),
@@ -195,7 +217,7 @@ def hook_request(patient: Resource, resources: list[Resource], seed: int) -> dic
     }
 
 
-def realistic_body(now: datetime, lab_codes: frozenset[str] = FALLBACK_LAB_CODES, seed: int = SEED) -> bytes:
+def realistic_body(now: datetime, layout: Layout = Layout(), seed: int = SEED) -> bytes:
     """One Synthea patient with fasciculation and recent labs, trimmed to about 60 resources."""
     source = load_patient(synthea_files()[0])
     patient_id = source.patient["id"]
@@ -205,24 +227,24 @@ def realistic_body(now: datetime, lab_codes: frozenset[str] = FALLBACK_LAB_CODES
     old_labs = [
         r
         for r in source.resources
-        if r["resourceType"] == "Observation" and r["code"]["coding"][0]["code"] in lab_codes
+        if r["resourceType"] == "Observation" and r["code"]["coding"][0]["code"] in layout.lab_codes
     ]
     old_labs.sort(key=lambda r: str(r.get("effectiveDateTime", "")), reverse=True)
     room = max(0, REALISTIC_RESOURCES - 1 - len(kept) - len(fresh))
     resources = fresh + old_labs[:room] + kept
-    return orjson.dumps(hook_request(source.patient, resources, seed))
+    return orjson.dumps(hook_request(source.patient, resources, seed, layout))
 
 
-def sized_body(count: int, now: datetime, seed: int = SEED, directory: Path = SYNTHEA_DIR) -> bytes:
+def sized_body(count: int, now: datetime, layout: Layout = Layout(), seed: int = SEED) -> bytes:
     """A patient-view request holding exactly ``count`` resources (at least 7) in its prefetch."""
-    patient = load_patient(synthea_files(directory)[0]).patient
+    patient = load_patient(synthea_files()[0]).patient
     patient_id = patient["id"]
     fixed = [fasciculation_condition(patient_id, now), *added_labs(patient_id, now)]
-    stream = _resource_stream(directory)
+    stream = _resource_stream(SYNTHEA_DIR)
     drawn = [_with_subject(next(stream), patient_id) for _ in range(max(0, count - 1 - len(fixed)))]
     resources = fixed + drawn
     random.Random(seed).shuffle(resources)
-    return orjson.dumps(hook_request(patient, resources, seed))
+    return orjson.dumps(hook_request(patient, resources, seed, layout))
 
 
 def release_sources() -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bench.bodies import realistic_body, release_sources, resource_count, sized_body
 from bench.http_load import LoadResult, run_python, run_wrk, served, server_command, wrk_version
-from bench.inprocess import SERVICE_PATH, discovered_lab_codes, make_app, measure_body, screen_once, temp_database_url
+from bench.inprocess import SERVICE_PATH, discovered_layout, make_app, measure_body, screen_once, temp_database_url
 from bench.memory import measure_in_subprocess
 from bench.report import HttpRow, http_table, memory_table, screen_table, summarise
 
@@ -99,10 +99,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _measure(args: argparse.Namespace, now: datetime, scratch: Path) -> None:
     """Every section, in order, with databases under ``scratch``."""
     app = make_app(now, temp_database_url(scratch))
-    lab_codes = discovered_lab_codes(app)
-    realistic = realistic_body(now, lab_codes)
-    bodies = [sized_body(size, now) for size in args.sizes]
-    memory_body = b"" if args.skip_memory else sized_body(args.memory_size, now)
+    layout = discovered_layout(app)
+    realistic = realistic_body(now, layout)
+    bodies = [sized_body(size, now, layout) for size in args.sizes]
+    memory_body = b"" if args.skip_memory else sized_body(args.memory_size, now, layout)
     release_sources()
     screen_once(app, realistic)
     rows = [measure_body(app, body, args.runs) for body in bodies]

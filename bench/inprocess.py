@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-from bench.bodies import FALLBACK_LAB_CODES, PREFETCH_TYPES, FreshInstances, resource_count
+from bench.bodies import FreshInstances, Layout, layout_from_templates, resource_count
 
 SERVICE_PATH = "/cds-services/fasciculation-reversible-causes"
 MIN_BATCH_S = 0.05  # small bodies are timed in batches so clock resolution does not matter
@@ -92,17 +91,13 @@ def call_wsgi(app: WsgiApp, method: str, path: str, body: bytes = b"") -> tuple[
     return status[0], out
 
 
-def discovered_lab_codes(app: WsgiApp) -> frozenset[str]:
-    """LOINC codes of the service's ``labs`` prefetch template; checks the prefetch keys the bench files under."""
+def discovered_layout(app: WsgiApp) -> Layout:
+    """Prefetch keys, their resource types and the labs' LOINC codes, as the service's discovery document says."""
     status, body = call_wsgi(app, "GET", "/cds-services")
     if not status.startswith("200"):
         raise RuntimeError(f"discovery failed: {status}")
     service = next(s for s in orjson.loads(body)["services"] if s["hook"] == "patient-view")
-    if set(service.get("prefetch", {})) != set(PREFETCH_TYPES):
-        raise RuntimeError(f"prefetch keys changed: {sorted(service.get('prefetch', {}))}; update bench/bodies.py")
-    query = parse_qs(urlsplit(service["prefetch"]["labs"]).query)
-    codes = {c.rpartition("|")[2] for value in query.get("code", []) for c in value.split(",")}
-    return frozenset(codes) or FALLBACK_LAB_CODES
+    return layout_from_templates(service["prefetch"])
 
 
 def screen_once(app: WsgiApp, body: bytes) -> bytes:

@@ -15,10 +15,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from bench.bodies import PREFETCH_TYPES, realistic_body, resource_count, sized_body
+from bench.bodies import PREFETCH_TYPES, layout_from_templates, realistic_body, resource_count, sized_body
 from bench.cli import main
 from bench.http_load import percentile, run_python
-from bench.inprocess import discovered_lab_codes, make_app, measure_body, screen_once
+from bench.inprocess import discovered_layout, make_app, measure_body, screen_once
 from bench.report import screen_table
 
 NOW = datetime(2025, 3, 1, tzinfo=UTC)
@@ -42,10 +42,11 @@ def test_sized_bodies_hold_exactly_the_requested_resources() -> None:
 def test_in_process_part_runs_at_tiny_sizes(tmp_path: Path) -> None:
     """10 and 100 resources through the real app, one run each, and the realistic patient."""
     app = make_app(NOW, f"sqlite:///{tmp_path / 'cds.sqlite3'}")
-    realistic = realistic_body(NOW, discovered_lab_codes(app))
+    layout = discovered_layout(app)
+    realistic = realistic_body(NOW, layout)
     assert 40 <= resource_count(realistic) <= 80
     assert isinstance(orjson.loads(screen_once(app, realistic))["cards"], list)
-    rows = [measure_body(app, sized_body(size, NOW), runs=1) for size in (10, 100)]
+    rows = [measure_body(app, sized_body(size, NOW, layout), runs=1) for size in (10, 100)]
     assert [row.resources for row in rows] == [10, 100]
     assert all(row.floor_ms > 0 and row.screen_ms > 0 for row in rows)
     assert len(screen_table(rows, runs=1)) == 5
@@ -95,6 +96,19 @@ def test_python_load_client_counts_requests(loopback_port: int) -> None:
     assert result.requests > 0
     assert result.errors == 0
     assert result.p50_ms <= result.p99_ms
+
+
+def test_layout_follows_the_templates() -> None:
+    """Key types, read keys and the labs' LOINC codes come from the prefetch templates."""
+    layout = layout_from_templates(
+        {
+            "patient": "Patient/{{context.patientId}}",
+            "labs": "Observation?code=http://loinc.org|1-8,http://loinc.org|2-6",
+        }
+    )
+    assert dict(layout.types) == {"patient": "Patient", "labs": "Observation"}
+    assert layout.reads == {"patient"}
+    assert layout.lab_codes == {"1-8", "2-6"}
 
 
 def test_percentile_is_nearest_rank() -> None:
