@@ -39,11 +39,12 @@ def app_on(database_url: str) -> Iterator[Flask]:
         app.extensions["fasciculation_cds.store"].close()
 
 
-def hook_body(scenario: str, hook_instance: str) -> tuple[dict[str, Any], str]:
-    """A patient-view call prefetching a scenario bundle; also the patient id."""
+def hook_body(app: Flask, scenario: str, hook_instance: str) -> tuple[dict[str, Any], str]:
+    """A patient-view call prefetching a scenario bundle (every other key the service asks for empty); the patient."""
     bundle = json.loads((ROOT / "fixtures" / "patients" / f"{scenario}.json").read_text(encoding="utf-8"))
     patient_id = next(e["resource"]["id"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient")
-    prefetch = dict.fromkeys(("labs", "conditions", "medicationRequests", "medicationStatements"), EMPTY)
+    [service] = [s for s in json_of(app.test_client().get("/cds-services"))["services"] if s["id"] == SERVICE]
+    prefetch = dict.fromkeys(service["prefetch"], EMPTY)
     context = {"userId": "Practitioner/1", "patientId": patient_id}
     body = {
         "hook": "patient-view",
@@ -81,7 +82,7 @@ def test_cards_feedback_restart_report(database_url: str, tmp_path: Path) -> Non
     with app_on(database_url) as app:
         client = app.test_client()
         for n, scenario in enumerate(SCENARIOS):
-            body, patient_id = hook_body(scenario, f"d1577c69-dfbe-44ad-ba6d-3e05e953b2e{n}")
+            body, patient_id = hook_body(app, scenario, f"d1577c69-dfbe-44ad-ba6d-3e05e953b2e{n}")
             response = client.post(f"/cds-services/{SERVICE}", json=body)
             assert response.status_code == 200
             cards += json_of(response)["cards"]
