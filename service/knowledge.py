@@ -25,6 +25,7 @@ from service.knowledge_model import (
     ConditionSet,
     DrugGroup,
     DrugKind,
+    OrderKnowledge,
     frozen_map,
 )
 from service.knowledge_schema import (
@@ -33,10 +34,11 @@ from service.knowledge_schema import (
     ConditionsFileSchema,
     LabsFileSchema,
     MedicationsFileSchema,
+    OrdersFileSchema,
 )
 
 KNOWLEDGE_DIR = Path(__file__).resolve().parent / "knowledge"
-FILES = ("citations.yaml", "labs.yaml", "medications.yaml", "conditions.yaml", "cards.yaml")
+FILES = ("citations.yaml", "labs.yaml", "medications.yaml", "conditions.yaml", "cards.yaml", "orders.yaml")
 
 # Placeholders each summary family may use (cards.py fills exactly these).
 SUMMARY_FIELDS: Mapping[str, frozenset[str]] = {
@@ -85,6 +87,7 @@ class Knowledge:
     condition_sets: tuple[ConditionSet, ...]
     cards: CardText
     lab_loinc_codes: tuple[str, ...]
+    orders: OrderKnowledge
 
     def analyte(self, analyte_id: str) -> Analyte:
         """The analyte with this id."""
@@ -188,6 +191,20 @@ def _check_cards(
             raise KnowledgeError(f"cards.yaml phrase {key}: unknown placeholder(s) in {text!r}")
 
 
+def _check_orders(orders: OrderKnowledge, groups: Iterable[DrugGroup], citations: Mapping[str, Citation]) -> None:
+    _unique("order trigger", (t.id for t in orders.triggers))
+    for trigger in orders.triggers:
+        _check_refs(f"orders.yaml {trigger.id}", "citation", trigger.citations, citations)
+        if _placeholders(trigger.framing):
+            raise KnowledgeError(f"orders.yaml {trigger.id}: framing takes no placeholders")
+    kinds = {g.id: g.kind for g in groups}
+    for group_id in orders.culprit_groups:
+        if kinds.get(group_id) not in (DrugKind.DIRECT, DrugKind.LITHIUM):
+            raise KnowledgeError(f"orders.yaml culprit_groups: {group_id!r} is not a direct or lithium drug group")
+    if _placeholders(orders.culprit_framing) or _placeholders(orders.culprit_status):
+        raise KnowledgeError("orders.yaml: culprit_framing and culprit_status take no placeholders")
+
+
 def _loinc_codes(analytes: Mapping[str, Analyte]) -> tuple[str, ...]:
     return tuple(sorted({code for analyte in analytes.values() for code in analyte.loinc}))
 
@@ -218,7 +235,11 @@ def load_knowledge_from(directory: Path | str) -> Knowledge:
     for item in conditions["sets"]:
         _check_refs(f"conditions.yaml {item.id}", "citation", item.citations, citations)
         _check_refs(f"conditions.yaml {item.id}", "lab", item.labs, analytes)
-    _check_cards(cards, expected_rule_ids(analytes, meds["groups"], conditions["sets"]), citations, analytes)
+    expected = expected_rule_ids(analytes, meds["groups"], conditions["sets"])
+    _check_cards(cards, expected, citations, analytes)
+    orders: OrderKnowledge = _read(folder / "orders.yaml", OrdersFileSchema())
+    _check_orders(orders, meds["groups"], citations)
+    _check_refs("orders.yaml silent_rules", "rule", orders.silent_rules, dict.fromkeys(expected))
     return Knowledge(
         version=cites["version"],
         citations=citations,
@@ -229,6 +250,7 @@ def load_knowledge_from(directory: Path | str) -> Knowledge:
         condition_sets=tuple(conditions["sets"]),
         cards=cards,
         lab_loinc_codes=_loinc_codes(analytes),
+        orders=orders,
     )
 
 

@@ -181,6 +181,33 @@ class CardText:
     rules: Mapping[str, CardRule]
 
 
+@dataclass(frozen=True)
+class OrderTrigger:
+    """An order that marks the moment twitching may be put down to progression (EMG, referral, DMT change)."""
+
+    id: str
+    display: str
+    resource: str  # "ServiceRequest" | "MedicationRequest"
+    framing: str
+    cpt_ranges: tuple[tuple[int, int], ...]
+    snomed: tuple[str, ...]
+    rxnorm: Mapping[str, str]
+    atc: tuple[str, ...]
+    text: tuple[str, ...]
+    citations: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class OrderKnowledge:
+    """What the order hooks recognise: trigger orders, culprit drug groups, and their framing."""
+
+    triggers: tuple[OrderTrigger, ...]
+    culprit_groups: tuple[str, ...]
+    culprit_framing: str
+    culprit_status: str
+    silent_rules: tuple[str, ...]
+
+
 def frozen_map(value: Mapping[str, Any]) -> Mapping[str, Any]:
     """A read-only copy of a mapping."""
     return MappingProxyType(dict(value))

@@ -20,6 +20,8 @@ from service.knowledge_model import (
     DrugGroup,
     DrugKind,
     OrderCode,
+    OrderKnowledge,
+    OrderTrigger,
     OverrideReason,
     ValueRange,
     Workup,
@@ -233,3 +235,44 @@ class CardsFileSchema(_Strict):
             phrases=frozen_map(data["phrases"]),
             rules=frozen_map(rules),
         )
+
+
+_CPT_RANGE = validate.Regexp(r"^\d{5}-\d{5}$", error="must be a CPT range such as 95860-95872")
+
+
+def _cpt_range(text: str) -> tuple[int, int]:
+    low, high = (int(part) for part in text.split("-"))
+    if low > high:
+        raise ValidationError(f"CPT range {text} runs backwards")
+    return low, high
+
+
+class OrderTriggerSchema(_Strict):
+    id = fields.String(required=True, validate=_not_blank)
+    display = fields.String(required=True, validate=_not_blank)
+    resource = fields.String(required=True, validate=validate.OneOf(["ServiceRequest", "MedicationRequest"]))
+    framing = fields.String(required=True, validate=_not_blank)
+    cpt_ranges = fields.List(fields.String(validate=_CPT_RANGE), load_default=list)
+    snomed = _codes()
+    rxnorm = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
+    atc = _codes()
+    text = fields.List(fields.String(validate=_not_blank), required=True, validate=_not_blank)
+    citations = fields.List(fields.String(), required=True, validate=_not_blank)
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> OrderTrigger:
+        data = _tuple_fields(data, "snomed", "atc", "text", "citations")
+        ranges = tuple(_cpt_range(item) for item in data["cpt_ranges"])
+        return OrderTrigger(**{**data, "cpt_ranges": ranges, "rxnorm": frozen_map(data["rxnorm"])})
+
+
+class OrdersFileSchema(_Strict):
+    triggers = fields.List(fields.Nested(OrderTriggerSchema), required=True, validate=_not_blank)
+    culprit_groups = fields.List(fields.String(validate=_not_blank), required=True, validate=_not_blank)
+    culprit_framing = fields.String(required=True, validate=_not_blank)
+    culprit_status = fields.String(required=True, validate=_not_blank)
+    silent_rules = fields.List(fields.String(validate=_not_blank), load_default=list)
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> OrderKnowledge:
+        return OrderKnowledge(**_tuple_fields(data, "triggers", "culprit_groups", "silent_rules"))

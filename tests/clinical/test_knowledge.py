@@ -92,4 +92,5 @@ def test_every_citation_is_used(knowledge: Knowledge) -> None:
     used |= {c for g in knowledge.drug_groups for c in g.citations}
     used |= {c for s in knowledge.condition_sets for c in s.citations}
     used |= {c for r in knowledge.cards.rules.values() for c in r.citations}
+    used |= {c for t in knowledge.orders.triggers for c in t.citations}
     assert set(knowledge.citations) == used
