@@ -9,6 +9,7 @@ from typing import Any
 
 from cds_hooks import HookRequest, Prefetched, ServiceDefinition
 from service.knowledge import Knowledge
+from service.order_hooks import order_service_definitions
 from service.records import build_record
 from service.screen import screen_patient
 
@@ -66,4 +67,5 @@ def service_definitions(knowledge: Knowledge, clock: Clock) -> list[ServiceDefin
             usage_requirements="Needs read access to Patient, Observation, Condition, MedicationRequest, "
             "MedicationStatement, MedicationAdministration and Medication for the patient in context.",
         ),
+        *order_service_definitions(SERVICE_ID, patient_prefetch(knowledge), knowledge, clock),
     ]

@@ -1,0 +1,135 @@
+"""Recognising draft orders: which entries of ``draftOrders`` count, and which are triggers or culprit drugs.
+
+Triggers (orders.yaml) are the orders at which twitching is put down to progression: EMG / nerve conduction
+studies, neurology referrals, ALS or MS disease-modifying treatment. Culprit drugs are the medications.yaml groups
+listed in ``culprit_groups``, recognised by the screen's own drug matcher (``fact_index.match_drug``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from cds_hooks import BadRequest
+from service.fact_index import ATC_SYSTEM, RXNORM_SYSTEM, SNOMED_SYSTEM, Concept, as_list, fact_index, flatten_concepts
+from service.knowledge import Knowledge
+from service.knowledge_model import OrderTrigger
+from service.medication_facts import _medication_concepts  # the screen's reading of a medication (code/reference)
+from service.records import PatientRecord, Resource
+
+CPT_SYSTEM = "http://www.ama-assn.org/go/cpt"
+ORDER_TYPES = frozenset({"ServiceRequest", "MedicationRequest"})
+DRAFT_STATUS = "draft"
+
+
+class OrderRole(StrEnum):
+    """Why an order matters to the screen."""
+
+    TRIGGER = "trigger"  # EMG, referral, DMT change: the moment of attribution to progression
+    CULPRIT = "culprit"  # a new drug that itself causes fasciculations
+
+
+@dataclass(frozen=True)
+class RecognisedOrder:
+    """A counted draft order, what it is (trigger id or drug group id) and how it was recognised."""
+
+    reference: str
+    role: OrderRole
+    key: str
+    confidence: str  # "code" | "text"
+    resource: Resource
+
+
+def _entries(draft_orders: Mapping[str, Any]) -> list[Resource]:
+    entries = as_list(draft_orders.get("entry"))
+    return [e["resource"] for e in entries if isinstance(e, dict) and isinstance(e.get("resource"), dict)]
+
+
+def _reference(resource: Resource) -> str | None:
+    resource_id = resource.get("id")
+    return f"{resource.get('resourceType')}/{resource_id}" if isinstance(resource_id, str) else None
+
+
+def counted_orders(draft_orders: Mapping[str, Any], selections: Sequence[str] | None) -> list[Resource]:
+    """Draft requests that count: those named in ``selections`` (order-select), else every one (order-sign)."""
+    resources = _entries(draft_orders)
+    if selections is not None:
+        by_reference = {ref: r for r in resources if (ref := _reference(r))}
+        if any(selection not in by_reference for selection in selections):
+            raise BadRequest("invalid context", {"context.selections": ["must reference entries of draftOrders"]})
+        resources = [by_reference[selection] for selection in dict.fromkeys(selections)]
+    return [r for r in resources if r.get("resourceType") in ORDER_TYPES and r.get("status") == DRAFT_STATUS]
+
+
+@functools.cache
+def _text_patterns(knowledge: Knowledge) -> Mapping[str, re.Pattern[str]]:
+    """Whole-word, case-insensitive pattern per trigger (cached: a Knowledge hashes by identity)."""
+    patterns = {}
+    for trigger in knowledge.orders.triggers:
+        words = sorted({t.strip().lower() for t in trigger.text}, key=len, reverse=True)
+        patterns[trigger.id] = re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words) + r")\b", re.IGNORECASE)
+    return patterns
+
+
+def _coded(concept: Concept, trigger: OrderTrigger) -> bool:
+    for system, code in concept.codings:
+        if system == CPT_SYSTEM and code.isdigit() and any(lo <= int(code) <= hi for lo, hi in trigger.cpt_ranges):
+            return True
+        if (system, code) in {(SNOMED_SYSTEM, c) for c in trigger.snomed} | {(ATC_SYSTEM, c) for c in trigger.atc}:
+            return True
+        if system == RXNORM_SYSTEM and code in trigger.rxnorm:
+            return True
+    return False
+
+
+def match_trigger(resource_type: str, concept: Concept, knowledge: Knowledge) -> tuple[str, str] | None:
+    """(trigger id, "code"|"text") for an order concept: codes across all triggers first, then text."""
+    triggers = [t for t in knowledge.orders.triggers if t.resource == resource_type]
+    for trigger in triggers:
+        if _coded(concept, trigger):
+            return trigger.id, "code"
+    joined = " | ".join(concept.texts)
+    patterns = _text_patterns(knowledge)
+    return next(((t.id, "text") for t in triggers if joined and patterns[t.id].search(joined)), None)
+
+
+def _recognise(resource: Resource, record: PatientRecord, knowledge: Knowledge) -> RecognisedOrder | None:
+    resource_type, reference = str(resource.get("resourceType")), _reference(resource) or "(no id)"
+    if resource_type == "ServiceRequest":
+        concept = flatten_concepts([resource.get("code")])
+    else:
+        concept = flatten_concepts(_medication_concepts(resource, record)[0])
+    trigger = match_trigger(resource_type, concept, knowledge)
+    if trigger is not None:
+        return RecognisedOrder(reference, OrderRole.TRIGGER, trigger[0], trigger[1], resource)
+    if resource_type != "MedicationRequest":
+        return None
+    culprits = knowledge.orders.culprit_groups
+    match = next((m for m in fact_index(knowledge).match_drug(concept) if m.key in culprits), None)
+    return RecognisedOrder(reference, OrderRole.CULPRIT, match.key, match.confidence, resource) if match else None
+
+
+def recognise_orders(
+    draft_orders: Mapping[str, Any], selections: Sequence[str] | None, record: PatientRecord, knowledge: Knowledge
+) -> list[RecognisedOrder]:
+    """The counted draft orders that are triggers or culprit drugs, in bundle (or selection) order."""
+    found = (_recognise(r, record, knowledge) for r in counted_orders(draft_orders, selections))
+    return [order for order in found if order is not None]
+
+
+def as_signed(order: RecognisedOrder, now: dt.datetime, patient_id: str | None) -> Resource:
+    """A culprit draft as the active order it becomes once signed, so the screen's drug rules see it."""
+    draft = order.resource
+    subject = draft.get("subject") or ({"reference": f"Patient/{patient_id}"} if patient_id else None)
+    return {
+        **draft,
+        "status": "active",
+        "intent": "order",
+        "authoredOn": draft.get("authoredOn") or now.isoformat(),
+        **({"subject": subject} if subject else {}),
+    }
