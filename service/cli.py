@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from cds_hooks import CdsHooksError, HookRequest, PrefetchResolver, ServiceRegistry, check_response
+from cds_hooks import CdsHooksError, HookRequest, PrefetchResolver, ServiceRegistry, check_response, load_hook_request
 from service.config import load_settings
 from service.hooks import SERVICE_ID, service_definitions
 from service.knowledge import load_knowledge
@@ -47,6 +47,15 @@ def _patient_id(bundle: dict[str, Any]) -> str:
     return "unknown"
 
 
+def _order_context(args: argparse.Namespace, context: dict[str, Any]) -> HookRequest:
+    """An order hook request: ``--draft-orders`` (and ``--selection``) validated like an HTTP call's context."""
+    context = {**context, "draftOrders": _read_bundle(args.draft_orders)}
+    if args.hook == "order-select":
+        context["selections"] = args.selection or []
+    body = {"hook": args.hook, "hookInstance": args.hook_instance, "context": context}
+    return load_hook_request(body, frozenset({args.hook}))
+
+
 def evaluate(args: argparse.Namespace) -> int:
     """Print the CDS Hooks response for one patient, from a Bundle file or a FHIR server."""
     now = _parse_now(args.now)
@@ -57,6 +66,7 @@ def evaluate(args: argparse.Namespace) -> int:
         bundle = _read_bundle(args.bundle)
         context = {"userId": "Practitioner/cli", "patientId": _patient_id(bundle)}
         request = HookRequest(args.hook, args.hook_instance, context)
+        request = _order_context(args, context) if args.draft_orders else request
         prefetched: dict[str, Any] = {"bundle": bundle}
     else:
         context = {"userId": "Practitioner/cli", "patientId": args.patient}
@@ -112,7 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--fhir-server", help="base URL of a FHIR R4 server")
     ev.add_argument("--patient", help="Patient id on the FHIR server (with --fhir-server)")
     ev.add_argument("--token", help="bearer token for the FHIR server")
-    ev.add_argument("--hook", default="patient-view", choices=["patient-view"])
+    ev.add_argument("--hook", default="patient-view", choices=["patient-view", "order-select", "order-sign"])
+    ev.add_argument("--draft-orders", help="Bundle of draft orders (order-select / order-sign, with --bundle)")
+    ev.add_argument("--selection", action="append", help="Type/id of a selected draft order (order-select; repeat)")
     ev.add_argument("--now", help="evaluate as of this ISO-8601 instant (default: now)")
     ev.add_argument(
         "--hook-instance", default=str(uuid.uuid4()), help="hookInstance to use (card uuids derive from it)"
@@ -134,6 +146,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "evaluate" and args.fhir_server and not args.patient:
         parser.error("--fhir-server needs --patient")
+    if args.command == "evaluate" and (args.hook != "patient-view") != bool(args.draft_orders and args.bundle):
+        parser.error("order-select/order-sign need --bundle and --draft-orders; only those hooks take them")
     try:
         result: int = args.func(args)
     except CdsHooksError as exc:
