@@ -48,7 +48,7 @@ def test_full_prefetch_gives_the_scenario_cards(expected: list[dict[str, Any]]) 
 def test_no_prefetch_reads_every_key_from_the_engine(
     app: Flask, engine: FhirEngine, scenario: LoadedPatient, expected: list[dict[str, Any]]
 ) -> None:
-    """With no prefetch at all, the service reads all five keys from the engine with the lent token."""
+    """With no prefetch at all, the service reads every key from the engine with the lent token."""
     status, answer = call(app, hook_body(engine.base_url, scenario.patient_id, {}, token=ENGINE_TOKEN))
     assert status == 200, answer
     assert answer["cards"] == expected
