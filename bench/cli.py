@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+import orjson
+
 from bench.bodies import realistic_body, release_sources, resource_count, sized_body
 from bench.http_load import LoadResult, run_python, run_wrk, served, server_command, wrk_version
 from bench.inprocess import SERVICE_PATH, discovered_layout, make_app, measure_body, screen_once, temp_database_url
@@ -58,7 +60,7 @@ def _generator(choice: str) -> tuple[str, bool]:
     return "Python client (threads + http.client keep-alive)", False
 
 
-def http_section(args: argparse.Namespace, body: bytes, database_url: str) -> list[str]:
+def http_section(args: argparse.Namespace, body: bytes, cards: int, database_url: str) -> list[str]:
     """Serve with gunicorn, load at each concurrency, and summarise."""
     description, use_wrk = _generator(args.load_generator)
     duration = min(max(args.duration, 1.0), 60.0)
@@ -74,7 +76,7 @@ def http_section(args: argparse.Namespace, body: bytes, database_url: str) -> li
     program = "fasciculation-cds" if len(server_command()) == 1 else "python -m service.cli"
     header = (
         f"HTTP: {program} serve --workers {args.workers} on 127.0.0.1, realistic patient "
-        f"({resource_count(body)} resources, {len(body) / 1024:.1f} KB), load generator: {description}, "
+        f"({resource_count(body)} resources, {len(body) / 1024:.1f} KB, {cards} cards), load generator: {description}, "
         f"{args.http_runs} x {duration:.0f} s per row (medians)"
     )
     return http_table(rows, header)
@@ -104,11 +106,11 @@ def _measure(args: argparse.Namespace, now: datetime, scratch: Path) -> None:
     bodies = [sized_body(size, now, layout) for size in args.sizes]
     memory_body = b"" if args.skip_memory else sized_body(args.memory_size, now, layout)
     release_sources()
-    screen_once(app, realistic)
+    realistic_cards = len(orjson.loads(screen_once(app, realistic))["cards"])
     rows = [measure_body(app, body, args.runs) for body in bodies]
     _emit(screen_table(rows, args.runs))
     if not args.skip_http:
-        _emit(http_section(args, realistic, temp_database_url(scratch)))
+        _emit(http_section(args, realistic, realistic_cards, temp_database_url(scratch)))
     if not args.skip_memory:
         figures = measure_in_subprocess(memory_body, temp_database_url(scratch), now)
         _emit(memory_table(args.memory_size, figures))
