@@ -43,7 +43,8 @@ def hook_body(app: Flask, scenario: str, hook_instance: str) -> tuple[dict[str, 
     """A patient-view call prefetching a scenario bundle (every other key the service asks for empty); the patient."""
     bundle = json.loads((ROOT / "fixtures" / "patients" / f"{scenario}.json").read_text(encoding="utf-8"))
     patient_id = next(e["resource"]["id"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient")
-    [service] = [s for s in json_of(app.test_client().get("/cds-services"))["services"] if s["id"] == SERVICE]
+    services = json_of(app.test_client().get("/cds-services"))["services"]
+    [service] = [s for s in services if s["id"] == SERVICE and s["hook"] == "patient-view"]  # one id, several hooks
     prefetch = dict.fromkeys(service["prefetch"], EMPTY)
     context = {"userId": "Practitioner/1", "patientId": patient_id}
     body = {
