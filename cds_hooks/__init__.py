@@ -22,7 +22,6 @@ from cds_hooks.errors import (
 from cds_hooks.fhir_client import (
     FhirClient,
     FhirClientSettings,
-    ServerAllowList,
     bundle_resources,
     client_factory,
 )
@@ -30,6 +29,7 @@ from cds_hooks.openapi import openapi_document
 from cds_hooks.prefetch import PrefetchResolver, render_template
 from cds_hooks.response import ResponseInvalid, check_response
 from cds_hooks.schemas import FeedbackItem, FhirAuthorization, HookRequest, load_feedback, load_hook_request
+from cds_hooks.urls import ServerAllowList
 
 __all__ = [
     "Authenticator",

@@ -25,8 +25,8 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from cds_hooks.errors import Unauthorized
-from cds_hooks.fhir_client import is_loopback_host
 from cds_hooks.jwks import JwksCache, KeySet, VerificationKey, parse_jwks
+from cds_hooks.urls import is_loopback_host
 
 # CDS Hooks 2.0 §JWT Signing Algorithm: ES384 and RS384 recommended; never "none", never symmetric.
 ALLOWED_ALGORITHMS = ("ES384", "RS384", "ES256", "RS256")

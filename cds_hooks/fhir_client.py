@@ -7,12 +7,11 @@ that point anywhere else are refused, so a clinician's token never leaves for an
 from __future__ import annotations
 
 import http.cookiejar
-import ipaddress
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import orjson
 import requests
@@ -24,10 +23,13 @@ from cds_hooks.errors import (
     FhirServerNotAllowed,
     FhirTimeout,
 )
+from cds_hooks.urls import ServerAllowList, origin, same_server
 
 DEFAULT_CONNECT_TIMEOUT_S = 2.0
 DEFAULT_READ_TIMEOUT_S = 5.0
 DEFAULT_MAX_PAGES = 10
+# One hook call's whole FHIR budget (all keys, all pages): an EHR stops waiting for cards after a few seconds.
+DEFAULT_TOTAL_TIMEOUT_S = 8.0
 DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 FHIR_JSON = "application/fhir+json"
 
@@ -42,93 +44,22 @@ class FhirClientSettings:
     read_timeout_s: float = DEFAULT_READ_TIMEOUT_S
     max_pages: int = DEFAULT_MAX_PAGES
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    total_timeout_s: float = DEFAULT_TOTAL_TIMEOUT_S
 
 
-@dataclass(frozen=True)
-class ServerAllowList:
-    """FHIR base URLs the service may contact; ``None`` entries means any server is allowed."""
+class _BearerAuth(requests.auth.AuthBase):
+    """Sets the lent bearer token; passing it as ``auth`` also stops requests from applying a .netrc entry."""
 
-    entries: tuple[str, ...] | None
+    def __init__(self, token: str) -> None:
+        self._token = token
 
-    @classmethod
-    def parse(cls, text: str | None) -> ServerAllowList:
-        """Build from a comma-separated list; ``*`` allows any server, empty allows none."""
-        if text is None or text.strip() == "*":
-            return cls(None)
-        return cls(tuple(e.strip().rstrip("/") for e in text.split(",") if e.strip()))
-
-    def permits(self, base_url: str) -> bool:
-        """True when ``base_url`` is an allowed server: same scheme and host, allowed port, path at or below."""
-        if self.entries is None:
-            return True
-        url = _url_parts(base_url)
-        return url is not None and any(_entry_covers(e, url) for e in self.entries)
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        """Add the Authorization header."""
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
 
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-_UrlParts = tuple[str, str, int | None, str]
-
-
-def is_loopback_host(host: str | None) -> bool:
-    """True for ``localhost`` and loopback IP literals (127.0.0.0/8, ::1); never for names like 127.0.0.1.evil.com."""
-    if not host:
-        return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def _url_parts(url: str) -> _UrlParts | None:
-    """(scheme, host, port, path) of a plain http(s) URL; None for anything odd (userinfo, dot segments, ...)."""
-    if any(c.isspace() or c in "\\@" or ord(c) < 32 for c in url):
-        return None
-    try:
-        parts = urlsplit(url.rstrip("/"))
-        port = parts.port
-    except ValueError:
-        return None
-    scheme, host = parts.scheme.lower(), (parts.hostname or "")
-    if scheme not in _DEFAULT_PORTS or not host or parts.query or parts.fragment:
-        return None
-    segments = unquote(parts.path).split("/")
-    if "." in segments or ".." in segments:
-        return None
-    return scheme, host, port, parts.path.rstrip("/")
-
-
-def _entry_covers(entry: str, url: _UrlParts) -> bool:
-    allowed = _url_parts(entry)
-    if allowed is None:
-        return False
-    scheme, host, port, path = allowed
-    if (url[0], url[1]) != (scheme, host):
-        return False
-    # An entry without a port covers the scheme's default port; on a loopback host it covers every port.
-    if port is None and not is_loopback_host(host):
-        port = _DEFAULT_PORTS[scheme]
-    url_port = url[2] if url[2] is not None else _DEFAULT_PORTS[scheme]
-    if port is not None and url_port != port:
-        return False
-    return url[3] == path or url[3].startswith(path + "/")
-
-
-def _origin(url: str) -> tuple[str, str, int | None, str]:
-    parts = urlsplit(url)
-    try:
-        port = parts.port or _DEFAULT_PORTS.get(parts.scheme.lower())
-    except ValueError:
-        port = -1
-    return parts.scheme.lower(), (parts.hostname or "").lower(), port, parts.path.rstrip("/")
-
-
-def _same_server(base_url: str, url: str) -> bool:
-    """Same scheme, host and port (case and an explicit default port aside), path at or below the base path."""
-    base, other = _origin(base_url), _origin(url)
-    same_path = other[3] == base[3] or other[3].startswith(base[3] + "/")
-    return base[:3] == other[:3] and bool(base[1]) and same_path
+_ACCEPT = {"Accept": FHIR_JSON}
 
 
 class FhirClient:
@@ -147,29 +78,35 @@ class FhirClient:
         self._token = access_token
         self._session = session or requests.Session()
         self.settings = settings or FhirClientSettings()
+        self._deadline = time.monotonic() + self.settings.total_timeout_s
 
     def _absolute(self, url: str) -> str:
         if not self.allowed:
             raise FhirServerNotAllowed("FHIR server is not on the allow-list")
         if url.startswith(("http://", "https://")):
-            if not _same_server(self.base_url, url):
-                scheme, host, port, _ = _origin(url)
+            if not same_server(self.base_url, url):
+                scheme, host, port, _ = origin(url)
                 log.warning("refused a link to %s://%s:%s, outside FHIR server %s", scheme, host, port, self.base_url)
                 raise FhirServerNotAllowed("link points outside the FHIR server")
             return url
         return f"{self.base_url}/{url.lstrip('/')}"
 
+    def _timeout(self) -> tuple[float, float]:
+        """(connect, read) timeouts, shortened so the whole call stays within its total budget."""
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise FhirTimeout("FHIR time budget for this call is spent")
+        return min(self.settings.connect_timeout_s, remaining), min(self.settings.read_timeout_s, remaining)
+
     def get_json(self, url: str) -> dict[str, Any]:
         """GET ``url`` (relative to the base, or an absolute link on the same server) as a JSON object."""
-        headers = {"Accept": FHIR_JSON}
-        if self._token:
-            headers["Authorization"] = f"Bearer {self._token}"
-        timeout = (self.settings.connect_timeout_s, self.settings.read_timeout_s)
         absolute = self._absolute(url)
+        timeout = self._timeout()
+        auth = _BearerAuth(self._token) if self._token else None
         try:
             # Redirects are not followed: a 3xx could lead the call (and data) to a server off the allow-list.
             get = self._session.get
-            with get(absolute, headers=headers, timeout=timeout, stream=True, allow_redirects=False) as rsp:
+            with get(absolute, headers=_ACCEPT, auth=auth, timeout=timeout, stream=True, allow_redirects=False) as rsp:
                 body = self._read_limited(rsp)
         except requests.Timeout as exc:
             raise FhirTimeout("FHIR server timed out") from exc

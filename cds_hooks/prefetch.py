@@ -12,6 +12,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 from urllib.parse import quote
@@ -30,6 +31,7 @@ USER_TOKENS = {
     "userPatientId": "Patient",
     "userRelatedPersonId": "RelatedPerson",
 }
+MAX_PARALLEL_FETCHES = 6
 _CONTEXT_FIELD = re.compile(r"^context\.([A-Za-z][A-Za-z0-9]*)$")
 
 
@@ -107,9 +109,12 @@ class PrefetchResolver:
             return resolved
         if client is None:
             raise PreconditionFailed("prefetch incomplete and no fhirServer to fetch it from", missing)
-        for key in missing:
-            url = render_template(self.templates[key], request.context)
-            resolved[key] = self._guard(key, partial(client.fetch, url))
+        urls = {key: render_template(self.templates[key], request.context) for key in missing}
+        # Missing keys are fetched side by side: the call waits for the slowest query, not for their sum.
+        with ThreadPoolExecutor(max_workers=min(len(urls), MAX_PARALLEL_FETCHES)) as pool:
+            futures = {key: pool.submit(self._guard, key, partial(client.fetch, url)) for key, url in urls.items()}
+            for key, future in futures.items():
+                resolved[key] = future.result()
         return resolved
 
     @staticmethod

@@ -11,14 +11,13 @@ from flask import Flask
 
 from cds_hooks import (
     EndpointOptions,
-    FhirClientSettings,
     ServerAllowList,
     ServiceRegistry,
     client_factory,
     create_blueprint,
     install_error_handlers,
 )
-from service.config import Settings, load_settings
+from service.config import Settings, fhir_client_settings, load_settings
 from service.feedback import card_recorder, feedback_sink
 from service.hooks import service_definitions
 from service.knowledge import load_knowledge
@@ -33,12 +32,8 @@ def _utc_now() -> datetime:
 
 
 def _fhir_client_factory(settings: Settings) -> Any:
-    fhir_settings = FhirClientSettings(
-        connect_timeout_s=settings.fhir_connect_timeout_s,
-        read_timeout_s=settings.fhir_read_timeout_s,
-        max_pages=settings.fhir_max_pages,
-    )
-    return client_factory(ServerAllowList.parse(settings.effective_fhir_allowlist), fhir_settings)
+    allow_list = ServerAllowList.parse(settings.effective_fhir_allowlist)
+    return client_factory(allow_list, fhir_client_settings(settings))
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:

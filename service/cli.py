@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from cds_hooks import CdsHooksError, HookRequest, PrefetchResolver, ServiceRegistry, check_response, load_hook_request
-from service.config import load_settings
+from service.config import fhir_client_settings, load_settings
 from service.hooks import SERVICE_ID, service_definitions
 from service.knowledge import load_knowledge
 from service.report import parse_since, run_report
@@ -80,14 +80,10 @@ def evaluate(args: argparse.Namespace) -> int:
 
 
 def _cli_client_factory(token: str | None) -> Callable[[str, str | None], Any]:
-    from cds_hooks import FhirClient, FhirClientSettings
+    from cds_hooks import FhirClient
 
-    settings = load_settings()
-    client_settings = FhirClientSettings(
-        connect_timeout_s=settings.fhir_connect_timeout_s,
-        read_timeout_s=settings.fhir_read_timeout_s,
-        max_pages=settings.fhir_max_pages,
-    )
+    client_settings = fhir_client_settings(load_settings())
+    # The operator named this server on the command line, so the service's allow-list does not apply here.
     return lambda base, _: FhirClient(base, token, settings=client_settings)
 
 

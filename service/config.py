@@ -8,6 +8,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from cds_hooks.fhir_client import FhirClientSettings
+
 DEFAULT_DATABASE_PATH = Path("var") / "fasciculation-cds.sqlite3"
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
 # In development mode (no trusted clients) only loopback FHIR servers and the public test sandboxes are called.
@@ -30,6 +32,7 @@ class Settings:
     fhir_connect_timeout_s: float = 2.0
     fhir_read_timeout_s: float = 5.0
     fhir_max_pages: int = 10
+    fhir_total_timeout_s: float = 8.0
     discovery_requires_auth: bool = False
     patient_hash_key: str | None = None
     log_level: str = "INFO"
@@ -77,3 +80,13 @@ def load_settings(environ: Mapping[str, str] | None = None, overrides: Mapping[s
                 raise ValueError(f"{name} is not valid: {exc}") from exc
     values.update(overrides or {})
     return replace(settings, **values)
+
+
+def fhir_client_settings(settings: Settings) -> FhirClientSettings:
+    """Limits for every call to a FHIR server, from the settings."""
+    return FhirClientSettings(
+        connect_timeout_s=settings.fhir_connect_timeout_s,
+        read_timeout_s=settings.fhir_read_timeout_s,
+        max_pages=settings.fhir_max_pages,
+        total_timeout_s=settings.fhir_total_timeout_s,
+    )

@@ -6,7 +6,7 @@ import logging
 
 from cds_hooks.auth import JwtAuthenticator, ReplayCache, TrustedClientsError, load_trusted_clients
 from cds_hooks.blueprint import Authenticator
-from cds_hooks.fhir_client import is_loopback_host
+from cds_hooks.urls import is_loopback_host
 from service.config import Settings
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ import pytest
 
 from cds_hooks import FhirClient, HookRequest, PreconditionFailed, PrefetchResolver
 from cds_hooks.errors import FhirHttpError, FhirServerNotAllowed
-from cds_hooks.fhir_client import _same_server
+from cds_hooks.urls import same_server as _same_server
 from tests.engine.conftest import ENGINE_TOKEN, EngineFactory
 from tests.engine.engine_scenarios import fasciculation_transaction
 from tests.engine.fhir_engine_harness import FhirEngine, load_transaction
