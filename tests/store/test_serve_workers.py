@@ -2,68 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-
-import requests
 
 from service.config import Settings
 from service.store import IssuedCard, Store, open_store
 from service.store.tables import feedback
+from tests.serving import served
 from tests.store.conftest import T0
 from tests.store.test_http import CLIENTS, ITEMS_PER_POST, POSTS_PER_CLIENT, count, post_all, report_from_new_process
 
-ROOT = Path(__file__).resolve().parents[2]
 APP_SERVICE_ID = "fasciculation-reversible-causes"
 CARDS = 50
-START_TIMEOUT_S = 30
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def served(database_url: str, cwd: Path) -> Iterator[str]:
-    """Base URL of ``python -m service.cli serve --workers 2`` on ``database_url``; stopped afterwards."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CDS_")}
-    env.update({"CDS_DATABASE_URL": database_url, "PYTHONPATH": str(ROOT)})
-    command = [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    process = subprocess.Popen(
-        [*command, "--workers", "2"], cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            try:
-                requests.get(f"{base}/cds-services", timeout=1).raise_for_status()
-                break
-            except requests.RequestException:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    process.kill()
-                    _, err = process.communicate(timeout=10)
-                    raise AssertionError(f"serve did not start: {err.decode()[-2000:]}") from None
-                time.sleep(0.2)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate(timeout=10)
 
 
 def seed_cards(store: Store) -> list[str]:

@@ -1,0 +1,60 @@
+"""Start ``fasciculation-cds serve`` as a real subprocess on a free loopback port, and stop it again."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+CONSOLE_SCRIPT = Path(sys.executable).parent / "fasciculation-cds"
+MODULE_COMMAND = (sys.executable, "-m", "service.cli")
+START_TIMEOUT_S = 30
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_until_up(process: subprocess.Popen[bytes], base: str) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        try:
+            requests.get(f"{base}/cds-services", timeout=1).raise_for_status()
+            return
+        except requests.RequestException:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                _, err = process.communicate(timeout=10)
+                raise AssertionError(f"serve did not start: {err.decode()[-2000:]}") from None
+            time.sleep(0.2)
+
+
+@contextmanager
+def served(database_url: str, cwd: Path, command: Sequence[str] = MODULE_COMMAND, workers: int = 2) -> Iterator[str]:
+    """Base URL of ``<command> serve --workers N`` on ``database_url`` (no other CDS_* set); stopped afterwards."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CDS_")}
+    env.update({"CDS_DATABASE_URL": database_url, "PYTHONPATH": str(ROOT)})
+    args = [*command, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    process = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _wait_until_up(process, f"http://127.0.0.1:{port}")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate(timeout=10)
