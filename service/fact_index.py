@@ -41,11 +41,30 @@ def _icd_key(code: str) -> str:
     return code.replace(".", "").strip().upper()
 
 
+def _trie_branches(node: Mapping[str, Any]) -> str:
+    """The alternation below one trie node ("" marks the end of a word)."""
+    parts = [re.escape(char) + _trie_branches(child) for char, child in sorted(node.items()) if char]
+    if not parts:
+        return ""
+    body = parts[0] if len(parts) == 1 else "(?:" + "|".join(parts) + ")"
+    if "" in node:
+        return (body if len(parts) > 1 else "(?:" + body + ")") + "?"
+    return body
+
+
 def _phrase_pattern(phrases: Iterable[str]) -> re.Pattern[str] | None:
-    words = sorted({p.strip().lower() for p in phrases if p.strip()}, key=len, reverse=True)
+    # The phrases are factored by common prefixes (a trie): the same matches as a flat alternation, but a
+    # position where no phrase starts is rejected after a few characters instead of after every phrase.
+    words = sorted({p.strip().lower() for p in phrases if p.strip()})
     if not words:
         return None
-    return re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words) + r")\b", re.IGNORECASE)
+    trie: dict[str, Any] = {}
+    for word in words:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+    return re.compile(r"\b(?:" + _trie_branches(trie) + r")\b", re.IGNORECASE)
 
 
 def flatten_concepts(concepts: Iterable[Any]) -> Concept:
