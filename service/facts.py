@@ -98,6 +98,33 @@ class PatientFacts:
         return tuple(use for use in self.medications if use.group == group)
 
 
+# The elements the rules read (plus those R4 requires): only these are parsed and validated by fhir.resources,
+# so an unrelated element (an encounter reference, a narrative) neither costs time nor discards a usable result.
+OBSERVATION_ELEMENTS = frozenset(
+    {
+        "resourceType",
+        "id",
+        "status",
+        "code",
+        "valueQuantity",
+        "effectiveDateTime",
+        "effectiveInstant",
+        "effectivePeriod",
+        "issued",
+        "referenceRange",
+        "interpretation",
+    }
+)
+CONDITION_ELEMENTS = frozenset(
+    {"resourceType", "id", "code", "subject", "clinicalStatus", "verificationStatus", "onsetDateTime", "recordedDate"}
+)
+
+
+def _elements(raw: Resource, keep: frozenset[str]) -> Resource:
+    """The resource reduced to the elements in ``keep``."""
+    return {key: value for key, value in raw.items() if key in keep}
+
+
 def _warn_skipped(resource_type: str, rules: Iterable[str]) -> None:
     log.warning("skipped malformed %s (rules: %s)", resource_type, ",".join(sorted(rules)))
 
@@ -157,7 +184,7 @@ def _interpretation(model: Any) -> tuple[str, ...]:
 def _lab_result(
     analyte_id: str, loinc: str, effective: dt.datetime, raw: Resource, knowledge: Knowledge
 ) -> LabResult | None:
-    model = Observation.model_validate(raw)
+    model = Observation.model_validate(_elements(raw, OBSERVATION_ELEMENTS))
     quantity = _quantity_value(model.valueQuantity)
     if quantity is None:
         return None
@@ -217,7 +244,7 @@ def _is_current(raw: Resource) -> bool:
 
 def _condition_facts(raw: Resource, matches: tuple[Match, ...], knowledge: Knowledge) -> list[ConditionFact]:
     try:
-        model = Condition.model_validate(raw)
+        model = Condition.model_validate(_elements(raw, CONDITION_ELEMENTS))
     except Exception:  # any model failure means a malformed resource: skip it, never a 500
         _warn_skipped("Condition", {f"condition.{m.key}" for m in matches})
         return []
