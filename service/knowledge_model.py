@@ -133,6 +133,7 @@ class DrugGroup:
     min_duration_days: int | None = None
     recently_stopped_days: int | None = None
     recent_hours: int | None = None
+    speaks_without_fasciculation: bool = True
 
 
 @dataclass(frozen=True)

@@ -160,6 +160,7 @@ class DrugGroupSchema(_Strict):
     min_duration_days = fields.Integer(load_default=None, validate=validate.Range(min=1))
     recently_stopped_days = fields.Integer(load_default=None, validate=validate.Range(min=1))
     recent_hours = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    speaks_without_fasciculation = fields.Boolean(load_default=True)
 
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> DrugGroup:

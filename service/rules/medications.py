@@ -145,6 +145,8 @@ def direct_drug_findings(facts: PatientFacts, knowledge: Knowledge) -> list[Find
                 notes=(f"Strength of evidence: {group.evidence}.",),
                 orders=missing,
                 citations=group.citations,
+                # Weakly evidenced culprits speak only when fasciculations are documented (medications.yaml).
+                reversible=group.speaks_without_fasciculation,
             )
         )
     return findings
