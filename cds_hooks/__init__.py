@@ -15,7 +15,6 @@ from cds_hooks.errors import (
     CdsHooksError,
     FhirClientError,
     NotFound,
-    PayloadTooLarge,
     PreconditionFailed,
     Unauthorized,
 )
@@ -46,7 +45,6 @@ __all__ = [
     "JwtAuthenticator",
     "MemoryReplayCache",
     "NotFound",
-    "PayloadTooLarge",
     "PreconditionFailed",
     "Prefetched",
     "PrefetchResolver",

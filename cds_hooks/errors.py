@@ -3,10 +3,11 @@
 CdsHooksError                    every error the toolkit raises on purpose; carries status + JSON body
 ├── BadRequest (400)             malformed JSON, missing or ill-typed fields (``fields`` names them)
 ├── Unauthorized (401)           authentication failed; the body never says why
-├── NotFound (404)               unknown CDS service id or path
-├── MethodNotAllowed (405)       a path answered with the wrong HTTP verb
-├── PreconditionFailed (412)     required FHIR data can be had neither from prefetch nor the FHIR server
-└── PayloadTooLarge (413)        request body over the configured limit
+├── NotFound (404)               unknown CDS service id
+└── PreconditionFailed (412)     required FHIR data can be had neither from prefetch nor the FHIR server
+
+werkzeug's own HTTP errors (unknown path 404, wrong verb 405, body over the limit 413) are translated to the
+same JSON shape by ``blueprint.install_error_handlers``.
 
 FhirClientError                  a FHIR server could not give what was asked (the resolver turns it into 412)
 ├── FhirTimeout                  connect or read timeout
@@ -78,13 +79,6 @@ class NotFound(CdsHooksError):
     error = "not_found"
 
 
-class MethodNotAllowed(CdsHooksError):
-    """405: the path exists but not for this HTTP method."""
-
-    status = 405
-    error = "method_not_allowed"
-
-
 class PreconditionFailed(CdsHooksError):
     """412: required data could be obtained neither from prefetch nor from the FHIR server."""
 
@@ -101,13 +95,6 @@ class PreconditionFailed(CdsHooksError):
         if self.prefetch_keys:
             body["prefetch"] = self.prefetch_keys
         return body
-
-
-class PayloadTooLarge(CdsHooksError):
-    """413: the request body is larger than the configured limit."""
-
-    status = 413
-    error = "payload_too_large"
 
 
 class FhirClientError(Exception):

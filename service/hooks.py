@@ -52,6 +52,7 @@ def patient_view_handler(knowledge: Knowledge, clock: Clock) -> Callable[[HookRe
 
 def service_definitions(knowledge: Knowledge, clock: Clock) -> list[ServiceDefinition]:
     """Every service of the app, in discovery order."""
+    prefetch = patient_prefetch(knowledge)
     return [
         ServiceDefinition(
             id=SERVICE_ID,
@@ -62,10 +63,10 @@ def service_definitions(knowledge: Knowledge, clock: Clock) -> list[ServiceDefin
                 "magnesium, thyroid and related labs, culprit drugs and toxic exposures before twitching is put down "
                 "to disease progression, and offers orders for missing or stale labs."
             ),
-            prefetch=patient_prefetch(knowledge),
+            prefetch=prefetch,
             handler=patient_view_handler(knowledge, clock),
             usage_requirements="Needs read access to Patient, Observation, Condition, MedicationRequest, "
             "MedicationStatement, MedicationAdministration and Medication for the patient in context.",
         ),
-        *order_service_definitions(SERVICE_ID, patient_prefetch(knowledge), knowledge, clock),
+        *order_service_definitions(SERVICE_ID, prefetch, knowledge, clock),
     ]
