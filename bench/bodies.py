@@ -8,6 +8,7 @@ from all bundles in file order (cycled with new ids when N exceeds the data), sh
 from __future__ import annotations
 
 import gc
+import gzip
 import os
 import random
 import uuid
@@ -23,7 +24,8 @@ import orjson
 
 Resource = dict[str, Any]
 
-SYNTHEA_DIR = Path(os.environ.get("BENCH_SYNTHEA_DIR", "/work/shared/data/synthea-r4"))
+# The trimmed Synthea bundles of the repository (*.json.gz); BENCH_SYNTHEA_DIR may name a folder of *.json[.gz].
+SYNTHEA_DIR = Path(os.environ.get("BENCH_SYNTHEA_DIR") or Path(__file__).resolve().parents[1] / "fixtures/synthea-r4")
 FHIR_BASE = "http://fhir.bench.invalid/r4"
 SEED = 20240917
 REALISTIC_RESOURCES = 60
@@ -91,7 +93,8 @@ def _rewrite_references(value: Any, targets: Mapping[str, str]) -> Any:
 @lru_cache(maxsize=32)
 def load_patient(path: Path) -> SyntheaPatient:
     """Read one Synthea transaction bundle (cached)."""
-    bundle = orjson.loads(path.read_bytes())
+    data = path.read_bytes()
+    bundle = orjson.loads(gzip.decompress(data) if path.suffix == ".gz" else data)
     entries = [e for e in bundle.get("entry", []) if isinstance(e.get("resource"), dict)]
     targets = {
         e["fullUrl"]: f"{e['resource']['resourceType']}/{e['resource']['id']}" for e in entries if "fullUrl" in e
@@ -103,7 +106,7 @@ def load_patient(path: Path) -> SyntheaPatient:
 
 def synthea_files(directory: Path = SYNTHEA_DIR) -> list[Path]:
     """The Synthea bundles in a fixed (sorted) order."""
-    files = sorted(directory.glob("*.json"))
+    files = sorted(path for path in directory.glob("*.json*") if path.name.endswith((".json", ".json.gz")))
     if not files:
         raise FileNotFoundError(f"no Synthea bundles in {directory} (set BENCH_SYNTHEA_DIR)")
     return files

@@ -14,10 +14,11 @@ import pytest
 from service.knowledge import KNOWLEDGE_DIR, Knowledge, load_knowledge
 from service.records import PatientRecord, build_record
 from service.screen import ScreenResult, screen_patient
+from tests.synthea_data import SYNTHEA_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "fixtures" / "patients"
-SYNTHEA = Path("/work/shared/data/synthea-r4")
+SYNTHEA = SYNTHEA_DIR
 NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
 HOOK_INSTANCE = "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea"
 

