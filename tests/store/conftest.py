@@ -53,8 +53,8 @@ def postgres_schema() -> Iterator[str]:
                 connection.execute(text(f'CREATE SCHEMA "{name}"'))
         except OperationalError as exc:
             pytest.fail(
-                f"PostgreSQL at {PG_BASE_URL} is not reachable: {exc.orig}. Start it with scripts/ensure-postgres "
-                "(the store tests never skip PostgreSQL).",
+                f"PostgreSQL at {PG_BASE_URL} is not reachable: {exc.orig}. Run the tests with scripts/test, or "
+                "`bash scripts/ensure-postgres .venv/bin/pytest tests/store` (the store tests never skip PostgreSQL).",
                 pytrace=False,
             )
         try:
