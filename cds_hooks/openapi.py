@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from cds_hooks.definitions import ServiceDefinition, ServiceRegistry
-from cds_hooks.schemas import FHIR_ID_PATTERN, HOOK_INSTANCE_PATTERN
+from cds_hooks.limits import FHIR_ID_PATTERN, HOOK_INSTANCE_PATTERN
 
 OPENAPI_VERSION = "3.0.3"
 _REF = "#/components/schemas/"
