@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from cds_hooks import FhirClient, FhirClientSettings
-from cds_hooks.errors import FhirTimeout
+from cds_hooks.errors import FhirBadResponse, FhirTimeout
 from cds_hooks.fhir_client import cookieless_session
 from service.hooks import SERVICE_ID
 from tests.faults.hostile_fhir import HostileFhir, Misbehaviour, hostile_fhir
@@ -41,6 +41,13 @@ def test_the_client_gives_up_at_the_budget_whatever_the_peer_does(misbehaviour: 
         elapsed = time.monotonic() - started
         assert fhir.requests_seen == 1
     assert elapsed < BUDGET_S + MARGIN_S, f"{misbehaviour}: {elapsed:.1f} s for a {BUDGET_S} s budget"
+
+
+def test_an_endless_body_is_cut_at_the_size_cap_before_the_budget() -> None:
+    settings = FhirClientSettings(read_timeout_s=5.0, total_timeout_s=30.0, max_response_bytes=200_000)
+    with hostile_fhir(Misbehaviour.ENDLESS) as fhir:
+        with pytest.raises(FhirBadResponse, match="larger than the configured limit"):
+            FhirClient(fhir.base_url, settings=settings).fetch("Observation?patient=Patient/p1")
 
 
 def test_an_honest_server_after_a_hostile_one_is_read_normally() -> None:
