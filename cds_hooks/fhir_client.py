@@ -6,6 +6,7 @@ that point anywhere else are refused, so a clinician's token never leaves for an
 
 from __future__ import annotations
 
+import http.client
 import http.cookiejar
 import logging
 import time
@@ -15,7 +16,9 @@ from typing import Any
 
 import orjson
 import requests
+import urllib3
 
+from cds_hooks.deadline import DeadlineWatch, deadline_session
 from cds_hooks.errors import (
     FhirBadResponse,
     FhirConnectionError,
@@ -60,6 +63,8 @@ class _BearerAuth(requests.auth.AuthBase):
 
 
 _ACCEPT = {"Accept": FHIR_JSON}
+# What a peer that hangs up, or a socket shut down by the deadline watch, can raise from inside requests.
+_TRANSPORT_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, http.client.HTTPException, OSError)
 
 
 class FhirClient:
@@ -76,7 +81,7 @@ class FhirClient:
         self.base_url = base_url.rstrip("/")
         self.allowed = allowed
         self._token = access_token
-        self._session = session or requests.Session()
+        self._session = session or cookieless_session()
         self.settings = settings or FhirClientSettings()
         self._deadline = time.monotonic() + self.settings.total_timeout_s
 
@@ -103,15 +108,20 @@ class FhirClient:
         absolute = self._absolute(url)
         timeout = self._timeout()
         auth = _BearerAuth(self._token) if self._token else None
-        try:
-            # Redirects are not followed: a 3xx could lead the call (and data) to a server off the allow-list.
-            get = self._session.get
-            with get(absolute, headers=_ACCEPT, auth=auth, timeout=timeout, stream=True, allow_redirects=False) as rsp:
-                body = self._read_limited(rsp)
-        except requests.Timeout as exc:
-            raise FhirTimeout("FHIR server timed out") from exc
-        except requests.RequestException as exc:
-            raise FhirConnectionError(f"FHIR server unreachable ({type(exc).__name__})") from exc
+        # The watch shuts the socket down at the call's deadline: per-read timeouts alone let a trickling peer
+        # (a byte a second, an endless chunked body) hold the call for as long as it likes.
+        with DeadlineWatch(self._deadline) as watch:
+            try:
+                # Redirects are not followed: a 3xx could lead the call (and data) to a server off the allow-list.
+                options: dict[str, Any] = {"headers": _ACCEPT, "auth": auth, "timeout": timeout}
+                with self._session.get(absolute, stream=True, allow_redirects=False, **options) as rsp:
+                    body = self._read_limited(rsp)
+            except _TRANSPORT_ERRORS as exc:
+                if watch.expired:
+                    raise FhirTimeout("FHIR time budget for this call is spent") from exc
+                if isinstance(exc, requests.Timeout):
+                    raise FhirTimeout("FHIR server timed out") from exc
+                raise FhirConnectionError(f"FHIR server unreachable ({type(exc).__name__})") from exc
         if not 200 <= rsp.status_code < 300:
             raise FhirHttpError(f"FHIR server answered {rsp.status_code}", rsp.status_code)
         try:
@@ -123,12 +133,15 @@ class FhirClient:
         return document
 
     def _read_limited(self, response: requests.Response) -> bytes:
+        """The body, read in chunks: refused past the size cap, abandoned past the call's deadline."""
         chunks: list[bytes] = []
         size = 0
         for chunk in response.iter_content(chunk_size=65536):
             size += len(chunk)
             if size > self.settings.max_response_bytes:
                 raise FhirBadResponse("FHIR response larger than the configured limit")
+            if time.monotonic() >= self._deadline:
+                raise FhirTimeout("FHIR time budget for this call is spent")
             chunks.append(chunk)
         return b"".join(chunks)
 
@@ -175,8 +188,8 @@ def bundle_resources(bundle: dict[str, Any]) -> Iterable[dict[str, Any]]:
 
 
 def cookieless_session() -> requests.Session:
-    """A pooled session that never keeps cookies, so nothing of one call leaks into the next."""
-    session = requests.Session()
+    """A pooled session that never keeps cookies (nothing of one call leaks into the next) and honours deadlines."""
+    session = deadline_session()
     session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
     return session
 

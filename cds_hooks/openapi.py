@@ -5,11 +5,91 @@ from __future__ import annotations
 from typing import Any
 
 from cds_hooks.definitions import ServiceDefinition, ServiceRegistry
-from cds_hooks.schemas import FHIR_ID_PATTERN, HOOK_INSTANCE_PATTERN
+from cds_hooks.limits import (
+    B64TOKEN_PATTERN,
+    FHIR_ID_PATTERN,
+    HOOK_INSTANCE_PATTERN,
+    MAX_ACCESS_TOKEN_CHARS,
+    MAX_CODE_CHARS,
+    MAX_NAME_CHARS,
+    MAX_TEXT_CHARS,
+    MAX_URI_CHARS,
+    MAX_URL_CHARS,
+    RELATIVE_REFERENCE_PATTERN,
+)
 
 OPENAPI_VERSION = "3.0.3"
 _REF = "#/components/schemas/"
 _OBJECT: dict[str, Any] = {"type": "object", "additionalProperties": True}
+_NAME: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": MAX_NAME_CHARS}
+_FHIR_ID: dict[str, Any] = {"type": "string", "pattern": FHIR_ID_PATTERN}
+_REFERENCE: dict[str, Any] = {"type": "string", "pattern": RELATIVE_REFERENCE_PATTERN}
+_BUNDLE: dict[str, Any] = {
+    "type": "object",
+    "required": ["resourceType"],
+    "properties": {
+        "resourceType": {"type": "string", "enum": ["Bundle"]},
+        "entry": {"type": "array", "items": _OBJECT},
+    },
+}
+# The contexts the toolkit checks (cds_hooks.schemas.CONTEXT_SCHEMAS); other hooks take any object.
+_PATIENT_VIEW_CONTEXT: dict[str, Any] = {
+    "type": "object",
+    "required": ["userId", "patientId"],
+    "properties": {"userId": _REFERENCE, "patientId": _FHIR_ID, "encounterId": _FHIR_ID},
+}
+_ORDER_SIGN_CONTEXT: dict[str, Any] = {
+    "type": "object",
+    "required": [*_PATIENT_VIEW_CONTEXT["required"], "draftOrders"],
+    "properties": {**_PATIENT_VIEW_CONTEXT["properties"], "draftOrders": _BUNDLE},
+}
+_ORDER_SELECT_CONTEXT: dict[str, Any] = {
+    "type": "object",
+    "required": [*_ORDER_SIGN_CONTEXT["required"], "selections"],
+    "properties": {
+        **_ORDER_SIGN_CONTEXT["properties"],
+        "selections": {"type": "array", "minItems": 1, "items": _REFERENCE},
+    },
+}
+_CONTEXTS = {
+    "patient-view": "PatientViewContext",
+    "order-sign": "OrderSignContext",
+    "order-select": "OrderSelectContext",
+}
+_CODING: dict[str, Any] = {
+    "type": "object",
+    "required": ["code", "system"],
+    "properties": {
+        "code": {"type": "string", "minLength": 1, "maxLength": MAX_CODE_CHARS},
+        "system": {"type": "string", "minLength": 1, "maxLength": MAX_URI_CHARS},
+        "display": {"type": "string", "maxLength": MAX_URI_CHARS},
+    },
+}
+_OVERRIDE_REASON: dict[str, Any] = {
+    "type": "object",
+    "description": "needs reason or userComment (CDS Hooks invariant cds-fb-3)",
+    "properties": {"reason": _CODING, "userComment": {"type": "string", "maxLength": MAX_TEXT_CHARS}},
+    "anyOf": [{"required": ["reason"]}, {"required": ["userComment"]}],
+}
+_FEEDBACK_ITEM: dict[str, Any] = {
+    "type": "object",
+    "required": ["card", "outcome", "outcomeTimestamp"],
+    "description": "acceptedSuggestions is required when outcome is accepted (invariant cds-fb-2)",
+    "properties": {
+        "card": _NAME,
+        "outcome": {"type": "string", "enum": ["accepted", "overridden"]},
+        "acceptedSuggestions": {
+            "type": "array",
+            "items": {"type": "object", "required": ["id"], "properties": {"id": _NAME}},
+        },
+        "overrideReason": _OVERRIDE_REASON,
+        "outcomeTimestamp": {"type": "string", "format": "date-time"},
+    },
+    "anyOf": [
+        {"properties": {"outcome": {"enum": ["overridden"]}}},
+        {"required": ["acceptedSuggestions"], "properties": {"acceptedSuggestions": {"minItems": 1}}},
+    ],
+}
 
 _SCHEMAS: dict[str, Any] = {
     "Error": {
@@ -26,12 +106,12 @@ _SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["access_token", "token_type", "expires_in", "scope", "subject"],
         "properties": {
-            "access_token": {"type": "string", "minLength": 1},
-            "token_type": {"type": "string", "enum": ["Bearer"]},
+            "access_token": {"type": "string", "maxLength": MAX_ACCESS_TOKEN_CHARS, "pattern": B64TOKEN_PATTERN},
+            "token_type": {"type": "string", "enum": ["Bearer", "bearer"]},
             "expires_in": {"type": "integer", "minimum": 0},
-            "scope": {"type": "string"},
-            "subject": {"type": "string"},
-            "patient": {"type": "string", "pattern": FHIR_ID_PATTERN},
+            "scope": {"type": "string", "maxLength": MAX_TEXT_CHARS},
+            "subject": {"type": "string", "maxLength": MAX_URI_CHARS},
+            "patient": _FHIR_ID,
         },
     },
     "Card": {
@@ -81,24 +161,12 @@ _SCHEMAS: dict[str, Any] = {
     "Feedback": {
         "type": "object",
         "required": ["feedback"],
-        "properties": {
-            "feedback": {
-                "type": "array",
-                "minItems": 1,
-                "items": {
-                    "type": "object",
-                    "required": ["card", "outcome", "outcomeTimestamp"],
-                    "properties": {
-                        "card": {"type": "string"},
-                        "outcome": {"type": "string", "enum": ["accepted", "overridden"]},
-                        "acceptedSuggestions": {"type": "array", "items": _OBJECT},
-                        "overrideReason": _OBJECT,
-                        "outcomeTimestamp": {"type": "string", "format": "date-time"},
-                    },
-                },
-            }
-        },
+        "properties": {"feedback": {"type": "array", "minItems": 1, "items": {"$ref": _REF + "FeedbackItem"}}},
     },
+    "FeedbackItem": _FEEDBACK_ITEM,
+    "PatientViewContext": _PATIENT_VIEW_CONTEXT,
+    "OrderSignContext": _ORDER_SIGN_CONTEXT,
+    "OrderSelectContext": _ORDER_SELECT_CONTEXT,
 }
 
 _ERRORS = {
@@ -126,20 +194,35 @@ def _errors(*codes: str) -> dict[str, Any]:
     return {code: _json({"$ref": _REF + "Error"}, _ERRORS[code]) for code in codes}
 
 
+def _context(hook: str) -> dict[str, Any]:
+    return {"$ref": _REF + _CONTEXTS[hook]} if hook in _CONTEXTS else _OBJECT
+
+
 def _hook_request(hooks: list[str]) -> dict[str, Any]:
-    return {
+    """The request body for the hooks one service id answers; with several, the context follows the hook."""
+    schema: dict[str, Any] = {
         "type": "object",
         "required": ["hook", "hookInstance", "context"],
+        "description": "fhirServer is required when fhirAuthorization is given (CDS Hooks invariant cds-r-1)",
         "properties": {
             "hook": {"type": "string", "enum": hooks},
             "hookInstance": {"type": "string", "pattern": HOOK_INSTANCE_PATTERN},
-            "fhirServer": {"type": "string", "format": "uri"},
+            "fhirServer": {"type": "string", "format": "uri", "pattern": "^https?://", "maxLength": MAX_URL_CHARS},
             "fhirAuthorization": {"$ref": _REF + "FhirAuthorization"},
-            "context": _OBJECT,
-            "prefetch": {"type": "object", "additionalProperties": {"nullable": True}},
+            "context": _context(hooks[0]) if len(hooks) == 1 else _OBJECT,
+            "prefetch": {
+                "type": "object",
+                "description": f"keys are 1 to {MAX_NAME_CHARS} characters",
+                "additionalProperties": {"nullable": True},
+            },
             "extension": _OBJECT,
         },
     }
+    # cds-r-1 in OpenAPI 3.0 terms: either no fhirAuthorization, or a fhirServer with it.
+    schema["anyOf"] = [{"not": {"required": ["fhirAuthorization"]}}, {"required": ["fhirServer"]}]
+    if len(hooks) > 1:
+        schema["oneOf"] = [{"properties": {"hook": {"enum": [h]}, "context": _context(h)}} for h in hooks]
+    return schema
 
 
 def _service_path(service_id: str, definitions: list[ServiceDefinition], auth: list[Any]) -> dict[str, Any]:

@@ -14,17 +14,36 @@ from typing import Any
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from cds_hooks.errors import BadRequest
+from cds_hooks.limits import (
+    B64TOKEN_PATTERN,
+    FHIR_ID_PATTERN,
+    HOOK_INSTANCE_PATTERN,
+    MAX_ACCESS_TOKEN_CHARS,
+    MAX_CODE_CHARS,
+    MAX_NAME_CHARS,
+    MAX_TEXT_CHARS,
+    MAX_URI_CHARS,
+    MAX_URL_CHARS,
+    RELATIVE_REFERENCE_PATTERN,
+    FullMatch,
+    between,
+    longest,
+)
 
-# hookInstance is logged, so it is held to characters that cannot forge a log line (UUIDs pass).
-HOOK_INSTANCE_PATTERN = r"^[A-Za-z0-9._:\-]{1,128}$"
-# FHIR R4 id datatype: it is substituted into prefetch URLs, so nothing else may pass.
-FHIR_ID_PATTERN = r"^[A-Za-z0-9\-.]{1,64}$"
-# A reference such as Practitioner/123 (CDS Hooks Library invariant ord-1, widened to FHIR ids).
-RELATIVE_REFERENCE_PATTERN = r"^[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}$"
-
-_fhir_id = validate.Regexp(FHIR_ID_PATTERN, error="must be a FHIR id (letters, digits, '-', '.'; 1-64)")
-_reference = validate.Regexp(RELATIVE_REFERENCE_PATTERN, error="must be a reference such as Practitioner/123")
+_fhir_id = FullMatch(FHIR_ID_PATTERN, error="must be a FHIR id (letters, digits, '-', '.'; 1-64)")
+_reference = FullMatch(RELATIVE_REFERENCE_PATTERN, error="must be a reference such as Practitioner/123")
+_b64token = FullMatch(B64TOKEN_PATTERN, error="must be an RFC 6750 bearer token (letters, digits, -._~+/ then =)")
 _not_blank = validate.Length(min=1, error="must not be empty")
+_name = between(1, MAX_NAME_CHARS)
+
+
+def _short_keys(value: Mapping[str, Any]) -> None:
+    """Prefetch keys are names: bounded, and reported without echoing an oversized key back."""
+    if any(not 1 <= len(key) <= MAX_NAME_CHARS for key in value):
+        raise ValidationError(f"keys must be 1 to {MAX_NAME_CHARS} characters")
+
+
+_hook_instance = FullMatch(HOOK_INSTANCE_PATTERN, error="must be a UUID-like token")
 
 
 @dataclass(frozen=True)
@@ -62,11 +81,11 @@ class FhirAuthorizationSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    access_token = fields.String(required=True, validate=_not_blank)
+    access_token = fields.String(required=True, validate=[between(1, MAX_ACCESS_TOKEN_CHARS), _b64token])
     token_type = fields.String(required=True, validate=validate.OneOf(["Bearer", "bearer"]))
     expires_in = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
-    scope = fields.String(required=True)
-    subject = fields.String(required=True)
+    scope = fields.String(required=True, validate=longest(MAX_TEXT_CHARS))
+    subject = fields.String(required=True, validate=longest(MAX_URI_CHARS))
     patient = fields.String(validate=_fhir_id)
 
     @post_load
@@ -80,14 +99,12 @@ class HookRequestSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    hook = fields.String(required=True, validate=_not_blank)
-    hookInstance = fields.String(
-        required=True, validate=validate.Regexp(HOOK_INSTANCE_PATTERN, error="must be a UUID-like token")
-    )
-    fhirServer = fields.Url(schemes={"http", "https"}, require_tld=False)
+    hook = fields.String(required=True, validate=_name)
+    hookInstance = fields.String(required=True, validate=_hook_instance)
+    fhirServer = fields.Url(schemes={"http", "https"}, require_tld=False, validate=longest(MAX_URL_CHARS))
     fhirAuthorization = fields.Nested(FhirAuthorizationSchema)
     context = fields.Dict(required=True)
-    prefetch = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True))
+    prefetch = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True), validate=_short_keys)
 
     @validates_schema
     def _authorization_needs_server(self, data: dict[str, Any], **_: Any) -> None:
@@ -163,16 +180,16 @@ class _CodingSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    code = fields.String(required=True, validate=_not_blank)
-    system = fields.String(required=True, validate=_not_blank)
-    display = fields.String()
+    code = fields.String(required=True, validate=between(1, MAX_CODE_CHARS))
+    system = fields.String(required=True, validate=between(1, MAX_URI_CHARS))
+    display = fields.String(validate=longest(MAX_URI_CHARS))
 
 
 class _AcceptedSuggestionSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    id = fields.String(required=True, validate=_not_blank)
+    id = fields.String(required=True, validate=_name)
 
 
 class _OverrideReasonSchema(Schema):
@@ -180,7 +197,7 @@ class _OverrideReasonSchema(Schema):
         unknown = EXCLUDE
 
     reason = fields.Nested(_CodingSchema)
-    userComment = fields.String(validate=validate.Length(max=4000))
+    userComment = fields.String(validate=longest(MAX_TEXT_CHARS))
 
     @validates_schema
     def _reason_or_comment(self, data: dict[str, Any], **_: Any) -> None:
@@ -195,7 +212,7 @@ class FeedbackItemSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    card = fields.String(required=True, validate=[_not_blank, validate.Length(max=128)])
+    card = fields.String(required=True, validate=_name)
     outcome = fields.String(required=True, validate=validate.OneOf(["accepted", "overridden"]))
     acceptedSuggestions = fields.List(fields.Nested(_AcceptedSuggestionSchema))
     overrideReason = fields.Nested(_OverrideReasonSchema)

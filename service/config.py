@@ -36,6 +36,7 @@ class Settings:
     discovery_requires_auth: bool = False
     patient_hash_key: str | None = None
     log_level: str = "INFO"
+    log_format: str = "text"
 
     @property
     def auth_enabled(self) -> bool:

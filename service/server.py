@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import logging
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -12,6 +11,7 @@ from flask import Flask
 from gunicorn.app.base import BaseApplication
 
 from service.config import load_settings
+from service.logs import GunicornLogger, configure_logging, parse_log_format
 from service.security import serve_refusal
 
 EXIT_REFUSED = 2
@@ -48,7 +48,11 @@ class _GunicornApp(BaseApplication):  # type: ignore[misc]
 def run_gunicorn(host: str, port: int, workers: int, allow_unauthenticated: bool = False) -> int:
     """Serve until stopped; returns the exit code (2: bad trusted-clients file, or unauthenticated public bind)."""
     settings = load_settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        configure_logging(settings.log_level, parse_log_format(settings.log_format))
+    except ValueError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return EXIT_REFUSED
     refusal = serve_refusal(host, settings, allow_unauthenticated)
     if refusal is not None:
         sys.stderr.write(f"error: {refusal}\n")
@@ -64,6 +68,7 @@ def run_gunicorn(host: str, port: int, workers: int, allow_unauthenticated: bool
         "accesslog": None,
         "errorlog": "-",
         "loglevel": settings.log_level.lower(),
+        "logger_class": GunicornLogger,
         "limit_request_line": 8190,
     }
     _GunicornApp(options).run()

@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -26,7 +26,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_until_up(process: subprocess.Popen[bytes], base: str) -> None:
+def _wait_until_up(process: subprocess.Popen[bytes], base: str, log_path: Path | None) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     while True:
         try:
@@ -36,20 +36,31 @@ def _wait_until_up(process: subprocess.Popen[bytes], base: str) -> None:
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
                 _, err = process.communicate(timeout=10)
+                err = log_path.read_bytes() if log_path is not None else err
                 raise AssertionError(f"serve did not start: {err.decode()[-2000:]}") from None
             time.sleep(0.2)
 
 
 @contextmanager
-def served(database_url: str, cwd: Path, command: Sequence[str] = MODULE_COMMAND, workers: int = 2) -> Iterator[str]:
-    """Base URL of ``<command> serve --workers N`` on ``database_url`` (no other CDS_* set); stopped afterwards."""
+def served(
+    database_url: str,
+    cwd: Path,
+    command: Sequence[str] = MODULE_COMMAND,
+    workers: int = 2,
+    settings: Mapping[str, str] | None = None,
+    log_path: Path | None = None,
+) -> Iterator[str]:
+    """Base URL of ``<command> serve`` on ``database_url`` plus only ``settings`` of CDS_*, logging to ``log_path``."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CDS_")}
-    env.update({"CDS_DATABASE_URL": database_url, "PYTHONPATH": str(ROOT)})
+    env.update({"CDS_DATABASE_URL": database_url, "PYTHONPATH": str(ROOT), **(settings or {})})
     args = [*command, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
-    process = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = log_path.open("wb") if log_path is not None else None
+    stdout = log if log is not None else subprocess.DEVNULL
+    stderr = log if log is not None else subprocess.PIPE
+    process = subprocess.Popen(args, cwd=cwd, env=env, stdout=stdout, stderr=stderr)
     try:
-        _wait_until_up(process, f"http://127.0.0.1:{port}")
+        _wait_until_up(process, f"http://127.0.0.1:{port}", log_path)
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
@@ -58,3 +69,5 @@ def served(database_url: str, cwd: Path, command: Sequence[str] = MODULE_COMMAND
         except subprocess.TimeoutExpired:
             process.kill()
             process.communicate(timeout=10)
+        if log is not None:
+            log.close()

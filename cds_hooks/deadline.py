@@ -1,0 +1,128 @@
+"""A hard deadline for blocking HTTP reads: at the deadline a watchdog shuts the connection's socket down.
+
+A read timeout bounds each socket read, not the whole answer: a peer sending one byte a second, or an endless
+chunked body, never trips it. While a ``DeadlineWatch`` is active in the current thread, every connection of a
+session built with ``deadline_session()`` registers its socket when it waits for an answer; when the deadline
+passes the watchdog shuts that socket down, so a read blocked in the status line, the headers or the body
+returns at once, whatever the peer does.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from contextvars import ContextVar
+from types import TracebackType
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+_CURRENT: ContextVar[DeadlineWatch | None] = ContextVar("cds_hooks_deadline_watch", default=None)
+
+
+def _shut_down(sock: socket.socket) -> None:
+    """Shut the socket down for both directions (the plain-socket call: an SSL socket's would drop its state)."""
+    try:
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+class DeadlineWatch:
+    """Shuts down every socket attached to it once ``deadline`` (time.monotonic) has passed; a context manager."""
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.fired = False
+        self._closed = False
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._fire)
+        self._timer.daemon = True
+        self._token: Any = None
+
+    def attach(self, sock: socket.socket) -> None:
+        """Watch ``sock`` (shut down at once if the deadline has already passed)."""
+        with self._lock:
+            if self._closed:
+                return
+            if self.fired:
+                _shut_down(sock)
+            else:
+                self._sockets.append(sock)
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self.fired = True
+            for sock in self._sockets:
+                _shut_down(sock)
+
+    @property
+    def expired(self) -> bool:
+        """The deadline has passed (whether or not the watchdog has run yet)."""
+        return self.fired or time.monotonic() >= self.deadline
+
+    def __enter__(self) -> DeadlineWatch:
+        self._token = _CURRENT.set(self)
+        self._timer.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self._timer.cancel()
+        with self._lock:
+            self._closed = True
+            self._sockets.clear()
+        _CURRENT.reset(self._token)
+
+
+class _WatchedHTTPConnection(HTTPConnection):
+    """An HTTP connection that puts its socket under the current thread's deadline watch while it waits."""
+
+    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
+        """Register the socket with the active watch, then read the answer as usual."""
+        watch = _CURRENT.get()
+        if watch is not None and self.sock is not None:
+            watch.attach(self.sock)
+        return super().getresponse(*args, **kwargs)
+
+
+class _WatchedHTTPSConnection(HTTPSConnection):
+    """The HTTPS variant of ``_WatchedHTTPConnection``."""
+
+    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
+        """Register the socket with the active watch, then read the answer as usual."""
+        watch = _CURRENT.get()
+        if watch is not None and self.sock is not None:
+            watch.attach(self.sock)
+        return super().getresponse(*args, **kwargs)
+
+
+class _WatchedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+class _DeadlineAdapter(HTTPAdapter):
+    """A requests adapter whose pools build watched connections."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        """Build the pool manager, then swap in the watched pool classes."""
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+
+def deadline_session() -> requests.Session:
+    """A session whose connections honour an active ``DeadlineWatch``."""
+    session = requests.Session()
+    session.mount("http://", _DeadlineAdapter())
+    session.mount("https://", _DeadlineAdapter())
+    return session
