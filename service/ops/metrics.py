@@ -49,9 +49,7 @@ class Metrics:
         self.fetch_seconds = Histogram(
             "cds_fhir_prefetch_duration_seconds", "Prefetch step latency", ["outcome"], buckets=buckets, registry=own
         )
-        self.db_errors = Counter(
-            "cds_database_errors", "Failed DB operations", ["operation", "error"], registry=own
-        )
+        self.db_errors = Counter("cds_database_errors", "Failed DB operations", ["operation", "error"], registry=own)
         self.degraded = Gauge(
             "cds_database_degraded", "1 while the database is unavailable", registry=own, multiprocess_mode="livemax"
         )

@@ -25,7 +25,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import delete
+from sqlalchemy import Connection, delete, event
 from sqlalchemy.exc import SQLAlchemyError
 
 from cds_hooks import FeedbackItem
@@ -42,6 +42,7 @@ REPLAY_FALLBACK_MAX_ENTRIES = 100_000
 WARN_INTERVAL_S = 60.0
 DEADLINE_THREADS = 4
 READ_ONLY_MARKERS = ("readonly", "read-only", "read only")
+_deadline_thread = threading.local()
 
 
 class DatabaseUnavailable(SQLAlchemyError):
@@ -143,6 +144,13 @@ def describe(error: BaseException) -> str:
     return type(original).__name__
 
 
+def _refuse_late_commit(_connection: Connection) -> None:
+    """Engine ``commit`` listener: a transaction whose caller gave up waiting is rolled back, not committed."""
+    abandoned: threading.Event | None = getattr(_deadline_thread, "abandoned", None)
+    if abandoned is not None and abandoned.is_set():
+        raise DatabaseUnavailable("the caller gave up waiting: rolled back")
+
+
 class ResilientStore(Store):
     """A ``Store`` whose request-path writes are bounded in time and degrade while the database is unavailable."""
 
@@ -155,6 +163,7 @@ class ResilientStore(Store):
         self._pool: ThreadPoolExecutor | None = None
         if store.engine.dialect.name == "postgresql":  # SQLite's own busy timeout bounds its waits
             self._pool = ThreadPoolExecutor(max_workers=DEADLINE_THREADS, thread_name_prefix="db-deadline")
+            event.listen(store.engine, "commit", _refuse_late_commit)
 
     def guarded(self, operation: str, action: Callable[[], T]) -> T:
         """Run ``action`` within the deadline unless the breaker is open; any failure -> ``DatabaseUnavailable``."""
@@ -172,10 +181,17 @@ class ResilientStore(Store):
     def _within_deadline(self, action: Callable[[], T]) -> T:
         if self._pool is None:
             return action()
-        future: Future[T] = self._pool.submit(action)
+        abandoned = threading.Event()
+
+        def run() -> T:
+            _deadline_thread.abandoned = abandoned
+            return action()
+
+        future: Future[T] = self._pool.submit(run)
         try:
             return future.result(timeout=self._timeout_s)
         except FutureTimeout:
+            abandoned.set()  # a transaction still stuck must not commit once the caller was told it failed
             future.cancel()  # never started (every deadline thread stuck): it never will
             raise
 
