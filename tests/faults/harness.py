@@ -61,6 +61,19 @@ def hook_bodies() -> list[bytes]:
     return [path.read_bytes() for path in sorted(REQUESTS_DIR.glob("*.json"))]
 
 
+def feedback_items(count: int = 2) -> list[dict[str, Any]]:
+    """Override feedback on cards nobody issued (stored anyway, flagged unknown)."""
+    return [
+        {
+            "card": str(uuid.uuid4()),
+            "outcome": "overridden",
+            "outcomeTimestamp": "2025-03-01T12:00:00Z",
+            "overrideReason": {"reason": {"code": "not-relevant", "system": "http://example.org/override"}},
+        }
+        for _ in range(count)
+    ]
+
+
 @dataclass
 class Instance:
     """A running ``serve``: its base URL, the master process, its log file and its signer (if auth is on)."""

@@ -14,7 +14,7 @@ from typing import Any
 
 import requests
 
-from tests.faults.harness import FAST_DATABASE, Instance, Signer, hook_bodies, serve
+from tests.faults.harness import FAST_DATABASE, Instance, Signer, feedback_items, hook_bodies, serve
 from tests.faults.metrics_text import metric_total
 from tests.faults.throwaway_postgres import ThrowawayPostgres
 
@@ -28,19 +28,6 @@ def load(instance: Instance, calls: int = CALLS_PER_PHASE) -> list[requests.Resp
     bodies = hook_bodies()
     with ThreadPoolExecutor(CONCURRENCY) as pool:
         return list(pool.map(lambda n: instance.call(bodies[n % len(bodies)]), range(calls)))
-
-
-def feedback_items(count: int = 2) -> list[dict[str, Any]]:
-    """Override feedback on cards nobody issued (stored anyway, flagged unknown)."""
-    return [
-        {
-            "card": str(uuid.uuid4()),
-            "outcome": "overridden",
-            "outcomeTimestamp": "2025-03-01T12:00:00Z",
-            "overrideReason": {"reason": {"code": "not-relevant", "system": "http://example.org/override"}},
-        }
-        for _ in range(count)
-    ]
 
 
 def assert_outage_behaviour(instance: Instance) -> None:
