@@ -42,10 +42,10 @@ def _wait_until_up(process: subprocess.Popen[bytes], base: str) -> None:
 
 @contextmanager
 def served(database_url: str, cwd: Path, command: Sequence[str] = MODULE_COMMAND, workers: int = 2) -> Iterator[str]:
-    """Base URL of ``<command> serve --workers N`` on ``database_url`` (no other CDS_* set); stopped afterwards."""
+    """Base URL of ``<command> serve --workers N`` on ``database_url`` (no drain period, no other CDS_* set)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CDS_")}
-    env.update({"CDS_DATABASE_URL": database_url, "PYTHONPATH": str(ROOT)})
+    env.update({"CDS_DATABASE_URL": database_url, "PYTHONPATH": str(ROOT), "CDS_DRAIN_SECONDS": "0"})
     args = [*command, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     process = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:

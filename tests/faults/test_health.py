@@ -35,8 +35,11 @@ def _raw(port: int, request: bytes) -> bytes:
     return b"".join(chunks)
 
 
-def test_gunicorn_refusals_are_json(tmp_path: Path) -> None:
-    with serve(f"sqlite:///{tmp_path / 'cds.sqlite3'}", tmp_path) as instance:
+def test_gunicorn_refusals_are_json_and_no_control_socket_is_claimed(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {"HOME": str(home), "XDG_RUNTIME_DIR": str(home)}  # where gunicorn >= 24 would put gunicorn.ctl
+    with serve(f"sqlite:///{tmp_path / 'cds.sqlite3'}", tmp_path, env=env) as instance:
         port = int(instance.base.rsplit(":", 1)[1])
         long_line = _raw(port, b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
         big_header = _raw(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 9000 + b"\r\n\r\n")
@@ -48,3 +51,4 @@ def test_gunicorn_refusals_are_json(tmp_path: Path) -> None:
         assert head.startswith(f"HTTP/1.1 {status} ".encode()), head
         assert b"Content-Type: application/json" in head and body.startswith(b'{"error":'), answer
     assert "aaaa" not in log and "bbbb" not in log  # the refused request's text is not logged
+    assert not list(home.rglob("*"))  # several instances on a host cannot fight over one control socket
