@@ -25,8 +25,7 @@ from service.hooks import service_definitions
 from service.knowledge import load_knowledge
 from service.ops import DrainState, Operations, install_operations
 from service.security import build_authenticator
-from service.store import open_store
-from service.store.resilience import ResilientStore
+from service.store.resilience import open_resilient_store
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +52,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     registry = ServiceRegistry(service_definitions(knowledge, clock))
     events = EventBus()
     # Wall-clock time: issued/received instants and jti expiry are not clinical "now".
-    store = ResilientStore(open_store(settings), settings.database_timeout_s, settings.database_retry_s, events.publish)
+    store = open_resilient_store(settings, events.publish)
     app.extensions["fasciculation_cds.store"] = store
     record_cards = card_recorder(store, settings.patient_hash_key)
     events.subscribe(CardsIssued, lambda issued: record_cards(issued.definition, issued.request, issued.document))

@@ -30,7 +30,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from cds_hooks import FeedbackItem
 from cds_hooks.events import CardsRecorded, DatabaseError
-from service.store.database import Store, replay_key
+from service.config import Settings
+from service.store import open_store
+from service.store.database import Clock, Store, replay_key, utc_now
+from service.store.engine import create_store_engine
+from service.store.migrations import migrate
 from service.store.records import FeedbackSummary, IssuedCard
 from service.store.tables import seen_jti
 
@@ -154,8 +158,11 @@ def _refuse_late_commit(_connection: Connection) -> None:
 class ResilientStore(Store):
     """A ``Store`` whose request-path writes are bounded in time and degrade while the database is unavailable."""
 
-    def __init__(self, store: Store, timeout_s: float, retry_s: float, publish: Publish | None = None) -> None:
+    def __init__(
+        self, store: Store, timeout_s: float, retry_s: float, publish: Publish | None = None, migrated: bool = True
+    ) -> None:
         super().__init__(store.engine, store.clock)
+        self._migrated = migrated
         self.health = DatabaseHealth(retry_s)
         self.replay_fallback = BoundedReplayCache()
         self._timeout_s = timeout_s
@@ -170,13 +177,23 @@ class ResilientStore(Store):
         if self.health.open():
             raise DatabaseUnavailable(f"database left alone after a failure ({self.health.last_error})")
         try:
-            result = self._within_deadline(action)
+            result = self._within_deadline(action if self._migrated else self._migrating(action))
         except (SQLAlchemyError, FutureTimeout) as exc:
             self.health.failed(operation, exc)
             self._publish(DatabaseError(operation, describe(exc)))
             raise DatabaseUnavailable(f"database unavailable ({describe(exc)})") from exc
         self.health.succeeded()
         return result
+
+    def _migrating(self, action: Callable[[], T]) -> Callable[[], T]:
+        """``action`` preceded by the schema migration the start-up could not run (the database was down)."""
+
+        def run() -> T:
+            migrate(self.engine, self.clock())
+            self._migrated = True
+            return action()
+
+        return run
 
     def _within_deadline(self, action: Callable[[], T]) -> T:
         if self._pool is None:
@@ -246,3 +263,15 @@ class ResilientStore(Store):
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
         super().close()
+
+
+def open_resilient_store(settings: Settings, publish: Publish | None = None, clock: Clock = utc_now) -> ResilientStore:
+    """The app's store; a database down at start-up is not fatal: the schema is brought up to date once it answers."""
+    timeout_s, retry_s = settings.database_timeout_s, settings.database_retry_s
+    try:
+        return ResilientStore(open_store(settings, clock), timeout_s, retry_s, publish)
+    except SQLAlchemyError as exc:
+        engine = create_store_engine(settings.database_url, timeout_s)
+        store = ResilientStore(Store(engine, clock), timeout_s, retry_s, publish, migrated=False)
+        store.health.failed("start-up", exc)
+        return store

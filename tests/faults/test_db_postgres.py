@@ -108,3 +108,19 @@ def test_postgres_frozen_under_load(throwaway_postgres: ThrowawayPostgres, signe
         check_recovery(instance, refused_items)
         log = instance.log()
     assert "Traceback" not in log and "WORKER TIMEOUT" not in log
+
+
+def test_service_starts_while_postgres_is_down(
+    throwaway_postgres: ThrowawayPostgres, signer: Signer, tmp_path: Path
+) -> None:
+    throwaway_postgres.kill()  # a worker (re)started during an outage must boot, not take gunicorn down with it
+    with serve(throwaway_postgres.url, tmp_path, workers=1, signer=signer, env=FAST_DATABASE) as instance:
+        assert requests.get(f"{instance.base}/healthz", timeout=5).status_code == 200
+        assert requests.get(f"{instance.base}/readyz", timeout=15).status_code == 503
+        assert [a.status_code for a in load(instance, 6)] == [200] * 6
+        refused_items = feedback_items(2)
+        assert instance.feedback(refused_items).status_code == 503
+        throwaway_postgres.start()
+        check_recovery(instance, refused_items)  # the schema is created once the database answers
+        log = instance.log()
+    assert "Traceback" not in log
