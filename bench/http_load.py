@@ -99,6 +99,7 @@ def served(workers: int, database_url: str) -> Iterator[int]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CDS_")}
     env["CDS_DATABASE_URL"] = database_url
+    env["CDS_DRAIN_SECONDS"] = "0"  # stop at once when the run is over
     env["PYTHONPATH"] = os.pathsep.join(x for x in (str(ROOT), env.get("PYTHONPATH")) if x)
     log_dir = Path(tempfile.mkdtemp(prefix="bench-serve-"))
     log_path = log_dir / "server.log"

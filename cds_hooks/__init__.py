@@ -18,6 +18,16 @@ from cds_hooks.errors import (
     PreconditionFailed,
     Unauthorized,
 )
+from cds_hooks.events import (
+    CallFinished,
+    CardsIssued,
+    CardsRecorded,
+    DatabaseError,
+    EventBus,
+    FeedbackFinished,
+    FetchOutcome,
+    FhirFetchDone,
+)
 from cds_hooks.fhir_client import (
     FhirClient,
     FhirClientSettings,
@@ -33,6 +43,14 @@ from cds_hooks.urls import ServerAllowList
 __all__ = [
     "Authenticator",
     "BadRequest",
+    "CallFinished",
+    "CardsIssued",
+    "CardsRecorded",
+    "DatabaseError",
+    "EventBus",
+    "FeedbackFinished",
+    "FetchOutcome",
+    "FhirFetchDone",
     "CdsHooksError",
     "EndpointOptions",
     "FeedbackItem",

@@ -11,15 +11,16 @@ import logging
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from flask import Blueprint, Flask, Response, request
+from flask import Blueprint, Flask, Response, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from cds_hooks.definitions import ServiceDefinition, ServiceRegistry
 from cds_hooks.errors import BadRequest, CdsHooksError, NotFound
+from cds_hooks.events import CallFinished, CardsIssued, EventBus, FeedbackFinished, FetchOutcome, FhirFetchDone
 from cds_hooks.fhir_client import ClientFactory
 from cds_hooks.openapi import openapi_document
 from cds_hooks.prefetch import PrefetchResolver
@@ -29,6 +30,7 @@ from cds_hooks.schemas import FeedbackItem, HookRequest, load_feedback, load_hoo
 log = logging.getLogger(__name__)
 
 Authenticator = Callable[[str | None, str], None]
+# What an application's card recorder looks like (subscribe it to ``CardsIssued``).
 CardsObserver = Callable[[ServiceDefinition, HookRequest, dict[str, Any]], None]
 FeedbackSink = Callable[[str, Sequence[FeedbackItem]], dict[str, Any]]
 
@@ -39,15 +41,15 @@ CORS_MAX_AGE_S = "600"
 
 @dataclass(frozen=True)
 class EndpointOptions:
-    """What the endpoints need from the application: auth, FHIR access, CORS, observers."""
+    """What the endpoints need from the application: auth, FHIR access, CORS, the event bus it observes."""
 
     client_factory: ClientFactory
     authenticator: Authenticator | None = None
     discovery_requires_auth: bool = False
     public_url: str | None = None
     cors_origins: tuple[str, ...] = ("*",)
-    on_cards: CardsObserver | None = None
     feedback_sink: FeedbackSink | None = None
+    events: EventBus = field(default_factory=EventBus)
 
 
 def json_response(document: Any, status: int = 200) -> Response:
@@ -111,11 +113,11 @@ class _Endpoints:
         self.authenticate()
         hook_request = load_hook_request(_read_json(), hooks)
         definition = self.registry.find(service_id, hook_request.hook)
-        prefetched = self.resolvers[(definition.id, definition.hook)].resolve(hook_request)
+        g.cds_hooks_call = (definition.id, definition.hook)
+        prefetched = self._prefetch(definition, hook_request)
         document = definition.handler(hook_request, prefetched)
         check_response(document)
-        if self.options.on_cards is not None:
-            self.options.on_cards(definition, hook_request, document)
+        self.options.events.publish(CardsIssued(definition, hook_request, document))
         log.info(
             "service=%s hook=%s hookInstance=%s cards=%d elapsed_ms=%.1f",
             service_id,
@@ -126,13 +128,28 @@ class _Endpoints:
         )
         return json_response(document)
 
+    def _prefetch(self, definition: ServiceDefinition, hook_request: HookRequest) -> dict[str, Any | None]:
+        """Resolve the prefetch (FHIR fall-back included), publishing how it ended and how long it took."""
+        resolver = self.resolvers[(definition.id, definition.hook)]
+        started = time.perf_counter()
+        outcome = FetchOutcome.FAILED
+        try:
+            prefetched = resolver.resolve(hook_request)
+            outcome = FetchOutcome.FETCHED if resolver.needs_server(hook_request) else FetchOutcome.NOT_NEEDED
+            return prefetched
+        finally:
+            elapsed = time.perf_counter() - started
+            self.options.events.publish(FhirFetchDone(definition.id, definition.hook, outcome, elapsed))
+
     def feedback(self, service_id: str) -> Response:
         """POST /cds-services/<id>/feedback."""
         self.registry.hooks_for(service_id)
         if self.options.feedback_sink is None:
             raise NotFound("this service does not take feedback")
+        g.cds_hooks_feedback = service_id
         self.authenticate()
         items = load_feedback(_read_json())
+        g.cds_hooks_feedback_outcomes = _outcome_counts(items)
         summary = self.options.feedback_sink(service_id, items)
         log.info("service=%s feedback items=%d", service_id, len(items))
         return json_response(summary)
@@ -147,7 +164,36 @@ def create_blueprint(registry: ServiceRegistry, options: EndpointOptions) -> Blu
     blueprint.add_url_rule("/cds-services/<service_id>/feedback", "feedback", endpoints.feedback, methods=["POST"])
     blueprint.add_url_rule("/openapi.json", "openapi", endpoints.openapi, methods=["GET"])
     blueprint.after_app_request(_cors_headers(options.cors_origins))
+    blueprint.before_request(_start_clock)
+    blueprint.after_request(_publish_finished(options.events))
     return blueprint
+
+
+def _outcome_counts(items: Sequence[FeedbackItem]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item.outcome] = counts.get(item.outcome, 0) + 1
+    return counts
+
+
+def _start_clock() -> None:
+    g.cds_hooks_started = time.perf_counter()
+
+
+def _publish_finished(events: EventBus) -> Callable[[Response], Response]:
+    """After-request hook publishing ``CallFinished``/``FeedbackFinished`` (errors included: they pass here too)."""
+
+    def publish(response: Response) -> Response:
+        elapsed = time.perf_counter() - g.get("cds_hooks_started", time.perf_counter())
+        if request.endpoint == "cds_hooks.call":
+            service_id, hook = g.get("cds_hooks_call", ("unknown", "unknown"))
+            events.publish(CallFinished(service_id, hook, response.status_code, elapsed))
+        elif request.endpoint == "cds_hooks.feedback" and g.get("cds_hooks_feedback"):
+            outcomes = g.get("cds_hooks_feedback_outcomes", {})
+            events.publish(FeedbackFinished(g.cds_hooks_feedback, response.status_code, outcomes))
+        return response
+
+    return publish
 
 
 def _cors_headers(origins: tuple[str, ...]) -> Callable[[Response], Response]:

@@ -89,6 +89,14 @@ class PrefetchResolver:
             return None
         return self._client_factory(request.fhir_server, request.access_token)
 
+    def needs_server(self, request: HookRequest) -> bool:
+        """Whether resolving ``request`` reads from the FHIR server (a key missing or unusable, or a paged Bundle)."""
+        for key in self.templates:
+            value = request.prefetch.get(key, ...)
+            if value is not None and (not _is_usable(value) or next_link(value) is not None):
+                return True
+        return False
+
     def resolve(self, request: HookRequest) -> dict[str, Any | None]:
         """Every declared key mapped to its resource/Bundle, or ``None`` when the client said "no data"."""
         for key, value in request.prefetch.items():

@@ -10,7 +10,9 @@ from typing import Any
 from flask import Flask
 
 from cds_hooks import (
+    CardsIssued,
     EndpointOptions,
+    EventBus,
     ServerAllowList,
     ServiceRegistry,
     client_factory,
@@ -21,8 +23,9 @@ from service.config import Settings, fhir_client_settings, load_settings
 from service.feedback import card_recorder, feedback_sink
 from service.hooks import service_definitions
 from service.knowledge import load_knowledge
+from service.ops import DrainState, Operations, install_operations
 from service.security import build_authenticator
-from service.store import open_store
+from service.store.resilience import open_resilient_store
 
 log = logging.getLogger(__name__)
 
@@ -37,26 +40,32 @@ def _fhir_client_factory(settings: Settings) -> Any:
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Application factory: settings from the environment plus ``config`` overrides (``clock`` for tests)."""
+    """Application factory: settings from the environment plus ``config`` overrides (``clock``, ``drain``)."""
     overrides = dict(config or {})
     clock: Callable[[], datetime] = overrides.pop("clock", _utc_now)
+    drain: DrainState = overrides.pop("drain", None) or DrainState()
     settings = load_settings(overrides=overrides)
     knowledge = load_knowledge()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["fasciculation_cds.settings"] = settings
     registry = ServiceRegistry(service_definitions(knowledge, clock))
-    store = open_store(settings)  # wall-clock time: issued/received instants and jti expiry are not clinical "now"
+    events = EventBus()
+    # Wall-clock time: issued/received instants and jti expiry are not clinical "now".
+    store = open_resilient_store(settings, events.publish)
     app.extensions["fasciculation_cds.store"] = store
+    record_cards = card_recorder(store, settings.patient_hash_key)
+    events.subscribe(CardsIssued, lambda issued: record_cards(issued.definition, issued.request, issued.document))
     options = EndpointOptions(
         client_factory=_fhir_client_factory(settings),
         authenticator=build_authenticator(settings, store),  # jti replay cache in the database: all workers share it
         discovery_requires_auth=settings.discovery_requires_auth,
         public_url=settings.public_url,
         cors_origins=tuple(o.strip() for o in settings.cors_origins.split(",") if o.strip()),
-        on_cards=card_recorder(store, settings.patient_hash_key),
         feedback_sink=feedback_sink(store),
+        events=events,
     )
     app.register_blueprint(create_blueprint(registry, options))
     install_error_handlers(app)
+    install_operations(app, Operations(knowledge.version, store, events, drain))
     return app

@@ -35,6 +35,9 @@ class Settings:
     fhir_total_timeout_s: float = 8.0
     discovery_requires_auth: bool = False
     patient_hash_key: str | None = None
+    database_timeout_s: float = 5.0
+    database_retry_s: float = 2.0
+    drain_seconds: float = 10.0
     log_level: str = "INFO"
     log_format: str = "text"
 

@@ -1,10 +1,21 @@
-"""Serving the app with gunicorn from inside the CLI (no separate config file to keep in step)."""
+"""Serving the app with gunicorn from inside the CLI (no separate config file to keep in step).
+
+``serve`` also owns what the workers share: the draining flag (``CDS_DRAIN_SECONDS`` between SIGTERM and the
+graceful stop), and the prometheus-client multiprocess directory (``PROMETHEUS_MULTIPROC_DIR`` if set - emptied at
+start - else a private temporary directory removed at exit; a worker that exits is marked dead in it). No gunicorn
+control socket is opened: several instances on one host would otherwise fight over the same path.
+"""
 
 from __future__ import annotations
 
 import gc
+import os
+import shutil
 import sys
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -12,9 +23,16 @@ from gunicorn.app.base import BaseApplication
 
 from service.config import load_settings
 from service.logs import GunicornLogger, configure_logging, parse_log_format
+from service.ops.drain import DrainState
+from service.ops.gunicorn_parts import DrainingArbiter, JsonErrorSyncWorker
+from service.ops.metrics import MULTIPROC_ENV
 from service.security import serve_refusal
 
 EXIT_REFUSED = 2
+# Below gunicorn's own maxima, answered by JsonErrorSyncWorker with a JSON 414/431.
+LIMIT_REQUEST_LINE = 8190
+LIMIT_REQUEST_FIELD_SIZE = 8190
+LIMIT_REQUEST_FIELDS = 100
 
 
 def worker_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -31,18 +49,54 @@ def worker_app(config: Mapping[str, Any] | None = None) -> Flask:
 class _GunicornApp(BaseApplication):  # type: ignore[misc]
     """Gunicorn application that builds the Flask app in each worker via create_app()."""
 
-    def __init__(self, options: dict[str, Any]) -> None:
+    def __init__(self, options: dict[str, Any], drain: DrainState, drain_seconds: float) -> None:
         self._options = options
+        self._drain = drain
+        self._drain_seconds = drain_seconds
         super().__init__()
 
     def load_config(self) -> None:
-        """Copy our options into gunicorn's settings."""
+        """Copy our options into gunicorn's settings (those this gunicorn version knows)."""
         for key, value in self._options.items():
-            self.cfg.set(key, value)
+            if key in self.cfg.settings:
+                self.cfg.set(key, value)
 
     def load(self) -> Any:
         """Build the WSGI app (once per worker, after fork)."""
-        return worker_app()
+        return worker_app({"drain": self._drain})
+
+    def run(self) -> None:
+        """Run the draining master instead of gunicorn's own."""
+        DrainingArbiter(self, self._drain, self._drain_seconds).run()
+
+
+def _worker_exited(_server: Any, worker: Any) -> None:
+    """Gunicorn ``child_exit`` hook: drop the worker's live gauges from the multiprocess directory."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+@contextmanager
+def metrics_directory() -> Iterator[Path]:
+    """The multiprocess directory, empty, exported in ``PROMETHEUS_MULTIPROC_DIR`` for the workers."""
+    configured = os.environ.get(MULTIPROC_ENV)
+    if configured:
+        directory = Path(configured)
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.db"):
+            stale.unlink()
+        yield directory
+        return
+    directory = Path(tempfile.mkdtemp(prefix="fasciculation-cds-metrics-"))
+    os.environ[MULTIPROC_ENV] = str(directory)
+    owner = os.getpid()
+    try:
+        yield directory
+    finally:
+        if os.getpid() == owner:  # workers leave through here too (SystemExit after fork): only the master cleans
+            os.environ.pop(MULTIPROC_ENV, None)
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 def run_gunicorn(host: str, port: int, workers: int, allow_unauthenticated: bool = False) -> int:
@@ -61,7 +115,7 @@ def run_gunicorn(host: str, port: int, workers: int, allow_unauthenticated: bool
     options = {
         "bind": bind,
         "workers": max(1, workers),
-        "worker_class": "sync",
+        "worker_class": JsonErrorSyncWorker,
         "timeout": 30,
         "graceful_timeout": 10,
         "keepalive": 5,
@@ -69,7 +123,12 @@ def run_gunicorn(host: str, port: int, workers: int, allow_unauthenticated: bool
         "errorlog": "-",
         "loglevel": settings.log_level.lower(),
         "logger_class": GunicornLogger,
-        "limit_request_line": 8190,
+        "limit_request_line": LIMIT_REQUEST_LINE,
+        "limit_request_field_size": LIMIT_REQUEST_FIELD_SIZE,
+        "limit_request_fields": LIMIT_REQUEST_FIELDS,
+        "control_socket_disable": True,
+        "child_exit": _worker_exited,
     }
-    _GunicornApp(options).run()
+    with metrics_directory():
+        _GunicornApp(options, DrainState(), settings.drain_seconds).run()
     return 0

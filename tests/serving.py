@@ -50,10 +50,11 @@ def served(
     settings: Mapping[str, str] | None = None,
     log_path: Path | None = None,
 ) -> Iterator[str]:
-    """Base URL of ``<command> serve`` on ``database_url`` plus only ``settings`` of CDS_*, logging to ``log_path``."""
+    """Base URL of ``<command> serve`` on ``database_url`` (no drain) plus only ``settings`` of CDS_*, logs to ``log_path``."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CDS_")}
-    env.update({"CDS_DATABASE_URL": database_url, "PYTHONPATH": str(ROOT), **(settings or {})})
+    env.update({"CDS_DATABASE_URL": database_url, "PYTHONPATH": str(ROOT), "CDS_DRAIN_SECONDS": "0"})
+    env.update(settings or {})
     args = [*command, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     log = log_path.open("wb") if log_path is not None else None
     stdout = log if log is not None else subprocess.DEVNULL

@@ -11,7 +11,7 @@ from service.store.records import FeedbackOnCard, FeedbackSummary, IssuedCard, O
 
 def open_store(settings: Settings, clock: Clock = utc_now) -> Store:
     """Connect to ``settings.database_url``, bring its schema up to date, and return the store."""
-    engine = create_store_engine(settings.database_url)
+    engine = create_store_engine(settings.database_url, settings.database_timeout_s)
     try:
         migrate(engine, clock())
     except BaseException:

@@ -116,6 +116,11 @@ class Store:
         """The SQLAlchemy engine (for tests and tools)."""
         return self._engine
 
+    @property
+    def clock(self) -> Clock:
+        """The store's clock (wall-clock UTC in the app)."""
+        return self._clock
+
     def close(self) -> None:
         """Close every pooled connection."""
         self._engine.dispose()

@@ -5,6 +5,10 @@ at once (``synchronous = NORMAL``: durable across process crashes, a power cut m
 busy timeout makes a writer wait for the lock instead of failing, and every transaction starts with
 ``BEGIN IMMEDIATE`` so that a transaction never has to upgrade a read lock to a write lock (the one case SQLite
 answers with "database is locked" without waiting).
+
+Every database wait is short (``CDS_DATABASE_TIMEOUT_S``, default 5 s): SQLite's busy timeout; PostgreSQL's
+connect timeout, pool checkout timeout, and per-session ``statement_timeout`` / ``lock_timeout``. A database
+that is down or stuck then costs a request seconds, not a worker (``service.store.resilience`` does the rest).
 """
 
 from __future__ import annotations
@@ -20,11 +24,11 @@ from sqlalchemy.engine import URL, Dialect
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+DEFAULT_TIMEOUT_S = 5.0
 WAL_SWITCH_RETRY_S = 0.01
 POSTGRES_POOL_SIZE = 5
 POSTGRES_MAX_OVERFLOW = 10
-POSTGRES_CONNECT_TIMEOUT_S = 10
+POSTGRES_CONNECT_TIMEOUT_S = 3
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 
 
@@ -51,57 +55,80 @@ class UtcDateTime(TypeDecorator[datetime]):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
-def create_store_engine(url: str) -> Engine:
-    """An engine for ``url`` (``sqlite:///path`` or ``postgresql+psycopg://...``)."""
+def create_store_engine(url: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> Engine:
+    """An engine for ``url`` (``sqlite:///path`` or ``postgresql+psycopg://...``); waits bounded by ``timeout_s``."""
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        return _sqlite_engine(parsed)
+        return _sqlite_engine(parsed, timeout_s)
     if backend == "postgresql":
-        return create_engine(
+        engine = create_engine(
             parsed,
             pool_size=POSTGRES_POOL_SIZE,
             max_overflow=POSTGRES_MAX_OVERFLOW,
             pool_pre_ping=True,
-            connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S},
+            pool_timeout=timeout_s,
+            connect_args={"connect_timeout": max(1, min(POSTGRES_CONNECT_TIMEOUT_S, round(timeout_s)))},
         )
+        event.listen(engine, "connect", _postgres_timeouts(round(timeout_s * 1000)))
+        return engine
     raise StoreConfigError(f"unsupported database backend {backend!r}; use one of {', '.join(SUPPORTED_BACKENDS)}")
 
 
-def _sqlite_engine(url: URL) -> Engine:
-    """A SQLite engine; the parent directory of a file database is created."""
+def _postgres_timeouts(timeout_ms: int) -> Any:
+    """A connect listener giving every new session its ``statement_timeout`` and ``lock_timeout``."""
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        try:
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute(f"SET statement_timeout = {int(timeout_ms)}")
+                cursor.execute(f"SET lock_timeout = {int(timeout_ms)}")
+        finally:
+            dbapi_connection.autocommit = autocommit
+
+    return on_connect
+
+
+def _sqlite_engine(url: URL, timeout_s: float) -> Engine:
+    """A SQLite engine; the parent directory of a file database is created (not for ``file:`` URIs)."""
     database = url.database or ""
     in_memory = database in ("", ":memory:")
-    if not in_memory:
+    if not in_memory and not url.query.get("uri"):
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    connect_args: dict[str, Any] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+    connect_args: dict[str, Any] = {"timeout": timeout_s, "check_same_thread": False}
     if in_memory:
         engine = create_engine(url, connect_args=connect_args, poolclass=StaticPool)
     else:
         engine = create_engine(url, connect_args=connect_args)
-    event.listen(engine, "connect", _sqlite_on_connect)
+    event.listen(engine, "connect", _sqlite_on_connect(round(timeout_s * 1000)))
     event.listen(engine, "begin", _sqlite_on_begin)
     return engine
 
 
-def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_on_connect(busy_timeout_ms: int) -> Any:
     """Per connection: we issue BEGIN ourselves; busy timeout before WAL (switching to WAL may wait)."""
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        _switch_to_wal(cursor)
-        # WAL + NORMAL: no fsync per commit (only at checkpoints), still never corrupt; a power cut may lose the
-        # last few commits. The default FULL fsyncs every hook call's card insert under the write lock, which
-        # capped the whole server at ~400 req/s (bench/README.md).
-        cursor.execute("PRAGMA synchronous = NORMAL")
-    finally:
-        cursor.close()
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            _switch_to_wal(cursor, busy_timeout_ms / 1000)
+            # WAL + NORMAL: no fsync per commit (only at checkpoints), still never corrupt; a power cut may lose
+            # the last few commits. The default FULL fsyncs every hook call's card insert under the write lock,
+            # which capped the whole server at ~400 req/s (bench/README.md).
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        finally:
+            cursor.close()
+
+    return on_connect
 
 
-def _switch_to_wal(cursor: Any) -> None:
+def _switch_to_wal(cursor: Any, timeout_s: float) -> None:
     """``PRAGMA journal_mode = WAL``, retried: SQLite answers "locked" at once (no busy wait) when connections race."""
-    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    deadline = time.monotonic() + timeout_s
     while True:
         try:
             cursor.execute("PRAGMA journal_mode = WAL")

@@ -12,7 +12,9 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from cds_hooks import (
+    CardsIssued,
     EndpointOptions,
+    EventBus,
     FhirClientSettings,
     HookRequest,
     Prefetched,
@@ -47,10 +49,13 @@ def build_app(store: Store, hash_key: str | None = "http-test-key") -> Flask:
     """One patient-view service whose cards are recorded and whose feedback is stored."""
     definition = ServiceDefinition(SERVICE_ID, "patient-view", "Store test", "Five cards per call.", _handler)
     settings = FhirClientSettings(connect_timeout_s=0.5, read_timeout_s=0.5, max_pages=1)
+    events = EventBus()
+    record_cards = card_recorder(store, hash_key)
+    events.subscribe(CardsIssued, lambda issued: record_cards(issued.definition, issued.request, issued.document))
     options = EndpointOptions(
         client_factory=client_factory(ServerAllowList(None), settings),
-        on_cards=card_recorder(store, hash_key),
         feedback_sink=feedback_sink(store),
+        events=events,
     )
     app = Flask("store-test")
     app.register_blueprint(create_blueprint(ServiceRegistry([definition]), options))

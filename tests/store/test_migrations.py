@@ -120,7 +120,7 @@ def test_sqlite_file_gets_its_directory_and_wal(tmp_path: Path) -> None:
         assert path.exists()
         with store.engine.connect() as connection:
             assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-            assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000
+            assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5_000
     finally:
         store.close()
 
