@@ -50,7 +50,7 @@ def served(
     settings: Mapping[str, str] | None = None,
     log_path: Path | None = None,
 ) -> Iterator[str]:
-    """Base URL of ``<command> serve`` on ``database_url`` (no drain) plus only ``settings`` of CDS_*, logs to ``log_path``."""
+    """Base URL of ``<command> serve`` on ``database_url``, no drain, plus ``settings``; logs to ``log_path``."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CDS_")}
     env.update({"CDS_DATABASE_URL": database_url, "PYTHONPATH": str(ROOT), "CDS_DRAIN_SECONDS": "0"})
