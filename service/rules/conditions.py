@@ -78,6 +78,7 @@ def _exposure_finding(facts: PatientFacts, knowledge: Knowledge, exposure: Condi
         facts=tuple(lines),
         orders=tuple(orders),
         citations=exposure.citations,
+        cause=exposure.display.lower(),
     )
 
 

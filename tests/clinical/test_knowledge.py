@@ -87,7 +87,8 @@ def test_missing_file_is_refused(knowledge_copy: Path) -> None:
 
 
 def test_every_citation_is_used(knowledge: Knowledge) -> None:
-    used = set(knowledge.albumin_correction.citations)
+    used = set(knowledge.albumin_correction.citations) | set(knowledge.unit_citations)
+    used |= set(knowledge.denervation.citations)
     used |= {c for a in knowledge.analytes.values() for c in a.citations}
     used |= {c for g in knowledge.drug_groups for c in g.citations}
     used |= {c for s in knowledge.condition_sets for c in s.citations}
