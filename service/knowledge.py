@@ -158,6 +158,8 @@ def _check_analytes(analytes: Mapping[str, Analyte], exposure_labs: set[str]) ->
             owner[code] = analyte.id
         if analyte.order.loinc not in analyte.loinc:
             raise KnowledgeError(f"labs.yaml {analyte.id}: order code {analyte.order.loinc} not in its LOINC set")
+        if analyte.alternative_to is not None and analyte.alternative_to not in analytes:
+            raise KnowledgeError(f"labs.yaml {analyte.id}: unknown alternative_to {analyte.alternative_to!r}")
         if not is_ucum(analyte.canonical_unit):
             raise KnowledgeError(f"labs.yaml {analyte.id}: canonical unit {analyte.canonical_unit!r} is not UCUM")
         for alias, target in analyte.unit_aliases.items():

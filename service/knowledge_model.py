@@ -96,6 +96,7 @@ class Analyte:
     valence: int | None = None  # charge, for mole <-> equivalent conversion
     unit_aliases: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     critical_source: str | None = None
+    alternative_to: str | None = None  # a recent result of this analyte answers the need for that one
 
 
 @dataclass(frozen=True)

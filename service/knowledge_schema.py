@@ -105,6 +105,7 @@ class AnalyteSchema(_Strict):
     valence = fields.Integer(load_default=None, validate=validate.Range(min=1))
     unit_aliases = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
     critical_source = fields.String(load_default=None)
+    alternative_to = fields.String(load_default=None)
     fallback_range = fields.Nested(RangeSchema, required=True)
     range_source = fields.String(required=True, validate=_not_blank)
     critical_low = fields.Float(load_default=None)

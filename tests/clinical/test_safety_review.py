@@ -185,6 +185,18 @@ CASES: list[tuple[str, str, str, str, str, str]] = [
         "Confirm before treating",
         "Correct calcium (and",
     ),
+    # 8: codes verified in public sources (ionised Ca ISE 12180-6; RBC cholinesterase per volume 2099-0 in IU/L)
+    ("ionised_calcium_ise", "lab.calcium.low", "warning", "0.95 mmol/L ionised", "Ionised calcium", "9.4 mg/dL"),
+    (
+        "organophosphate_rbc_per_volume",
+        "exposure.organophosphate",
+        "warning",
+        "RBC ChE low",
+        "RBC cholinesterase (per volume): **7000 IU/L**",
+        "Order",
+    ),
+    # 8: gentamicin by its ingredient RxCUI 1596450; vonoprazan (A02BC08) is not a PPI for the FDA warning
+    ("magnesium_gentamicin_vonoprazan", "lab.magnesium.low", "warning", "1.4 mg/dL", "Gentamicin", "P-CAB"),
 ]
 
 
@@ -208,6 +220,11 @@ def test_uninterpretable_unit_still_offers_the_lab(client: FlaskClient) -> None:
 def test_uncorrected_calcium_offers_ionised_calcium_and_albumin(client: FlaskClient) -> None:
     for cards in _both(client, "calcium_uncorrected"):
         assert _orders(_only(cards, "lab.calcium.low"))[:2] == ["1995-0", "1751-7"]
+
+
+def test_rbc_cholinesterase_per_volume_answers_the_rbc_order(client: FlaskClient) -> None:
+    for cards in _both(client, "organophosphate_rbc_per_volume"):
+        assert _orders(_only(cards, "exposure.organophosphate")) == []
 
 
 def test_low_tsh_without_free_t4_offers_free_t4(client: FlaskClient) -> None:

@@ -68,6 +68,9 @@ EXPECTED: dict[str, tuple[ScreenMode, list[tuple[str, str]]]] = {
     "ms_remission_low_magnesium": (ScreenMode.GATED, [("lab.magnesium.low", "warning")]),
     "antihistamine_stopped_no_date": (ScreenMode.FULL, [("drug.ethanolamine-antihistamine", "warning")]),
     "calcium_uncorrected": (ScreenMode.FULL, [("lab.calcium.low", "warning")]),
+    "ionised_calcium_ise": (ScreenMode.FULL, [("lab.calcium.low", "warning")]),
+    "organophosphate_rbc_per_volume": (ScreenMode.FULL, [("exposure.organophosphate", "warning")]),
+    "magnesium_gentamicin_vonoprazan": (ScreenMode.FULL, [("lab.magnesium.low", "warning")]),
 }
 
 

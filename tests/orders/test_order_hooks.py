@@ -37,6 +37,7 @@ EXPECTED: dict[str, list[tuple[str, str]]] = {
     "succinylcholine_als": [("drug.succinylcholine.denervation", SAFETY)],
     "succinylcholine_ms_weakness": [("drug.succinylcholine.denervation", SAFETY)],
     "succinylcholine_no_denervation": [("drug.succinylcholine", NEW)],
+    "ms_dmt_atc_2026": [("workup.labs", MS)],  # issue 11 item 8: ocrelizumab by its 2026 ATC code L04AG08 alone
 }
 CASES = [(hook, name) for hook in ("order-select", "order-sign") for name in fixture_names(hook)]
 
