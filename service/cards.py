@@ -47,7 +47,7 @@ def _detail(finding: Finding, rule: CardRule, knowledge: Knowledge) -> str:
         "\n".join(f"- {line}" for line in finding.facts),
         "\n\n".join(finding.notes),
         f"**{phrases['why_heading']}:** {rule.why}",
-        f"**{phrases['do_heading']}:** {rule.action}",
+        f"**{phrases['do_heading']}:** {finding.action or rule.action}",
         f"**{phrases['sources_heading']}:** {sources}",
         "---\n" + phrases["footer"].format(version=knowledge.version, rule_id=finding.rule_id),
     ]

@@ -27,8 +27,14 @@ from service.units import parse_instant, to_canonical, ucum_code
 log = logging.getLogger(__name__)
 
 LOINC_SYSTEM = "http://loinc.org"
-USABLE_OBSERVATION_STATUS = frozenset({"final", "amended", "corrected"})
+FINAL_OBSERVATION_STATUS = frozenset({"final", "amended", "corrected"})
+PRELIMINARY_STATUS = "preliminary"
+# Preliminary results count (labelled, lower confidence) unless a final one is at least as new; cancelled and
+# entered-in-error never count.
+USABLE_OBSERVATION_STATUS = FINAL_OBSERVATION_STATUS | {PRELIMINARY_STATUS}
 CURRENT_CLINICAL_STATUS = frozenset({"active", "recurrence", "relapse"})
+# A disease in remission (relapsing-remitting MS between relapses) is still the patient's diagnosis.
+CURRENT_DISEASE_STATUS = CURRENT_CLINICAL_STATUS | {"remission"}
 EXCLUDED_VERIFICATION = frozenset({"refuted", "entered-in-error"})
 
 __all__ = ["ConditionFact", "LabResult", "MedicationUse", "PatientFacts", "UseStatus", "build_facts"]
@@ -55,6 +61,12 @@ class LabResult:
     reference: ValueRange
     reference_unit: str | None
     interpretation: tuple[str, ...]
+    preliminary: bool = False
+
+    @property
+    def unit_understood(self) -> bool:
+        """Whether the value could be put in the analyte's canonical unit (else it is uninterpretable)."""
+        return self.canonical is not None
 
 
 @dataclass(frozen=True)
@@ -203,6 +215,7 @@ def _lab_result(
         reference,
         reference_unit,
         _interpretation(model),
+        preliminary=raw.get("status") == PRELIMINARY_STATUS,
     )
 
 
@@ -210,7 +223,8 @@ def latest_labs(observations: Iterable[Resource], knowledge: Knowledge) -> dict[
     """The newest usable result per analyte; only candidates are parsed, newest first, until one is valid."""
     latest: dict[str, LabResult] = {}
     for analyte_id, candidates in _lab_candidates(observations, fact_index(knowledge)).items():
-        candidates.sort(key=lambda item: item[0], reverse=True)
+        # Newest first; at the same instant a final result comes before a preliminary one.
+        candidates.sort(key=lambda item: (item[0], item[2].get("status") != PRELIMINARY_STATUS), reverse=True)
         for effective, loinc, raw in candidates:
             try:
                 result = _lab_result(analyte_id, loinc, effective, raw, knowledge)
@@ -235,9 +249,10 @@ def _status_code(concept: Any) -> str | None:
     return next((code for code in codes if isinstance(code, str) and code), None)
 
 
-def _is_current(raw: Resource) -> bool:
+def _is_current(raw: Resource, roles: Iterable[ConditionRole]) -> bool:
     clinical = _status_code(raw.get("clinicalStatus"))
-    if clinical is not None and clinical not in CURRENT_CLINICAL_STATUS:
+    allowed = CURRENT_DISEASE_STATUS if ConditionRole.DISEASE in roles else CURRENT_CLINICAL_STATUS
+    if clinical is not None and clinical not in allowed:
         return False
     return _status_code(raw.get("verificationStatus")) not in EXCLUDED_VERIFICATION
 
@@ -259,14 +274,23 @@ def _condition_facts(raw: Resource, matches: tuple[Match, ...], knowledge: Knowl
     ]
 
 
+def _by_currency(
+    raw: Resource, matches: tuple[Match, ...], roles: Mapping[str, ConditionRole]
+) -> list[tuple[Match, ...]]:
+    """The matches for which this Condition is current (a remission still counts for a disease)."""
+    current = tuple(m for m in matches if _is_current(raw, (roles[m.key],)))
+    return [current] if current else []
+
+
 def current_conditions(conditions: Iterable[Resource], knowledge: Knowledge) -> list[ConditionFact]:
     """Current, non-refuted conditions that match a knowledge set."""
     index = fact_index(knowledge)
+    roles = {item.id: item.role for item in knowledge.condition_sets}
     facts: list[ConditionFact] = []
     for raw in conditions:
         matches = index.match_condition(raw.get("code"))
-        if matches and _is_current(raw):
-            facts.extend(_condition_facts(raw, matches, knowledge))
+        for role_matches in _by_currency(raw, matches, roles):
+            facts.extend(_condition_facts(raw, role_matches, knowledge))
     return facts
 
 

@@ -23,6 +23,7 @@ from service.knowledge_model import (
     Citation,
     ConditionRole,
     ConditionSet,
+    Denervation,
     DrugGroup,
     DrugKind,
     OrderKnowledge,
@@ -36,6 +37,7 @@ from service.knowledge_schema import (
     MedicationsFileSchema,
     OrdersFileSchema,
 )
+from service.units import is_ucum
 
 KNOWLEDGE_DIR = Path(__file__).resolve().parent / "knowledge"
 FILES = ("citations.yaml", "labs.yaml", "medications.yaml", "conditions.yaml", "cards.yaml", "orders.yaml")
@@ -61,6 +63,12 @@ PHRASE_FIELDS: Mapping[str, frozenset[str]] = {
     "uncorrected_note": frozenset(),
     "ionised_note": frozenset(),
     "no_result": frozenset(),
+    "unit_unknown": frozenset({"value", "age"}),
+    "unit_unknown_note": frozenset(),
+    "preliminary_note": frozenset(),
+    "uncorrected_action": frozenset(),
+    "uncorrected_suffix": frozenset(),
+    "causes_found": frozenset({"items"}),
     "stale_result": frozenset({"value", "age", "days"}),
     "order_one": frozenset({"lab"}),
     "order_all": frozenset({"count"}),
@@ -68,6 +76,9 @@ PHRASE_FIELDS: Mapping[str, frozenset[str]] = {
 }
 RED_FLAGS_RULE = "red-flags"
 WORKUP_RULE = "workup.labs"
+LITHIUM_TOXIC_RULE = "lab.lithium.toxic"
+DENERVATION_RULE = "drug.succinylcholine.denervation"
+DENERVATION_GROUP = "succinylcholine"
 
 
 class KnowledgeError(Exception):
@@ -88,6 +99,8 @@ class Knowledge:
     cards: CardText
     lab_loinc_codes: tuple[str, ...]
     orders: OrderKnowledge
+    denervation: Denervation
+    unit_citations: tuple[str, ...] = ()
 
     def analyte(self, analyte_id: str) -> Analyte:
         """The analyte with this id."""
@@ -145,8 +158,13 @@ def _check_analytes(analytes: Mapping[str, Analyte], exposure_labs: set[str]) ->
             owner[code] = analyte.id
         if analyte.order.loinc not in analyte.loinc:
             raise KnowledgeError(f"labs.yaml {analyte.id}: order code {analyte.order.loinc} not in its LOINC set")
-        if analyte.units.get(analyte.canonical_unit) != 1.0:
-            raise KnowledgeError(f"labs.yaml {analyte.id}: canonical unit must convert with factor 1.0")
+        if analyte.alternative_to is not None and analyte.alternative_to not in analytes:
+            raise KnowledgeError(f"labs.yaml {analyte.id}: unknown alternative_to {analyte.alternative_to!r}")
+        if not is_ucum(analyte.canonical_unit):
+            raise KnowledgeError(f"labs.yaml {analyte.id}: canonical unit {analyte.canonical_unit!r} is not UCUM")
+        for alias, target in analyte.unit_aliases.items():
+            if not is_ucum(target):
+                raise KnowledgeError(f"labs.yaml {analyte.id}: unit alias {alias!r} maps to non-UCUM {target!r}")
         if analyte.flag and analyte.finding is None and analyte.id not in exposure_labs:
             raise KnowledgeError(f"labs.yaml {analyte.id}: a flagged analyte needs a finding or an exposure set")
 
@@ -155,7 +173,7 @@ def expected_rule_ids(
     analytes: Mapping[str, Analyte], groups: Iterable[DrugGroup], sets: Iterable[ConditionSet]
 ) -> set[str]:
     """Every rule id the screen can emit, each of which needs a card text."""
-    ids = {RED_FLAGS_RULE, WORKUP_RULE}
+    ids = {RED_FLAGS_RULE, WORKUP_RULE, LITHIUM_TOXIC_RULE, DENERVATION_RULE}
     ids |= {f"lab.{a.finding}.{d}" for a in analytes.values() if a.finding for d in a.flag}
     ids |= {f"drug.{g.id}" for g in groups if g.kind in (DrugKind.DIRECT, DrugKind.LITHIUM)}
     ids |= {f"exposure.{s.id}" for s in sets if s.role == ConditionRole.EXPOSURE}
@@ -227,6 +245,10 @@ def load_knowledge_from(directory: Path | str) -> Knowledge:
     _check_analytes(analytes, exposure_labs)
     correction: AlbuminCorrection = labs["albumin_correction"]
     _check_refs("labs.yaml albumin_correction", "citation", correction.citations, citations)
+    _check_refs("labs.yaml unit_citations", "citation", labs["unit_citations"], citations)
+    for alias, target in labs["unit_aliases"].items():
+        if not is_ucum(target):
+            raise KnowledgeError(f"labs.yaml unit_aliases: {alias!r} maps to non-UCUM {target!r}")
     for analyte in analytes.values():
         _check_refs(f"labs.yaml {analyte.id}", "citation", analyte.citations, citations)
     for group in meds["groups"]:
@@ -237,6 +259,11 @@ def load_knowledge_from(directory: Path | str) -> Knowledge:
         _check_refs(f"conditions.yaml {item.id}", "lab", item.labs, analytes)
     expected = expected_rule_ids(analytes, meds["groups"], conditions["sets"])
     _check_cards(cards, expected, citations, analytes)
+    denervation: Denervation = conditions["denervation"]
+    sets = {s.id: s for s in conditions["sets"]}
+    where = "conditions.yaml denervation"
+    _check_refs(where, "condition set", (*denervation.always, *denervation.with_weakness, *denervation.weakness), sets)
+    _check_refs(where, "citation", denervation.citations, citations)
     orders: OrderKnowledge = _read(folder / "orders.yaml", OrdersFileSchema())
     _check_orders(orders, meds["groups"], citations)
     _check_refs("orders.yaml silent_rules", "rule", orders.silent_rules, dict.fromkeys(expected))
@@ -251,6 +278,8 @@ def load_knowledge_from(directory: Path | str) -> Knowledge:
         cards=cards,
         lab_loinc_codes=_loinc_codes(analytes),
         orders=orders,
+        denervation=denervation,
+        unit_citations=tuple(labs["unit_citations"]),
     )
 
 

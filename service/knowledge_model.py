@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
@@ -42,6 +42,7 @@ class ConditionRole(StrEnum):
     CONTEXT = "context"
     EXPOSURE = "exposure"
     RED_FLAG = "red_flag"
+    DENERVATION = "denervation"
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ class OrderCode:
 
 @dataclass(frozen=True)
 class Analyte:
-    """One laboratory concept: its LOINC set, units, ranges, thresholds and look-back window."""
+    """One laboratory concept: its LOINC set, unit data, ranges, thresholds and look-back window."""
 
     id: str
     display: str
@@ -81,7 +82,6 @@ class Analyte:
     loinc: tuple[str, ...]
     order: OrderCode
     canonical_unit: str
-    units: Mapping[str, float]
     fallback_range: ValueRange
     range_source: str
     flag: tuple[Direction, ...]
@@ -92,6 +92,11 @@ class Analyte:
     critical_low: float | None = None
     critical_high: float | None = None
     alert_high: float | None = None
+    molar_mass: float | None = None  # g/mol, for mass <-> mole conversion
+    valence: int | None = None  # charge, for mole <-> equivalent conversion
+    unit_aliases: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    critical_source: str | None = None
+    alternative_to: str | None = None  # a recent result of this analyte answers the need for that one
 
 
 @dataclass(frozen=True)
@@ -152,6 +157,16 @@ class ConditionSet:
 
 
 @dataclass(frozen=True)
+class Denervation:
+    """Condition sets that make succinylcholine dangerous: alone, or only together with weakness."""
+
+    always: tuple[str, ...]
+    with_weakness: tuple[str, ...]
+    weakness: tuple[str, ...]
+    citations: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class OverrideReason:
     """An override reason offered on every card."""
 
@@ -172,14 +187,23 @@ class CardRule:
 
 
 @dataclass(frozen=True)
+class ThyroidPattern:
+    """The reading of one TSH direction / free T4 state pair."""
+
+    label: str
+    note: str
+
+
+@dataclass(frozen=True)
 class CardText:
-    """All card wording: source, override reasons, shared phrases and per-rule texts."""
+    """All card wording: source, override reasons, shared phrases, per-rule texts and thyroid patterns."""
 
     source_label: str
     override_reason_system: str
     override_reasons: tuple[OverrideReason, ...]
     phrases: Mapping[str, str]
     rules: Mapping[str, CardRule]
+    thyroid_patterns: Mapping[str, ThyroidPattern] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)
@@ -207,6 +231,7 @@ class OrderKnowledge:
     culprit_framing: str
     culprit_status: str
     silent_rules: tuple[str, ...]
+    safety_framing: str = "Order safety"
 
 
 def frozen_map(value: Mapping[str, Any]) -> Mapping[str, Any]:

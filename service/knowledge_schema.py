@@ -16,6 +16,7 @@ from service.knowledge_model import (
     ConditionRole,
     ConditionSet,
     CorrectionFormula,
+    Denervation,
     Direction,
     DrugGroup,
     DrugKind,
@@ -23,6 +24,7 @@ from service.knowledge_model import (
     OrderKnowledge,
     OrderTrigger,
     OverrideReason,
+    ThyroidPattern,
     ValueRange,
     Workup,
     frozen_map,
@@ -99,7 +101,11 @@ class AnalyteSchema(_Strict):
     loinc = fields.List(fields.String(), required=True, validate=_not_blank)
     order = fields.Nested(OrderSchema, required=True)
     canonical_unit = fields.String(required=True, validate=_not_blank)
-    units = fields.Dict(keys=fields.String(), values=fields.Float(), required=True, validate=_not_blank)
+    molar_mass = fields.Float(load_default=None, validate=validate.Range(min=0, min_inclusive=False))
+    valence = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    unit_aliases = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
+    critical_source = fields.String(load_default=None)
+    alternative_to = fields.String(load_default=None)
     fallback_range = fields.Nested(RangeSchema, required=True)
     range_source = fields.String(required=True, validate=_not_blank)
     critical_low = fields.Float(load_default=None)
@@ -113,7 +119,7 @@ class AnalyteSchema(_Strict):
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> Analyte:
         data = _tuple_fields(data, "loinc", "flag", "citations")
-        return Analyte(**{**data, "units": frozen_map(data["units"])})
+        return Analyte(**{**data, "unit_aliases": frozen_map(data["unit_aliases"])})
 
 
 class FormulaSchema(_Strict):
@@ -141,6 +147,7 @@ class CorrectionSchema(_Strict):
 
 class LabsFileSchema(_Strict):
     unit_aliases = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
+    unit_citations = fields.List(fields.String(), required=True, validate=_not_blank)
     albumin_correction = fields.Nested(CorrectionSchema, required=True)
     analytes = fields.List(fields.Nested(AnalyteSchema), required=True, validate=_not_blank)
 
@@ -191,7 +198,19 @@ class ConditionSetSchema(_Strict):
         return ConditionSet(**_tuple_fields(data, *names))
 
 
+class DenervationSchema(_Strict):
+    always = fields.List(fields.String(validate=_not_blank), required=True, validate=_not_blank)
+    with_weakness = _codes()
+    weakness = _codes()
+    citations = fields.List(fields.String(), required=True, validate=_not_blank)
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> Denervation:
+        return Denervation(**_tuple_fields(data, "always", "with_weakness", "weakness", "citations"))
+
+
 class ConditionsFileSchema(_Strict):
+    denervation = fields.Nested(DenervationSchema, required=True)
     sets = fields.List(fields.Nested(ConditionSetSchema), required=True, validate=_not_blank)
 
 
@@ -212,6 +231,18 @@ class CardRuleSchema(_Strict):
     citations = fields.List(fields.String(), required=True, validate=_not_blank)
 
 
+class ThyroidPatternSchema(_Strict):
+    label = fields.String(required=True, validate=_not_blank)
+    note = fields.String(required=True, validate=_not_blank)
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> ThyroidPattern:
+        return ThyroidPattern(**data)
+
+
+THYROID_PATTERN_KEYS = [f"{tsh}/{ft4}" for tsh in ("low", "high") for ft4 in ("low", "normal", "high", "absent")]
+
+
 class SourceSchema(_Strict):
     label = fields.String(required=True, validate=_not_blank)
 
@@ -222,6 +253,12 @@ class CardsFileSchema(_Strict):
     override_reasons = fields.List(fields.Nested(OverrideReasonSchema), required=True, validate=_not_blank)
     phrases = fields.Dict(keys=fields.String(), values=fields.String(validate=_not_blank), required=True)
     rules = fields.Dict(keys=fields.String(), values=fields.Nested(CardRuleSchema), required=True)
+    thyroid_patterns = fields.Dict(
+        keys=fields.String(validate=validate.OneOf(THYROID_PATTERN_KEYS)),
+        values=fields.Nested(ThyroidPatternSchema),
+        required=True,
+        validate=validate.Length(equal=len(THYROID_PATTERN_KEYS)),
+    )
 
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> CardText:
@@ -235,6 +272,7 @@ class CardsFileSchema(_Strict):
             override_reasons=tuple(data["override_reasons"]),
             phrases=frozen_map(data["phrases"]),
             rules=frozen_map(rules),
+            thyroid_patterns=frozen_map(data["thyroid_patterns"]),
         )
 
 
@@ -272,6 +310,7 @@ class OrdersFileSchema(_Strict):
     culprit_groups = fields.List(fields.String(validate=_not_blank), required=True, validate=_not_blank)
     culprit_framing = fields.String(required=True, validate=_not_blank)
     culprit_status = fields.String(required=True, validate=_not_blank)
+    safety_framing = fields.String(required=True, validate=_not_blank)
     silent_rules = fields.List(fields.String(validate=_not_blank), load_default=list)
 
     @post_load

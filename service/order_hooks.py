@@ -15,7 +15,7 @@ from typing import Any
 from cds_hooks import HookRequest, Prefetched, ServiceDefinition
 from service.cards import build_card
 from service.facts import build_facts
-from service.knowledge import Knowledge
+from service.knowledge import DENERVATION_GROUP, DENERVATION_RULE, LITHIUM_TOXIC_RULE, Knowledge
 from service.knowledge_model import DrugKind
 from service.orders import OrderRole, RecognisedOrder, as_signed, recognise_orders
 from service.records import PatientRecord, build_record
@@ -27,8 +27,8 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], dt.datetime]
 ORDER_HOOKS = ("order-select", "order-sign")
-# The lithium rule speaks as either of these (service/rules/medications.py lithium_finding).
-LITHIUM_RULES = ("drug.lithium", "lab.lithium.high")
+# The lithium rule speaks as any of these (service/rules/medications.py lithium_finding).
+LITHIUM_RULES = ("drug.lithium", "lab.lithium.high", LITHIUM_TOXIC_RULE)
 
 
 def _culprit_rules(orders: Sequence[RecognisedOrder], knowledge: Knowledge) -> set[str]:
@@ -36,6 +36,8 @@ def _culprit_rules(orders: Sequence[RecognisedOrder], knowledge: Knowledge) -> s
     rules = {f"drug.{group}" for group in groups}
     if any(knowledge.drug_group(group).kind == DrugKind.LITHIUM for group in groups):
         rules.update(LITHIUM_RULES)
+    if DENERVATION_GROUP in groups:
+        rules.add(DENERVATION_RULE)  # succinylcholine after denervation: the critical card, not "expected"
     return rules
 
 
@@ -43,6 +45,8 @@ def _framed(
     finding: Finding, culprit_rules: set[str], trigger_framing: str | None, knowledge: Knowledge
 ) -> tuple[Finding, str] | None:
     """(finding, framing) for one finding, or None when it stays silent at this order."""
+    if finding.safety and finding.rule_id in culprit_rules:
+        return finding.with_summary(status=knowledge.orders.culprit_status), knowledge.orders.safety_framing
     if finding.rule_id in culprit_rules:
         group_id = finding.rule_id.removeprefix("drug.")
         if group_id != finding.rule_id and knowledge.drug_group(group_id).kind == DrugKind.DIRECT:
@@ -67,11 +71,11 @@ def order_cards(
     signed = replace(record, medication_requests=(*record.medication_requests, *culprits))
     facts = build_facts(signed, now=now, knowledge=knowledge)
     mode, findings = evaluate(facts, knowledge)
-    if mode != ScreenMode.FULL:  # fasciculations not documented: nothing to say at the order
-        return []
+    culprit_rules = _culprit_rules(orders, knowledge)
     triggers = {t.id: t.framing for t in knowledge.orders.triggers}
     trigger_framing = next((triggers[o.key] for o in orders if o.role == OrderRole.TRIGGER), None)
-    culprit_rules = _culprit_rules(orders, knowledge)
+    if mode != ScreenMode.FULL:  # fasciculations not documented: only a safety warning about this order speaks
+        findings, trigger_framing = [f for f in findings if f.safety and f.rule_id in culprit_rules], None
     framed = [item for f in findings if (item := _framed(f, culprit_rules, trigger_framing, knowledge))]
     return [
         build_card(f, knowledge=knowledge, hook_instance=hook_instance, patient_id=facts.patient_id, framing=frame)

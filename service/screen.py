@@ -14,7 +14,12 @@ from service.records import PatientRecord
 from service.rules.conditions import ScreenMode, context_lab_needs, exposure_findings, screen_mode
 from service.rules.findings import Finding, sort_findings
 from service.rules.labs import lab_findings
-from service.rules.medications import direct_drug_findings, drug_lab_needs, lithium_finding
+from service.rules.medications import (
+    direct_drug_findings,
+    drug_lab_needs,
+    lithium_finding,
+    succinylcholine_safety_finding,
+)
 from service.rules.red_flags import red_flag_finding
 from service.rules.workup import workup_finding
 
@@ -40,21 +45,22 @@ def _merge(*needs: Mapping[str, list[str]]) -> dict[str, list[str]]:
 def evaluate(facts: PatientFacts, knowledge: Knowledge) -> tuple[ScreenMode, list[Finding]]:
     """The findings the screen stands behind for these facts, most severe first."""
     mode = screen_mode(facts)
+    safety = succinylcholine_safety_finding(facts, knowledge)
     if mode == ScreenMode.OFF:
-        return mode, []
-    findings = lab_findings(facts, knowledge)
+        return mode, [safety] if safety else []
+    findings = lab_findings(facts, knowledge) + ([safety] if safety else [])
     lithium = lithium_finding(facts, knowledge)
     findings += [lithium] if lithium else []
     findings += direct_drug_findings(facts, knowledge) + exposure_findings(facts, knowledge)
     if mode == ScreenMode.FULL:
-        red_flag = red_flag_finding(facts, knowledge)
+        red_flag = red_flag_finding(facts, knowledge, findings)
         findings += [red_flag] if red_flag else []
         offered = {lab for finding in findings for lab in finding.orders}
         needs = _merge(drug_lab_needs(facts, knowledge), context_lab_needs(facts, knowledge))
         workup = workup_finding(facts, knowledge, {k: v for k, v in needs.items() if k not in offered})
         findings += [workup] if workup and not set(workup.orders) <= offered else []
     else:
-        findings = [f for f in findings if f.reversible]
+        findings = [f for f in findings if f.reversible or f.safety]
     return mode, sort_findings(findings)
 
 

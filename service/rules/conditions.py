@@ -65,7 +65,7 @@ def _exposure_finding(facts: PatientFacts, knowledge: Knowledge, exposure: Condi
         analyte = knowledge.analyte(lab)
         result = facts.recent(lab, analyte.lookback_days)
         if result is None:
-            orders.append(lab)
+            orders += [lab] if analyte.alternative_to is None and not _answered(facts, knowledge, lab) else []
             continue
         direction = classify(result, analyte, knowledge.unit_aliases)
         low += [analyte.short] if direction is not None else []
@@ -78,7 +78,14 @@ def _exposure_finding(facts: PatientFacts, knowledge: Knowledge, exposure: Condi
         facts=tuple(lines),
         orders=tuple(orders),
         citations=exposure.citations,
+        cause=exposure.display.lower(),
     )
+
+
+def _answered(facts: PatientFacts, knowledge: Knowledge, lab: str) -> bool:
+    """Whether a recent result of an alternative analyte (RBC cholinesterase per volume) answers this lab."""
+    alternatives = (a for a in knowledge.analytes.values() if a.alternative_to == lab)
+    return any(facts.recent(a.id, a.lookback_days) is not None for a in alternatives)
 
 
 def exposure_findings(facts: PatientFacts, knowledge: Knowledge) -> list[Finding]:

@@ -54,6 +54,9 @@ class Finding:
     citations: tuple[str, ...] = ()
     priority: int = 0
     reversible: bool = True  # a reversible cause actually found (lets the screen speak without fasciculations)
+    action: str | None = None  # replaces the rule's suggested next step when the evidence calls for another one
+    safety: bool = False  # a patient-safety warning (succinylcholine after denervation): speaks in every mode
+    cause: str = ""  # a short name of the reversible cause, for the red-flag card ("low magnesium")
 
     def with_summary(self, **values: str) -> Finding:
         """A copy with some summary values replaced."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from service.facts import LabResult
+from service.knowledge import Knowledge
 from service.knowledge_model import Analyte, Direction, ValueRange
 from service.units import convert
 
@@ -64,3 +65,10 @@ def classify(result: LabResult, analyte: Analyte, aliases: Mapping[str, str]) ->
     if bounds is not None:
         return _compare(result.value, bounds)
     return None if result.canonical is None else _compare(result.canonical, analyte.fallback_range)
+
+
+def lab_notes(result: LabResult, knowledge: Knowledge) -> tuple[str, ...]:
+    """What limits the confidence of one result: a preliminary status, a unit that could not be read."""
+    phrases = knowledge.cards.phrases
+    notes = [phrases["preliminary_note"]] if result.preliminary else []
+    return (*notes, *([phrases["unit_unknown_note"]] if not result.unit_understood else []))

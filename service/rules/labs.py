@@ -15,7 +15,7 @@ from service.knowledge_model import Analyte, Direction
 from service.rules import text
 from service.rules.conditions import context_note
 from service.rules.findings import Category, Finding, Indicator
-from service.rules.judge import classify, critical_direction
+from service.rules.judge import classify, critical_direction, lab_notes
 from service.rules.medications import contributor_note
 from service.units import convert, to_canonical
 
@@ -59,7 +59,7 @@ def calcium_reading(facts: PatientFacts, knowledge: Knowledge) -> CalciumReading
     """Recent ionised calcium if present, else albumin-corrected total, else the total as measured."""
     phrases = knowledge.cards.phrases
     ionised = facts.recent("calcium_ionised", knowledge.analyte("calcium_ionised").lookback_days)
-    if ionised is not None:
+    if ionised is not None and ionised.unit_understood:
         return CalciumReading(ionised, "calcium_ionised", "ionised", phrases["ionised_note"])
     total = facts.recent("calcium_total", knowledge.analyte("calcium_total").lookback_days)
     if total is None:
@@ -83,6 +83,8 @@ def _lab_finding(
     critical = critical_direction(result, analyte) is not None
     label = f"{analyte.display} ({basis})" if basis else analyte.display
     shown = text.quantity(result.value_text, result.unit) + (f" {basis}" if basis else "")
+    if result.preliminary:
+        shown += ", preliminary"  # a critical escalation from a preliminary result always says so
     notes = [
         note
         for note in (contributor_note(facts, knowledge, analyte.id), context_note(facts, knowledge, analyte.id))
@@ -94,8 +96,9 @@ def _lab_finding(
         indicator=Indicator.CRITICAL if critical else Indicator.WARNING,
         summary={"value": shown, "age": text.age(result.effective, facts.now), "suffix": ""},
         facts=(text.lab_line(label, result.value_text, result, facts.now, flag=direction.value),),
-        notes=tuple(notes),
+        notes=(*lab_notes(result, knowledge), *notes),
         citations=analyte.citations,
+        cause=f"{direction.value} {analyte.display if analyte.display.isupper() else analyte.display.lower()}",
     )
 
 
@@ -119,8 +122,12 @@ def calcium_finding(facts: PatientFacts, knowledge: Knowledge) -> Finding | None
         return None
     basis = "" if reading.basis == "total" else reading.basis
     finding = _lab_finding(analyte, reading.result, direction, facts, knowledge, basis)
-    orders = ("albumin",) if reading.basis == "total" else ()
-    return replace(finding, notes=(reading.note, *finding.notes), orders=orders)
+    if reading.basis != "total":
+        return replace(finding, notes=(reading.note, *finding.notes))
+    # Uncorrected total calcium: confirm (ionised, or albumin with a repeat) before treating (issue 11 item 10).
+    action = knowledge.cards.phrases["uncorrected_action"]
+    finding = finding.with_summary(suffix=knowledge.cards.phrases["uncorrected_suffix"])
+    return replace(finding, notes=(reading.note, *finding.notes), orders=("calcium_ionised", "albumin"), action=action)
 
 
 def magnesium_finding(facts: PatientFacts, knowledge: Knowledge) -> Finding | None:
@@ -133,20 +140,38 @@ def potassium_finding(facts: PatientFacts, knowledge: Knowledge) -> Finding | No
     return _simple("potassium", facts, knowledge)
 
 
+def _ft4_state(facts: PatientFacts, knowledge: Knowledge) -> tuple[str, LabResult | None]:
+    """'low' | 'normal' | 'high' for a recent, readable free T4, else 'absent' (with the unreadable one, if any)."""
+    analyte = knowledge.analyte("free_t4")
+    ft4 = facts.recent("free_t4", analyte.lookback_days)
+    if ft4 is None:
+        return "absent", None
+    direction = classify(ft4, analyte, knowledge.unit_aliases)
+    if direction is None and not ft4.unit_understood:
+        return "absent", ft4  # present, but neither its unit nor a laboratory flag says where it lies
+    return (direction.value if direction else "normal"), ft4
+
+
 def thyroid_finding(facts: PatientFacts, knowledge: Knowledge) -> Finding | None:
-    """Abnormal TSH (koulouri-thyroid-2013), qualified by free T4; without a recent free T4, offer one."""
+    """Abnormal TSH read with free T4 (koulouri-thyroid-2013): the pair names the pattern; 'possible' without FT4."""
     finding = _simple("tsh", facts, knowledge)
     if finding is None:
         return None
-    ft4_analyte = knowledge.analyte("free_t4")
-    ft4 = facts.recent("free_t4", ft4_analyte.lookback_days)
+    state, ft4 = _ft4_state(facts, knowledge)
+    pattern = knowledge.cards.thyroid_patterns[f"{finding.rule_id.rsplit('.', 1)[1]}/{state}"]
+    lines: tuple[str, ...] = ()
+    orders: tuple[str, ...] = ("free_t4",)
     if ft4 is None:
-        return replace(finding.with_summary(suffix="; no free T4"), orders=("free_t4",))
-    direction = classify(ft4, ft4_analyte, knowledge.unit_aliases)
-    state = direction.value if direction else "normal"
-    line = text.lab_line(ft4_analyte.display, ft4.value_text, ft4, facts.now, flag=state)
-    suffix = f", free T4 {state} ({text.quantity(ft4.value_text, ft4.unit)})"
-    return replace(finding.with_summary(suffix=suffix), facts=(*finding.facts, line))
+        suffix = "; no free T4"
+    else:
+        flag = "" if state == "absent" else state
+        lines = (text.lab_line(knowledge.analyte("free_t4").display, ft4.value_text, ft4, facts.now, flag=flag),)
+        shown = text.quantity(ft4.value_text, ft4.unit)
+        suffix = "; free T4 unit not understood" if state == "absent" else f", free T4 {state} ({shown})"
+        orders = ("free_t4",) if state == "absent" else ()
+    notes = (pattern.note, *(lab_notes(ft4, knowledge) if ft4 else ()), *finding.notes)
+    summary = finding.with_summary(suffix=f"{suffix}: {pattern.label}")
+    return replace(summary, facts=(*finding.facts, *lines), orders=orders, notes=notes)
 
 
 def apply_magnesium_first(findings: list[Finding], knowledge: Knowledge) -> list[Finding]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 from service.facts import MedicationUse, PatientFacts, UseStatus
-from service.knowledge import Knowledge
-from service.knowledge_model import Direction, DrugGroup, DrugKind
+from service.knowledge import DENERVATION_GROUP, DENERVATION_RULE, LITHIUM_TOXIC_RULE, Knowledge
+from service.knowledge_model import ConditionRole, Direction, DrugGroup, DrugKind
 from service.rules import text
 from service.rules.findings import Category, Finding, Indicator
-from service.rules.judge import classify, critical_direction
+from service.rules.judge import classify, critical_direction, lab_notes
 
 CALCIUM_ANALYTES = frozenset({"calcium_total", "calcium_ionised"})
 
@@ -28,7 +28,9 @@ def qualifying_uses(facts: PatientFacts, group: DrugGroup) -> tuple[MedicationUs
     current = [u for u in uses if u.status == UseStatus.ACTIVE]
     if group.recently_stopped_days is not None:
         window = dt.timedelta(days=group.recently_stopped_days)
-        current += [u for u in uses if u.status == UseStatus.STOPPED and u.end is not None and now - u.end <= window]
+        stopped = [u for u in uses if u.status == UseStatus.STOPPED]
+        # A stop without a recorded end may be recent: it counts, and the card says the stop time is unknown.
+        current += [u for u in stopped if u.end is None or now - u.end <= window]
     if current and group.min_duration_days is not None:
         starts = [u.start for u in uses if u.start is not None]
         if not starts or now - min(starts) < dt.timedelta(days=group.min_duration_days):
@@ -38,8 +40,8 @@ def qualifying_uses(facts: PatientFacts, group: DrugGroup) -> tuple[MedicationUs
 
 def use_status_text(use: MedicationUse, now: dt.datetime) -> str:
     """'active', 'stopped 5 days ago' or 'given 6 h ago'."""
-    if use.status == UseStatus.STOPPED and use.end is not None:
-        return f"stopped {text.age(use.end, now)}"
+    if use.status == UseStatus.STOPPED:
+        return f"stopped {text.age(use.end, now)}" if use.end is not None else "stopped (stop date not recorded)"
     if use.status == UseStatus.ADMINISTERED and use.start is not None:
         return f"given {text.hours_ago(use.start, now)}"
     return "active"
@@ -77,23 +79,24 @@ def _lithium_level_finding(facts: PatientFacts, knowledge: Knowledge) -> Finding
     level = facts.recent("lithium", analyte.lookback_days)
     if level is None or classify(level, analyte, knowledge.unit_aliases) != Direction.HIGH:
         return None
-    critical = critical_direction(level, analyte) == Direction.HIGH
+    # Toxic: at or above the critical level, or new twitching with a level above the range (dailymed-lithium).
+    twitching = bool(facts.conditions_with(ConditionRole.TRIGGER))
+    toxic = critical_direction(level, analyte) == Direction.HIGH or twitching
     uses = qualifying_uses(facts, knowledge.drug_group("lithium"))
+    shown = text.quantity(level.value_text, level.unit) + (", preliminary" if level.preliminary else "")
     return Finding(
-        rule_id="lab.lithium.high",
+        rule_id=LITHIUM_TOXIC_RULE if toxic else "lab.lithium.high",
         category=Category.LAB,
-        indicator=Indicator.CRITICAL if critical else Indicator.WARNING,
-        summary={
-            "value": text.quantity(level.value_text, level.unit),
-            "age": text.age(level.effective, facts.now),
-            "suffix": "",
-        },
+        indicator=Indicator.CRITICAL if toxic else Indicator.WARNING,
+        summary={"value": shown, "age": text.age(level.effective, facts.now), "suffix": ""},
         facts=(
             text.lab_line(analyte.display, level.value_text, level, facts.now, flag="high"),
             *(_use_line(u, knowledge.drug_group("lithium"), facts.now) for u in uses),
         ),
+        notes=lab_notes(level, knowledge),
         orders=("lithium",),
         citations=analyte.citations,
+        cause="lithium level high",
     )
 
 
@@ -111,6 +114,9 @@ def lithium_finding(facts: PatientFacts, knowledge: Knowledge) -> Finding | None
     lines = [_use_line(u, group, facts.now) for u in uses]
     if level is None:
         status = "no level on record"
+    elif not level.unit_understood and facts.now - level.effective <= dt.timedelta(days=analyte.lookback_days):
+        status = "level present, unit not understood — review"
+        lines.append(text.lab_line(analyte.display, level.value_text, level, facts.now))
     else:
         status = f"last level {text.quantity(level.value_text, level.unit)}, {text.age(level.effective, facts.now)}"
         lines.append(text.lab_line(analyte.display, level.value_text, level, facts.now))
@@ -124,16 +130,53 @@ def lithium_finding(facts: PatientFacts, knowledge: Knowledge) -> Finding | None
         facts=tuple(lines),
         orders=("lithium",),
         citations=group.citations,
+        cause="lithium",
     )
+
+
+def denervation_sets(facts: PatientFacts, knowledge: Knowledge) -> list[str]:
+    """Current conditions in which succinylcholine risks hyperkalaemia (martyn-succinylcholine-2006)."""
+    rules = knowledge.denervation
+    current = {c.set_id: c for c in facts.conditions}
+    weak = any(item in current for item in rules.weakness)
+    found = [item for item in rules.always if item in current]
+    found += [item for item in rules.with_weakness if weak and item in current]
+    displays = {s.id: s.display for s in knowledge.condition_sets}
+    return [displays[item] for item in found]
+
+
+def _denervation_finding(facts: PatientFacts, knowledge: Knowledge, uses: tuple[MedicationUse, ...]) -> Finding:
+    """Succinylcholine after denervation (martyn-succinylcholine-2006, label): critical, never 'expected'."""
+    states = denervation_sets(facts, knowledge)
+    group = knowledge.drug_group(DENERVATION_GROUP)
+    return Finding(
+        rule_id=DENERVATION_RULE,
+        category=Category.DRUG,
+        indicator=Indicator.CRITICAL,
+        summary={"drug": uses[0].name, "status": use_status_text(uses[0], facts.now), "suffix": ""},
+        facts=(*(_use_line(u, group, facts.now) for u in uses), f"Denervation on record: {'; '.join(states)}"),
+        orders=("potassium",),
+        citations=knowledge.denervation.citations,
+        safety=True,
+    )
+
+
+def succinylcholine_safety_finding(facts: PatientFacts, knowledge: Knowledge) -> Finding | None:
+    """The denervation card, whatever the screen mode: a safety warning, not a cause of twitching."""
+    uses = qualifying_uses(facts, knowledge.drug_group(DENERVATION_GROUP))
+    if not uses or not denervation_sets(facts, knowledge):
+        return None
+    return _denervation_finding(facts, knowledge, uses)
 
 
 def direct_drug_findings(facts: PatientFacts, knowledge: Knowledge) -> list[Finding]:
     """Drugs that can cause twitching themselves (beta-2 agonists, stimulants, cholinesterase inhibitors, ...)."""
     findings = []
+    denervated = bool(denervation_sets(facts, knowledge))
     for group in knowledge.drug_groups:
         uses = qualifying_uses(facts, group) if group.kind == DrugKind.DIRECT else ()
-        if not uses:
-            continue
+        if not uses or (group.id == DENERVATION_GROUP and denervated):
+            continue  # succinylcholine after denervation gets the safety card instead of "expected twitching"
         missing = tuple(lab for lab in group.labs if facts.recent(lab, knowledge.analyte(lab).lookback_days) is None)
         findings.append(
             Finding(
@@ -147,6 +190,7 @@ def direct_drug_findings(facts: PatientFacts, knowledge: Knowledge) -> list[Find
                 citations=group.citations,
                 # Weakly evidenced culprits speak only when fasciculations are documented (medications.yaml).
                 reversible=group.speaks_without_fasciculation,
+                cause=uses[0].name.lower(),
             )
         )
     return findings

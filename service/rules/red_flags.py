@@ -1,6 +1,12 @@
-"""Red flags (bmj-mnd-2022): weakness, wasting, bulbar signs, hyperreflexia are not explained by a reversible cause."""
+"""Red flags (bmj-mnd-2022): weakness, wasting, bulbar signs, hyperreflexia may not be explained by a reversible cause.
+
+Some reversible causes do give such signs (low Mg hyperreflexia, low K weakness, thyrotoxic myopathy, lithium), so
+the card names any reversible cause found and still asks for neurological assessment.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from service.facts import PatientFacts
 from service.knowledge import RED_FLAGS_RULE, Knowledge
@@ -9,8 +15,8 @@ from service.rules import text
 from service.rules.findings import Category, Finding, Indicator
 
 
-def red_flag_finding(facts: PatientFacts, knowledge: Knowledge) -> Finding | None:
-    """One card listing every current red flag; it points to neurology/EMG and names no diagnosis."""
+def red_flag_finding(facts: PatientFacts, knowledge: Knowledge, found: Sequence[Finding] = ()) -> Finding | None:
+    """One card listing every current red flag and any reversible cause ``found``; it asks for neurology."""
     flags = facts.conditions_with(ConditionRole.RED_FLAG)
     if not flags:
         return None
@@ -28,5 +34,11 @@ def red_flag_finding(facts: PatientFacts, knowledge: Knowledge) -> Finding | Non
         indicator=Indicator.WARNING,
         summary={"flags": ", ".join(names)},
         facts=lines,
+        notes=_causes_note(found, knowledge),
         reversible=False,
     )
+
+
+def _causes_note(found: Sequence[Finding], knowledge: Knowledge) -> tuple[str, ...]:
+    causes = list(dict.fromkeys(f.cause for f in found if f.cause))
+    return (knowledge.cards.phrases["causes_found"].format(items="; ".join(causes)),) if causes else ()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from enum import StrEnum
 
 from service.facts import PatientFacts
 from service.knowledge import WORKUP_RULE, Knowledge
@@ -20,24 +21,39 @@ def _wanted(facts: PatientFacts, knowledge: Knowledge, needs: Mapping[str, Seque
     for need, reasons in needs.items():
         lab = "calcium_total" if need == "calcium_ionised" else need  # total Ca with albumin answers a Ca need
         wanted.setdefault(lab, []).extend(r for r in reasons if r not in wanted.get(lab, []))
-    if ionised is not None:
+    if ionised is not None and ionised.unit_understood:
         for lab in CALCIUM_SATISFIED_BY_IONISED | {"calcium_ionised"}:
             wanted.pop(lab, None)
+    elif ionised is not None:
+        wanted.setdefault("calcium_ionised", [])  # shown as present but not understood, and offered again
     return wanted
 
 
-def _state(facts: PatientFacts, knowledge: Knowledge, analyte_id: str) -> tuple[str, bool] | None:
-    """(text, stale) for a lab without a recent result, or None when it is recent."""
+class Gap(StrEnum):
+    """Why a lab is offered again."""
+
+    MISSING = "missing"
+    STALE = "stale"
+    UNREADABLE = "unit not understood"
+
+
+def _state(facts: PatientFacts, knowledge: Knowledge, analyte_id: str) -> tuple[str, Gap] | None:
+    """(text, gap) for a lab without a usable recent result, or None when it has one."""
     analyte = knowledge.analyte(analyte_id)
-    if facts.recent(analyte_id, analyte.lookback_days) is not None:
-        return None
-    latest = facts.latest(analyte_id)
     phrases = knowledge.cards.phrases
+    recent = facts.recent(analyte_id, analyte.lookback_days)
+    if recent is not None:
+        if recent.unit_understood:
+            return None
+        # Never dropped silently: the value is shown, but it cannot be judged, so the lab is offered again.
+        shown = text.quantity(recent.value_text, recent.unit or "(no unit)")
+        return phrases["unit_unknown"].format(value=shown, age=text.age(recent.effective, facts.now)), Gap.UNREADABLE
+    latest = facts.latest(analyte_id)
     if latest is None:
-        return phrases["no_result"], False
+        return phrases["no_result"], Gap.MISSING
     shown = text.quantity(latest.value_text, latest.unit)
     age = text.age(latest.effective, facts.now)
-    return phrases["stale_result"].format(value=shown, age=age, days=analyte.lookback_days), True
+    return phrases["stale_result"].format(value=shown, age=age, days=analyte.lookback_days), Gap.STALE
 
 
 def workup_finding(facts: PatientFacts, knowledge: Knowledge, needs: Mapping[str, Sequence[str]]) -> Finding | None:
@@ -54,10 +70,10 @@ def workup_finding(facts: PatientFacts, knowledge: Knowledge, needs: Mapping[str
         reasons = wanted.get(lab) or []
         because = f" ({', '.join(reasons)})" if reasons else ""
         lines.append(f"{knowledge.analyte(lab).display}: {state_text}{because}")
-    missing = [knowledge.analyte(lab).short for lab, (_, stale) in gaps.items() if not stale]
-    stale = [knowledge.analyte(lab).short for lab, (_, is_stale) in gaps.items() if is_stale]
-    parts = [f"{', '.join(missing)} missing"] if missing else []
-    parts += [f"{', '.join(stale)} stale"] if stale else []
+    parts = []
+    for gap in Gap:
+        labs = [knowledge.analyte(lab).short for lab, (_, kind) in gaps.items() if kind == gap]
+        parts += [f"{', '.join(labs)} {gap.value}"] if labs else []
     return Finding(
         rule_id=WORKUP_RULE,
         category=Category.WORKUP,

@@ -16,17 +16,23 @@ from .conftest import NOW, load_record
 RX = "http://www.nlm.nih.gov/research/umls/rxnorm"
 
 
-def test_entered_in_error_and_preliminary_results_are_ignored(knowledge: Knowledge) -> None:
+def test_entered_in_error_cancelled_and_older_preliminary_results_are_ignored(knowledge: Knowledge) -> None:
     facts = build_facts(load_record("entered_in_error"), now=NOW, knowledge=knowledge)
     magnesium = facts.latest("magnesium")
-    assert magnesium is not None and magnesium.value == 2.0
+    assert magnesium is not None and magnesium.value == 2.0 and not magnesium.preliminary
+
+
+def test_a_preliminary_result_newer_than_the_final_is_used_and_labelled(knowledge: Knowledge) -> None:
+    facts = build_facts(load_record("preliminary_magnesium"), now=NOW, knowledge=knowledge)
+    magnesium = facts.latest("magnesium")
+    assert magnesium is not None and magnesium.value == 1.1 and magnesium.preliminary  # the cancelled 0.8 is out
 
 
 def test_meq_magnesium_is_normalised(knowledge: Knowledge) -> None:
     facts = build_facts(load_record("magnesium_meq"), now=NOW, knowledge=knowledge)
     magnesium = facts.latest("magnesium")
     assert magnesium is not None and magnesium.unit == "meq/L"
-    assert magnesium.canonical == pytest.approx(1.3 * knowledge.analyte("magnesium").units["meq/L"])
+    assert magnesium.canonical == pytest.approx(1.3 / 2 * 24.305 / 10)  # divalent: 1.3 meq/L = 0.65 mmol/L
 
 
 def test_recent_respects_the_lookback(knowledge: Knowledge) -> None:

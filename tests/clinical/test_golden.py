@@ -17,7 +17,19 @@ import pytest
 from service.screen import ScreenResult
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
-SCENARIOS = ["magnesium_first", "calcium_low_corrected", "fasciculation_missing_labs", "lithium_toxic", "red_flags"]
+SCENARIOS = [
+    "magnesium_first",
+    "calcium_low_corrected",
+    "fasciculation_missing_labs",
+    "lithium_toxic",
+    "red_flags",
+    # issue 11: the safety review's wording, reviewed card by card
+    "als_succinylcholine",
+    "thyroid_low_tsh_low_ft4",
+    "unit_not_understood",
+    "red_flags_low_magnesium",
+    "calcium_uncorrected",
+]
 
 
 @pytest.mark.parametrize("name", SCENARIOS)

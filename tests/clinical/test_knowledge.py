@@ -57,6 +57,11 @@ def test_copy_of_packaged_files_loads(knowledge_copy: Path) -> None:
         ("labs.yaml", "workup: core", "workup: sometimes", "workup"),
         ("citations.yaml", "accessed: 2026-11-21", "accessed: yesterday", "accessed"),
         ("cards.yaml", "  footer:", "  footerx:", "phrases"),
+        ("labs.yaml", "canonical_unit: mg/dL", "canonical_unit: mg per dL", "not UCUM"),
+        ("labs.yaml", "  mEq/L: meq/L", "  mEq/L: mEq/L", "non-UCUM"),
+        ("labs.yaml", "alternative_to: cholinesterase_rbc", "alternative_to: cholinesterase_rbx", "alternative_to"),
+        ("conditions.yaml", "always: [als-mnd, immobilisation]", "always: [als-mnd, immobilization]", "denervation"),
+        ("cards.yaml", "  high/high:", "  high/hihg:", "thyroid_patterns"),
     ],
 )
 def test_bad_file_is_refused(knowledge_copy: Path, name: str, old: str, new: str, message: str) -> None:
@@ -87,7 +92,8 @@ def test_missing_file_is_refused(knowledge_copy: Path) -> None:
 
 
 def test_every_citation_is_used(knowledge: Knowledge) -> None:
-    used = set(knowledge.albumin_correction.citations)
+    used = set(knowledge.albumin_correction.citations) | set(knowledge.unit_citations)
+    used |= set(knowledge.denervation.citations)
     used |= {c for a in knowledge.analytes.values() for c in a.citations}
     used |= {c for g in knowledge.drug_groups for c in g.citations}
     used |= {c for s in knowledge.condition_sets for c in s.citations}

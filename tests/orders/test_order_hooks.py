@@ -16,6 +16,7 @@ from .conftest import SERVICE_URL, fixture_names, order_request
 EMG, REFERRAL, NEW = "Before this EMG", "Before this neurology referral", "New order, patient has fasciculations"
 ALS, MS = "Before escalating ALS treatment", "Before changing MS treatment"
 MG_K_EMG = [("lab.magnesium.low", EMG), ("lab.potassium.low", EMG)]
+SAFETY = "Order safety"
 
 # fixture -> [(rule id, framing of the summary)] in display order (both hooks unless the name says "selected").
 EXPECTED: dict[str, list[tuple[str, str]]] = {
@@ -32,6 +33,11 @@ EXPECTED: dict[str, list[tuple[str, str]]] = {
     "several_orders_xray_selected": [],  # order-select: the selected chest X-ray is unrelated
     "unrelated_order": [],
     "emg_no_fasciculations": [],  # ALS without documented fasciculations (patient-view would show succinylcholine)
+    # issue 11 item 1: succinylcholine after denervation is a critical safety card, with or without fasciculations
+    "succinylcholine_als": [("drug.succinylcholine.denervation", SAFETY)],
+    "succinylcholine_ms_weakness": [("drug.succinylcholine.denervation", SAFETY)],
+    "succinylcholine_no_denervation": [("drug.succinylcholine", NEW)],
+    "ms_dmt_atc_2026": [("workup.labs", MS)],  # issue 11 item 8: ocrelizumab by its 2026 ATC code L04AG08 alone
 }
 CASES = [(hook, name) for hook in ("order-select", "order-sign") for name in fixture_names(hook)]
 
@@ -75,6 +81,22 @@ def test_culprit_card_names_the_drug_and_what_to_monitor(client: FlaskClient) ->
     (card,) = lithium["cards"]
     assert card["summary"] == f"{NEW}: On lithium: no level on record"
     assert [s["label"] for s in card["suggestions"]] == ["Order Lithium"]
+
+
+@pytest.mark.parametrize("hook", ["order-select", "order-sign"])
+def test_succinylcholine_order_after_denervation_is_critical_not_reassuring(client: FlaskClient, hook: str) -> None:
+    _, document = call(client, order_request(hook, "succinylcholine_als"))
+    (card,) = document["cards"]
+    assert card["indicator"] == "critical"
+    assert card["summary"] == (
+        f"{SAFETY}: Succinylcholine ordered now with denervation: risk of life-threatening hyperkalaemia"
+    )
+    assert "expected transient" not in card["summary"] + card["detail"]
+    assert "ALS / motor neuron disease" in card["detail"] and "non-depolarising" in card["detail"]
+    _, plain = call(client, order_request(hook, "succinylcholine_no_denervation"))
+    (warning,) = plain["cards"]
+    assert warning["indicator"] == "warning"
+    assert warning["summary"] == f"{NEW}: Succinylcholine ordered now: expected transient fasciculations"
 
 
 def test_discovery_lists_both_order_hooks_with_2_0_prefetch(client: FlaskClient) -> None:
