@@ -73,9 +73,7 @@ class _Endpoints:
     def __init__(self, registry: ServiceRegistry, options: EndpointOptions) -> None:
         self.registry = registry
         self.options = options
-        self.resolvers = {
-            (d.id, d.hook): PrefetchResolver(d.prefetch, options.client_factory) for d in registry.definitions
-        }
+        self.resolvers = {d.id: PrefetchResolver(d.prefetch, options.client_factory) for d in registry.definitions}
         self.openapi_document = openapi_document(
             registry,
             authenticated=options.authenticator is not None,
@@ -107,11 +105,10 @@ class _Endpoints:
     def call_service(self, service_id: str) -> Response:
         """POST /cds-services/<id>."""
         started = time.perf_counter()
-        hooks = self.registry.hooks_for(service_id)
+        definition = self.registry.get(service_id)
         self.authenticate()
-        hook_request = load_hook_request(_read_json(), hooks)
-        definition = self.registry.find(service_id, hook_request.hook)
-        prefetched = self.resolvers[(definition.id, definition.hook)].resolve(hook_request)
+        hook_request = load_hook_request(_read_json(), frozenset({definition.hook}))
+        prefetched = self.resolvers[definition.id].resolve(hook_request)
         document = definition.handler(hook_request, prefetched)
         check_response(document)
         if self.options.on_cards is not None:
@@ -128,7 +125,7 @@ class _Endpoints:
 
     def feedback(self, service_id: str) -> Response:
         """POST /cds-services/<id>/feedback."""
-        self.registry.hooks_for(service_id)
+        self.registry.get(service_id)
         if self.options.feedback_sink is None:
             raise NotFound("this service does not take feedback")
         self.authenticate()

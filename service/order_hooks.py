@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -101,9 +101,9 @@ def order_handler(knowledge: Knowledge, clock: Clock) -> Callable[[HookRequest, 
 
 
 def order_service_definitions(
-    service_id: str, prefetch: dict[str, str], knowledge: Knowledge, clock: Clock
+    service_ids: Mapping[str, str], prefetch: dict[str, str], knowledge: Knowledge, clock: Clock
 ) -> list[ServiceDefinition]:
-    """order-select and order-sign under ``service_id`` with the patient-view prefetch (draft orders: context)."""
+    """order-select and order-sign, each under its own id, with the patient-view prefetch (draft orders: context)."""
     description = (
         "For a patient with documented fasciculations, at an EMG / nerve conduction study, a neurology referral or "
         "an ALS/MS disease-modifying treatment order: the reversible causes still open (labs missing, stale or "
@@ -114,7 +114,7 @@ def order_service_definitions(
     usage = "Needs the same read access as patient-view; draftOrders must be a Bundle of R4 request resources."
     return [
         ServiceDefinition(
-            id=service_id,
+            id=service_ids[hook],
             hook=hook,
             title=f"Fasciculations: reversible causes before this order ({hook})",
             description=description,
