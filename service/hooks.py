@@ -77,7 +77,5 @@ def service_definitions(knowledge: Knowledge, clock: Clock) -> list[ServiceDefin
             usage_requirements="Needs read access to Patient, Observation, Condition, MedicationRequest, "
             "MedicationStatement, MedicationAdministration and Medication for the patient in context.",
         ),
-        *order_service_definitions(
-            {hook: SERVICE_IDS[hook] for hook in ORDER_HOOKS}, prefetch, knowledge, clock
-        ),
+        *order_service_definitions({hook: SERVICE_IDS[hook] for hook in ORDER_HOOKS}, prefetch, knowledge, clock),
     ]

@@ -10,7 +10,6 @@ from flask.testing import FlaskClient
 
 from cds_hooks.response import check_response
 from service.cards import CARD_EXTENSION
-
 from service.hooks import SERVICE_IDS
 
 from .conftest import SERVICE_URLS, fixture_names, order_request
