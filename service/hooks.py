@@ -10,6 +10,7 @@ from typing import Any
 from cds_hooks import HookRequest, Prefetched, ServiceDefinition
 from service.knowledge import Knowledge
 from service.order_hooks import ORDER_HOOKS, order_service_definitions
+from service.reading import skip_log
 from service.records import build_record
 from service.screen import screen_patient
 
@@ -51,8 +52,9 @@ def patient_view_handler(knowledge: Knowledge, clock: Clock) -> Callable[[HookRe
     """The patient-view handler: prefetched data -> patient record -> screen -> cards."""
 
     def handle(request: HookRequest, prefetched: Prefetched) -> dict[str, Any]:
-        record = build_record(v for v in prefetched.values() if v is not None)
-        result = screen_patient(record, now=clock(), hook_instance=request.hook_instance, knowledge=knowledge)
+        with skip_log(request.hook_instance):
+            record = build_record(v for v in prefetched.values() if v is not None)
+            result = screen_patient(record, now=clock(), hook_instance=request.hook_instance, knowledge=knowledge)
         log.info("hookInstance=%s rules=%s", request.hook_instance, ",".join(result.rule_ids) or "-")
         return {"cards": result.cards}
 

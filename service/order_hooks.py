@@ -18,6 +18,7 @@ from service.facts import build_facts
 from service.knowledge import Knowledge
 from service.knowledge_model import DrugKind
 from service.orders import OrderRole, RecognisedOrder, as_signed, recognise_orders
+from service.reading import conform_bundle, skip_log
 from service.records import PatientRecord, build_record
 from service.rules.conditions import ScreenMode
 from service.rules.findings import Finding
@@ -83,7 +84,12 @@ def order_handler(knowledge: Knowledge, clock: Clock) -> Callable[[HookRequest, 
     """The order-select / order-sign handler: prefetched patient + draft orders -> recognised orders -> cards."""
 
     def handle(request: HookRequest, prefetched: Prefetched) -> dict[str, Any]:
-        drafts = request.context["draftOrders"]
+        with skip_log(request.hook_instance):
+            return _order_response(request, prefetched)
+
+    def _order_response(request: HookRequest, prefetched: Prefetched) -> dict[str, Any]:
+        # draftOrders go through the same tolerant reader as prefetch (Sandbox: category as an object, no type).
+        drafts = conform_bundle(request.context["draftOrders"])
         selections = request.context.get("selections") if request.hook == "order-select" else None
         record = build_record(v for v in prefetched.values() if v is not None)
         with_drafts = replace(record, medications={**record.medications, **build_record([drafts]).medications})

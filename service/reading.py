@@ -1,0 +1,225 @@
+"""The tolerant reader at the facts edge: repair what clients send, then decide once whether a rule can use it.
+
+Two steps, one place:
+
+- ``conform_resource`` (records edge, every resource of prefetch, FHIR fall-back answers and ``draftOrders``)
+  repairs the shape of what clients send, guided by the R4 element definitions of ``fhir.resources``: a single
+  object where R4 says array is wrapped (the CDS Hooks Sandbox sends ``MedicationRequest.category`` that way), a
+  one-item array where R4 says single is unwrapped, and unknown elements, extensions, primitive extensions
+  (``_status``) and JSON nulls are dropped - no rule reads them, so they must not cost the resource.
+- ``read_model`` (facts gate) validates only the elements a rule reads. When one of them cannot be read, the
+  resource is skipped for that rule and the skip is tallied; ``skip_log`` writes the tally as ONE log line per
+  request (counts by resource type and reason, the elements and rule ids; never patient data).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from collections import Counter
+from collections.abc import Collection, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from fhir.resources.R4B import get_fhir_model_class
+from pydantic import BaseModel, ValidationError
+
+log = logging.getLogger(__name__)
+
+Resource = dict[str, Any]
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+# Elements never worth keeping at this edge: no rule reads them, and an invalid one must not cost the resource.
+DROPPED_ELEMENTS = frozenset({"extension", "fhir_comments"})
+_LIST_OF = "typing.Optional[typing.List["
+_CHILD_TYPE = re.compile(r"abc\.(\w+)Type\b")
+_ANY_RESOURCE = "Resource"
+_MEDICATION_USE = ("medicationCodeableConcept", "medicationReference", "contained", "subject")
+
+# The top-level elements the screen reads, per resource type: only these are repaired at the records edge (the
+# rest pass through untouched, and the gate never validates them), so the repair costs little on large bundles.
+READ_ELEMENTS: dict[str, frozenset[str]] = {
+    "Patient": frozenset({"id"}),
+    "Observation": frozenset(
+        {"status", "code", "subject", "valueQuantity", "effectivePeriod", "referenceRange", "interpretation"}
+    ),
+    "Condition": frozenset({"code", "subject", "clinicalStatus", "verificationStatus"}),
+    "MedicationRequest": frozenset({*_MEDICATION_USE, "status", "intent", "authoredOn", "dispenseRequest"}),
+    "MedicationStatement": frozenset({*_MEDICATION_USE, "status", "effectivePeriod"}),
+    "MedicationAdministration": frozenset({*_MEDICATION_USE, "status", "effectivePeriod"}),
+    "Medication": frozenset({"code", "ingredient"}),
+    "ServiceRequest": frozenset({"status", "intent", "code", "subject"}),
+}
+
+
+@dataclass(frozen=True)
+class ElementShape:
+    """What R4 says about one element: repeating or not, and its complex type (None for primitives)."""
+
+    repeats: bool
+    child: str | None
+
+
+@functools.cache
+def _model(type_name: str) -> type[BaseModel] | None:
+    """The R4B model of a resource or data type, None when fhir.resources has none by that name."""
+    try:
+        model: type[BaseModel] = get_fhir_model_class(type_name)
+    except (KeyError, ValueError):
+        return None
+    return model
+
+
+@functools.cache
+def element_shapes(type_name: str) -> dict[str, ElementShape]:
+    """Element name (as in JSON) -> its shape, for one R4B resource, data type or backbone element."""
+    model = _model(type_name)
+    if model is None:
+        return {}
+    shapes: dict[str, ElementShape] = {}
+    for name, info in model.model_fields.items():
+        alias = info.alias or name
+        if alias.startswith("_") or alias in DROPPED_ELEMENTS:
+            continue
+        text = str(info.annotation)
+        match = _CHILD_TYPE.search(text)
+        child = match.group(1) if match and match.group(1) != "FHIRPrimitiveExtension" else None
+        shapes[alias] = ElementShape(text.startswith(_LIST_OF), child)
+    return shapes
+
+
+def _conform_value(value: Any, shape: ElementShape) -> Any:
+    if shape.repeats and not isinstance(value, list):
+        value = [value]
+    elif not shape.repeats and isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    if shape.child is None:
+        return value
+    if isinstance(value, list):
+        return [_conform_element(item, shape.child) for item in value if item is not None]
+    return _conform_element(value, shape.child)
+
+
+def _conform_element(value: Any, type_name: str) -> Any:
+    if not isinstance(value, dict):
+        return value  # a wrong primitive stays as sent: the gate decides whether a rule needed it
+    if type_name == _ANY_RESOURCE:
+        return conform_resource(value)  # a contained Medication
+    shapes = element_shapes(type_name)
+    conformed: dict[str, Any] = {}
+    for key, item in value.items():
+        shape = shapes.get(key)
+        if shape is not None and item is not None:
+            conformed[key] = _conform_value(item, shape)
+    return conformed
+
+
+def conform_resource(raw: Resource) -> Resource:
+    """The resource with the R4 cardinalities of the elements the screen reads restored (other types: unchanged)."""
+    read = READ_ELEMENTS.get(str(raw.get("resourceType")))
+    if read is None:
+        return raw
+    shapes = element_shapes(str(raw["resourceType"]))
+    conformed: Resource = {}
+    for key, value in raw.items():
+        if key not in read:
+            conformed[key] = value  # not read by any rule: passed through as sent, never validated
+        elif value is not None:
+            conformed[key] = _conform_value(value, shapes[key])
+    return conformed
+
+
+def conform_bundle(value: Any) -> Any:
+    """A Bundle with ``entry`` as an array of objects and every entry's resource conformed (a missing type is fine)."""
+    if not isinstance(value, dict) or value.get("resourceType") != "Bundle":
+        return conform_resource(value) if isinstance(value, dict) else value
+    entries = value.get("entry")
+    entries = [entries] if isinstance(entries, dict) else entries if isinstance(entries, list) else []
+    conformed = []
+    for entry in entries:
+        if isinstance(entry, dict) and isinstance(entry.get("resource"), dict):
+            conformed.append({**entry, "resource": conform_bundle(entry["resource"])})
+    return {**value, "entry": conformed}
+
+
+@dataclass(frozen=True)
+class Skip:
+    """One resource a rule could not use: its type, the elements that could not be read, the rules it fed."""
+
+    resource_type: str
+    elements: tuple[str, ...]
+    rules: tuple[str, ...]
+
+
+_SKIPS: ContextVar[Counter[Skip] | None] = ContextVar("fasciculation_cds_skips", default=None)
+
+
+def _element_path(location: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in location if isinstance(part, str)) or "(resource)"
+
+
+def _unreadable_elements(error: Exception) -> tuple[str, ...]:
+    if isinstance(error, ValidationError):
+        return tuple(sorted({_element_path(tuple(item["loc"])) for item in error.errors()}))
+    return ("(resource)",)
+
+
+def note_skip(resource_type: str, elements: Iterable[str], rules: Iterable[str]) -> None:
+    """Tally a skipped resource for this request's log line (logged at once outside a request)."""
+    skip = Skip(resource_type, tuple(elements), tuple(sorted(set(rules))))
+    tally = _SKIPS.get()
+    if tally is None:
+        log.warning("skipped %s", describe_skips(Counter([skip])))
+    else:
+        tally[skip] += 1
+
+
+def _kept(model: type[BaseModel], raw: Resource, elements: Collection[str]) -> Resource:
+    known = element_shapes(model.__name__)
+    return {key: value for key, value in raw.items() if key in elements and (key in known or key == "resourceType")}
+
+
+def is_readable(model: type[BaseModel], raw: Resource, elements: Collection[str]) -> bool:
+    """Whether ``read_model`` would read the resource (nothing is tallied)."""
+    try:
+        model.model_validate(_kept(model, raw, elements))
+    except Exception:  # any model failure means an unreadable element
+        return False
+    return True
+
+
+def read_model(model: type[ModelT], raw: Resource, elements: Collection[str], rules: Iterable[str]) -> ModelT | None:
+    """The resource validated on the elements a rule reads, or None (and a tallied skip) when one is unreadable.
+
+    Elements R4 does not define for the type are left out (unknown elements never cost the resource).
+    """
+    try:
+        return model.model_validate(_kept(model, raw, elements))
+    except Exception as exc:  # any model failure means an unreadable element: skip the resource, never a 500
+        note_skip(str(raw.get("resourceType") or model.__name__), _unreadable_elements(exc), rules)
+        return None
+
+
+def describe_skips(tally: Counter[Skip]) -> str:
+    """``N resources: Type n (element unreadable; rules a,b), ...`` grouped by resource type and reason."""
+    parts = [
+        f"{skip.resource_type} {count} ({','.join(skip.elements)} unreadable; rules {','.join(skip.rules) or '-'})"
+        for skip, count in sorted(tally.items(), key=lambda pair: (pair[0].resource_type, pair[0].elements))
+    ]
+    return f"{sum(tally.values())} resources: " + "; ".join(parts)
+
+
+@contextmanager
+def skip_log(hook_instance: str) -> Iterator[Counter[Skip]]:
+    """Collect the skips of one request and log them as one WARNING line at the end (nothing when none)."""
+    tally: Counter[Skip] = Counter()
+    token = _SKIPS.set(tally)
+    try:
+        yield tally
+    finally:
+        _SKIPS.reset(token)
+        if tally:
+            log.warning("hookInstance=%s skipped %s", hook_instance, describe_skips(tally))
