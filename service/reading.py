@@ -34,6 +34,12 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 # Elements never worth keeping at this edge: no rule reads them, and an invalid one must not cost the resource.
 DROPPED_ELEMENTS = frozenset({"extension", "fhir_comments"})
+# Leaves of data types that rules read (codes, values, units, dates, references): an error in any other leaf inside
+# a read element (``coding.userSelected``, ``coding.version``, ``period.id``) drops that leaf, not the resource.
+READ_LEAVES = frozenset(
+    {"system", "code", "display", "text", "coding", "value", "unit", "comparator", "low", "high", "start", "end"}
+    | {"reference", "itemCodeableConcept", "itemReference", "validityPeriod"}
+)
 _LIST_OF = "typing.Optional[typing.List["
 _CHILD_TYPE = re.compile(r"abc\.(\w+)Type\b")
 _ANY_RESOURCE = "Resource"
@@ -182,10 +188,46 @@ def _kept(model: type[BaseModel], raw: Resource, elements: Collection[str]) -> R
     return {key: value for key, value in raw.items() if key in elements and (key in known or key == "resourceType")}
 
 
+def _without(value: Any, location: tuple[int | str, ...]) -> Any:
+    """A copy of ``value`` without the leaf at ``location`` (the path of a validation error)."""
+    if not location:
+        return value
+    head, rest = location[0], location[1:]
+    if isinstance(value, dict) and head in value:
+        if not rest:
+            return {key: item for key, item in value.items() if key != head}
+        return {**value, head: _without(value[head], rest)}
+    if isinstance(value, list) and isinstance(head, int) and 0 <= head < len(value):
+        return [*value[:head], _without(value[head], rest), *value[head + 1 :]]
+    return value
+
+
+def _minor_leaves(error: ValidationError) -> list[tuple[int | str, ...]] | None:
+    """The error paths when every one ends in a leaf no rule reads (inside a read element); else None."""
+    locations = [tuple(item["loc"]) for item in error.errors()]
+    names = [[part for part in location if isinstance(part, str)] for location in locations]
+    if all(len(parts) > 1 and parts[-1] not in READ_LEAVES for parts in names):
+        return locations
+    return None
+
+
+def _validated(model: type[ModelT], kept: Resource) -> ModelT:
+    """Validate; when the only errors are leaves no rule reads (``coding.userSelected``), drop them and retry once."""
+    try:
+        return model.model_validate(kept)
+    except ValidationError as error:
+        minor = _minor_leaves(error)
+        if minor is None:
+            raise
+        for location in minor:
+            kept = _without(kept, location)
+        return model.model_validate(kept)
+
+
 def is_readable(model: type[BaseModel], raw: Resource, elements: Collection[str]) -> bool:
     """Whether ``read_model`` would read the resource (nothing is tallied)."""
     try:
-        model.model_validate(_kept(model, raw, elements))
+        _validated(model, _kept(model, raw, elements))
     except Exception:  # any model failure means an unreadable element
         return False
     return True
@@ -197,7 +239,7 @@ def read_model(model: type[ModelT], raw: Resource, elements: Collection[str], ru
     Elements R4 does not define for the type are left out (unknown elements never cost the resource).
     """
     try:
-        return model.model_validate(_kept(model, raw, elements))
+        return _validated(model, _kept(model, raw, elements))
     except Exception as exc:  # any model failure means an unreadable element: skip the resource, never a 500
         note_skip(str(raw.get("resourceType") or model.__name__), _unreadable_elements(exc), rules)
         return None
