@@ -45,13 +45,13 @@ _CHILD_TYPE = re.compile(r"abc\.(\w+)Type\b")
 _ANY_RESOURCE = "Resource"
 _MEDICATION_USE = ("medicationCodeableConcept", "medicationReference", "contained", "subject")
 
-# The top-level elements the screen reads, per resource type: only these are repaired at the records edge (the
-# rest pass through untouched, and the gate never validates them), so the repair costs little on large bundles.
+# The top-level elements read from the raw JSON (the code pre-filters, statuses, dates), per resource type: these
+# are repaired at the records edge for every resource; the rest pass through untouched, and those a rule reads
+# through a model (an Observation's value, range, interpretation) are repaired by the gate for the few candidates
+# it validates - so the repair costs little on large bundles.
 READ_ELEMENTS: dict[str, frozenset[str]] = {
     "Patient": frozenset({"id"}),
-    "Observation": frozenset(
-        {"status", "code", "subject", "valueQuantity", "effectivePeriod", "referenceRange", "interpretation"}
-    ),
+    "Observation": frozenset({"status", "code", "effectivePeriod"}),
     "Condition": frozenset({"code", "subject", "clinicalStatus", "verificationStatus"}),
     "MedicationRequest": frozenset({*_MEDICATION_USE, "status", "intent", "authoredOn", "dispenseRequest"}),
     "MedicationStatement": frozenset({*_MEDICATION_USE, "status", "effectivePeriod"}),
@@ -98,6 +98,7 @@ def element_shapes(type_name: str) -> dict[str, ElementShape]:
 
 
 def _conform_value(value: Any, shape: ElementShape) -> Any:
+    """The value in R4's cardinality, its parts conformed; the very same object when nothing had to change."""
     if shape.repeats and not isinstance(value, list):
         value = [value]
     elif not shape.repeats and isinstance(value, list) and len(value) == 1:
@@ -105,7 +106,9 @@ def _conform_value(value: Any, shape: ElementShape) -> Any:
     if shape.child is None:
         return value
     if isinstance(value, list):
-        return [_conform_element(item, shape.child) for item in value if item is not None]
+        items = [_conform_element(item, shape.child) for item in value if item is not None]
+        unchanged = len(items) == len(value) and all(new is old for new, old in zip(items, value, strict=True))
+        return value if unchanged else items
     return _conform_element(value, shape.child)
 
 
@@ -120,22 +123,46 @@ def _conform_element(value: Any, type_name: str) -> Any:
         shape = shapes.get(key)
         if shape is not None and item is not None:
             conformed[key] = _conform_value(item, shape)
+    if len(conformed) == len(value) and all(conformed[key] is value[key] for key in conformed):
+        return value  # well-formed already: no copy
     return conformed
 
 
+def _codings_listed(concept: Any) -> Any:
+    """A CodeableConcept whose ``coding`` is an array (a lone Coding object wrapped); anything else unchanged."""
+    if isinstance(concept, dict) and isinstance(concept.get("coding"), dict):
+        return {**concept, "coding": [concept["coding"]]}
+    return concept
+
+
+def _shallow(value: Any, shape: ElementShape) -> Any:
+    """Cardinality of one top-level element (and of ``coding`` in CodeableConcepts); the same object when fine."""
+    if shape.repeats and not isinstance(value, list):
+        value = [value]
+    elif not shape.repeats and isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    if shape.child == _ANY_RESOURCE and isinstance(value, list):
+        return [conform_resource(item) if isinstance(item, dict) else item for item in value]  # contained
+    if shape.child != "CodeableConcept":
+        return value
+    if isinstance(value, list):
+        items = [_codings_listed(item) for item in value]
+        return value if all(new is old for new, old in zip(items, value, strict=True)) else items
+    return _codings_listed(value)
+
+
 def conform_resource(raw: Resource) -> Resource:
-    """The resource with the R4 cardinalities of the elements the screen reads restored (other types: unchanged)."""
+    """The resource with R4 cardinalities restored where the screen reads raw JSON (other types: unchanged).
+
+    Shallow on purpose (it runs on every resource): the top-level elements of ``READ_ELEMENTS`` and the ``coding``
+    of CodeableConcepts. The gate (``read_model``) conforms in depth the elements of the few resources it validates.
+    """
     read = READ_ELEMENTS.get(str(raw.get("resourceType")))
     if read is None:
         return raw
     shapes = element_shapes(str(raw["resourceType"]))
-    conformed: Resource = {}
-    for key, value in raw.items():
-        if key not in read:
-            conformed[key] = value  # not read by any rule: passed through as sent, never validated
-        elif value is not None:
-            conformed[key] = _conform_value(value, shapes[key])
-    return conformed
+    repaired = {key: fixed for key in read if key in raw and (fixed := _shallow(raw[key], shapes[key])) is not raw[key]}
+    return {**raw, **repaired} if repaired else raw
 
 
 def conform_bundle(value: Any) -> Any:
@@ -184,8 +211,13 @@ def note_skip(resource_type: str, elements: Iterable[str], rules: Iterable[str])
 
 
 def _kept(model: type[BaseModel], raw: Resource, elements: Collection[str]) -> Resource:
-    known = element_shapes(model.__name__)
-    return {key: value for key, value in raw.items() if key in elements and (key in known or key == "resourceType")}
+    """The elements in ``elements`` that R4 defines for the type, conformed (unknown elements are left out)."""
+    shapes = element_shapes(model.__name__)
+    kept: Resource = {"resourceType": raw["resourceType"]} if "resourceType" in raw else {}
+    for key, value in raw.items():
+        if key in elements and key in shapes and value is not None:
+            kept[key] = _conform_value(value, shapes[key])
+    return kept
 
 
 def _without(value: Any, location: tuple[int | str, ...]) -> Any:
