@@ -22,15 +22,15 @@ from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
-from pydantic import BaseModel, ValidationError
 
 log = logging.getLogger(__name__)
 
 Resource = dict[str, Any]
-ModelT = TypeVar("ModelT", bound=BaseModel)
+# An R4B model class (fhir.resources ships no type information, so models are Any to mypy).
+FhirModel = Any
 
 # Elements never worth keeping at this edge: no rule reads them, and an invalid one must not cost the resource.
 DROPPED_ELEMENTS = frozenset({"extension", "fhir_comments"})
@@ -70,10 +70,10 @@ class ElementShape:
 
 
 @functools.cache
-def _model(type_name: str) -> type[BaseModel] | None:
+def _model(type_name: str) -> FhirModel | None:
     """The R4B model of a resource or data type, None when fhir.resources has none by that name."""
     try:
-        model: type[BaseModel] = get_fhir_model_class(type_name)
+        model: FhirModel = get_fhir_model_class(type_name)
     except (KeyError, ValueError):
         return None
     return model
@@ -195,8 +195,9 @@ def _element_path(location: tuple[int | str, ...]) -> str:
 
 
 def _unreadable_elements(error: Exception) -> tuple[str, ...]:
-    if isinstance(error, ValidationError):
-        return tuple(sorted({_element_path(tuple(item["loc"])) for item in error.errors()}))
+    locations = _error_locations(error)
+    if locations is not None:
+        return tuple(sorted({_element_path(location) for location in locations}))
     return ("(resource)",)
 
 
@@ -210,7 +211,7 @@ def note_skip(resource_type: str, elements: Iterable[str], rules: Iterable[str])
         tally[skip] += 1
 
 
-def _kept(model: type[BaseModel], raw: Resource, elements: Collection[str]) -> Resource:
+def _kept(model: FhirModel, raw: Resource, elements: Collection[str]) -> Resource:
     """The elements in ``elements`` that R4 defines for the type, conformed (unknown elements are left out)."""
     shapes = element_shapes(model.__name__)
     kept: Resource = {"resourceType": raw["resourceType"]} if "resourceType" in raw else {}
@@ -234,20 +235,33 @@ def _without(value: Any, location: tuple[int | str, ...]) -> Any:
     return value
 
 
-def _minor_leaves(error: ValidationError) -> list[tuple[int | str, ...]] | None:
+def _error_locations(error: Exception) -> list[tuple[int | str, ...]] | None:
+    """The element paths of a pydantic validation error (as raised by the models), None for any other error."""
+    errors = getattr(error, "errors", None)
+    if not callable(errors):
+        return None
+    try:
+        return [tuple(item["loc"]) for item in errors()]
+    except (TypeError, KeyError):
+        return None
+
+
+def _minor_leaves(error: Exception) -> list[tuple[int | str, ...]] | None:
     """The error paths when every one ends in a leaf no rule reads (inside a read element); else None."""
-    locations = [tuple(item["loc"]) for item in error.errors()]
+    locations = _error_locations(error)
+    if locations is None:
+        return None
     names = [[part for part in location if isinstance(part, str)] for location in locations]
     if all(len(parts) > 1 and parts[-1] not in READ_LEAVES for parts in names):
         return locations
     return None
 
 
-def _validated(model: type[ModelT], kept: Resource) -> ModelT:
+def _validated(model: FhirModel, kept: Resource) -> Any:
     """Validate; when the only errors are leaves no rule reads (``coding.userSelected``), drop them and retry once."""
     try:
         return model.model_validate(kept)
-    except ValidationError as error:
+    except ValueError as error:  # pydantic's ValidationError is a ValueError
         minor = _minor_leaves(error)
         if minor is None:
             raise
@@ -256,7 +270,7 @@ def _validated(model: type[ModelT], kept: Resource) -> ModelT:
         return model.model_validate(kept)
 
 
-def is_readable(model: type[BaseModel], raw: Resource, elements: Collection[str]) -> bool:
+def is_readable(model: FhirModel, raw: Resource, elements: Collection[str]) -> bool:
     """Whether ``read_model`` would read the resource (nothing is tallied)."""
     try:
         _validated(model, _kept(model, raw, elements))
@@ -265,7 +279,7 @@ def is_readable(model: type[BaseModel], raw: Resource, elements: Collection[str]
     return True
 
 
-def read_model(model: type[ModelT], raw: Resource, elements: Collection[str], rules: Iterable[str]) -> ModelT | None:
+def read_model(model: FhirModel, raw: Resource, elements: Collection[str], rules: Iterable[str]) -> Any:
     """The resource validated on the elements a rule reads, or None (and a tallied skip) when one is unreadable.
 
     Elements R4 does not define for the type are left out (unknown elements never cost the resource).
