@@ -22,8 +22,9 @@ from service.fact_index import FactIndex, Match, as_list, fact_index
 from service.knowledge import Knowledge
 from service.knowledge_model import ConditionRole, ValueRange
 from service.medication_facts import MedicationUse, UseStatus, medication_uses
-from service.reading import note_skip, read_model
+from service.reading import read_model
 from service.records import PatientRecord, Resource
+from service.skip_log import note_skip
 from service.units import parse_instant, to_canonical, ucum_code
 
 log = logging.getLogger(__name__)

@@ -10,9 +10,9 @@ from typing import Any
 from cds_hooks import HookRequest, Prefetched, ServiceDefinition
 from service.knowledge import Knowledge
 from service.order_hooks import ORDER_HOOKS, order_service_definitions
-from service.reading import skip_log
 from service.records import build_record
 from service.screen import screen_patient
+from service.skip_log import skip_log
 
 log = logging.getLogger(__name__)
 

@@ -18,11 +18,12 @@ from service.facts import build_facts
 from service.knowledge import Knowledge
 from service.knowledge_model import DrugKind
 from service.orders import OrderRole, RecognisedOrder, as_signed, recognise_orders
-from service.reading import conform_bundle, skip_log
+from service.reading import conform_bundle
 from service.records import PatientRecord, build_record
 from service.rules.conditions import ScreenMode
 from service.rules.findings import Finding
 from service.screen import evaluate
+from service.skip_log import skip_log
 
 log = logging.getLogger(__name__)
 

@@ -8,25 +8,20 @@ Two steps, one place:
   one-item array where R4 says single is unwrapped, and unknown elements, extensions, primitive extensions
   (``_status``) and JSON nulls are dropped - no rule reads them, so they must not cost the resource.
 - ``read_model`` (facts gate) validates only the elements a rule reads. When one of them cannot be read, the
-  resource is skipped for that rule and the skip is tallied; ``skip_log`` writes the tally as ONE log line per
-  request (counts by resource type and reason, the elements and rule ids; never patient data).
+  resource is skipped for that rule and the skip is tallied (``service.skip_log``: ONE log line per request).
 """
 
 from __future__ import annotations
 
 import functools
-import logging
 import re
-from collections import Counter
-from collections.abc import Collection, Iterable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
 
-log = logging.getLogger(__name__)
+from service.skip_log import note_skip
 
 Resource = dict[str, Any]
 # An R4B model class (fhir.resources ships no type information, so models are Any to mypy).
@@ -178,18 +173,6 @@ def conform_bundle(value: Any) -> Any:
     return {**value, "entry": conformed}
 
 
-@dataclass(frozen=True)
-class Skip:
-    """One resource a rule could not use: its type, the elements that could not be read, the rules it fed."""
-
-    resource_type: str
-    elements: tuple[str, ...]
-    rules: tuple[str, ...]
-
-
-_SKIPS: ContextVar[Counter[Skip] | None] = ContextVar("fasciculation_cds_skips", default=None)
-
-
 def _element_path(location: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in location if isinstance(part, str)) or "(resource)"
 
@@ -199,16 +182,6 @@ def _unreadable_elements(error: Exception) -> tuple[str, ...]:
     if locations is not None:
         return tuple(sorted({_element_path(location) for location in locations}))
     return ("(resource)",)
-
-
-def note_skip(resource_type: str, elements: Iterable[str], rules: Iterable[str]) -> None:
-    """Tally a skipped resource for this request's log line (logged at once outside a request)."""
-    skip = Skip(resource_type, tuple(elements), tuple(sorted(set(rules))))
-    tally = _SKIPS.get()
-    if tally is None:
-        log.warning("skipped %s", describe_skips(Counter([skip])))
-    else:
-        tally[skip] += 1
 
 
 def _kept(model: FhirModel, raw: Resource, elements: Collection[str]) -> Resource:
@@ -289,25 +262,3 @@ def read_model(model: FhirModel, raw: Resource, elements: Collection[str], rules
     except Exception as exc:  # any model failure means an unreadable element: skip the resource, never a 500
         note_skip(str(raw.get("resourceType") or model.__name__), _unreadable_elements(exc), rules)
         return None
-
-
-def describe_skips(tally: Counter[Skip]) -> str:
-    """``N resources: Type n (element unreadable; rules a,b), ...`` grouped by resource type and reason."""
-    parts = [
-        f"{skip.resource_type} {count} ({','.join(skip.elements)} unreadable; rules {','.join(skip.rules) or '-'})"
-        for skip, count in sorted(tally.items(), key=lambda pair: (pair[0].resource_type, pair[0].elements))
-    ]
-    return f"{sum(tally.values())} resources: " + "; ".join(parts)
-
-
-@contextmanager
-def skip_log(hook_instance: str) -> Iterator[Counter[Skip]]:
-    """Collect the skips of one request and log them as one WARNING line at the end (nothing when none)."""
-    tally: Counter[Skip] = Counter()
-    token = _SKIPS.set(tally)
-    try:
-        yield tally
-    finally:
-        _SKIPS.reset(token)
-        if tally:
-            log.warning("hookInstance=%s skipped %s", hook_instance, describe_skips(tally))

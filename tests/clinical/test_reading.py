@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 
 from service.facts import build_facts
 from service.knowledge import Knowledge
-from service.reading import conform_bundle, conform_resource, element_shapes, skip_log
+from service.reading import conform_bundle, conform_resource, element_shapes
 from service.records import build_record
+from service.skip_log import skip_log
 from tests.clinical.conftest import NOW, load_record
 
 JSON = st.recursive(
