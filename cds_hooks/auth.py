@@ -1,8 +1,10 @@
 """JWT client authentication (CDS Hooks 2.0 §Trusting CDS Clients): trusted issuers, JWKS, aud, exp, jti replay.
 
 Checks, in the best-practice order: bearer token present and small; header ``typ`` JWT, ``alg`` asymmetric and
-allowed (never ``none`` nor HMAC), ``kid`` present; ``iss`` a trusted client; a ``jku`` header on that client's
-allow-list (otherwise it is never fetched); signature by the key ``kid`` names; ``aud`` the endpoint; ``exp``,
+allowed (never ``none`` nor HMAC), ``kid`` present; ``iss`` a trusted client; the key ``kid`` names, looked up
+first among the keys configured for that client (inline ``jwks`` or its ``jwks_url`` set) whatever ``jku`` the
+token names, and only when it is not there in the ``jku`` set - fetched only when that ``jku`` is on the
+client's allow-list, never otherwise; the signature; ``aud`` the endpoint; ``exp``,
 ``iat`` (60 s leeway) and a lifetime of at most an hour; ``jti`` never seen before. Any failure raises
 ``Unauthorized`` whose reason is logged by the blueprint, never sent, and never quotes the token.
 """
@@ -177,19 +179,30 @@ class JwtAuthenticator:
         log.info("authenticated iss=%r jti=%r tenant=%r", client.iss, claims["jti"], claims.get("tenant"))
 
     def _key(self, client: TrustedClient, header: Mapping[str, Any]) -> VerificationKey:
+        """Configured keys first (whatever ``jku`` says); a ``jku`` is fetched only when listed and ``kid`` unknown."""
         kid: str = header["kid"]
         jku = header.get("jku")
-        if jku is not None:
-            if not client.allows_jku(jku):
-                raise Unauthorized(f"jku {jku!r} is not on the allow-list of {client.iss}")
-            return self.jwks_cache.key(jku, kid)
+        configured, refusal = self._configured_key(client, kid)
+        if configured is not None:
+            return configured
+        if jku is None or jku == client.jwks_url:
+            raise Unauthorized(refusal)
+        if not client.allows_jku(jku):
+            raise Unauthorized(f"{refusal}; jku {jku!r} is not on the allow-list of {client.iss} (not fetched)")
+        return self.jwks_cache.key(jku, kid)
+
+    def _configured_key(self, client: TrustedClient, kid: str) -> tuple[VerificationKey | None, str]:
+        """The key ``kid`` among the keys exchanged out of band (inline or ``jwks_url``), or why it is not there."""
         if client.jwks is not None:
-            if kid not in client.jwks:
-                raise Unauthorized(f"unknown kid {kid!r} for {client.iss}")
-            return client.jwks[kid]
+            if kid in client.jwks:
+                return client.jwks[kid], ""
+            return None, f"unknown kid {kid!r} in the configured keys of {client.iss}"
         if client.jwks_url is None:
-            raise Unauthorized(f"no keys configured for {client.iss}")
-        return self.jwks_cache.key(client.jwks_url, kid)
+            return None, f"no keys configured for {client.iss}"
+        try:
+            return self.jwks_cache.key(client.jwks_url, kid), ""
+        except Unauthorized as exc:
+            return None, exc.message
 
     def _verified_claims(self, token: str, key: VerificationKey, alg: str, iss: str, audience: str) -> dict[str, Any]:
         try:

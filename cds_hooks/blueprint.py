@@ -75,9 +75,7 @@ class _Endpoints:
     def __init__(self, registry: ServiceRegistry, options: EndpointOptions) -> None:
         self.registry = registry
         self.options = options
-        self.resolvers = {
-            (d.id, d.hook): PrefetchResolver(d.prefetch, options.client_factory) for d in registry.definitions
-        }
+        self.resolvers = {d.id: PrefetchResolver(d.prefetch, options.client_factory) for d in registry.definitions}
         self.openapi_document = openapi_document(
             registry,
             authenticated=options.authenticator is not None,
@@ -109,10 +107,9 @@ class _Endpoints:
     def call_service(self, service_id: str) -> Response:
         """POST /cds-services/<id>."""
         started = time.perf_counter()
-        hooks = self.registry.hooks_for(service_id)
+        definition = self.registry.get(service_id)
         self.authenticate()
-        hook_request = load_hook_request(_read_json(), hooks)
-        definition = self.registry.find(service_id, hook_request.hook)
+        hook_request = load_hook_request(_read_json(), frozenset({definition.hook}))
         g.cds_hooks_call = (definition.id, definition.hook)
         prefetched = self._prefetch(definition, hook_request)
         document = definition.handler(hook_request, prefetched)
@@ -130,7 +127,7 @@ class _Endpoints:
 
     def _prefetch(self, definition: ServiceDefinition, hook_request: HookRequest) -> dict[str, Any | None]:
         """Resolve the prefetch (FHIR fall-back included), publishing how it ended and how long it took."""
-        resolver = self.resolvers[(definition.id, definition.hook)]
+        resolver = self.resolvers[definition.id]
         started = time.perf_counter()
         outcome = FetchOutcome.FAILED
         try:
@@ -143,7 +140,7 @@ class _Endpoints:
 
     def feedback(self, service_id: str) -> Response:
         """POST /cds-services/<id>/feedback."""
-        self.registry.hooks_for(service_id)
+        self.registry.get(service_id)
         if self.options.feedback_sink is None:
             raise NotFound("this service does not take feedback")
         g.cds_hooks_feedback = service_id

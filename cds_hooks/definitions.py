@@ -43,40 +43,47 @@ class ServiceDefinition:
 
 
 class ServiceRegistry:
-    """The services an app offers, keyed by (id, hook); one id may serve several hooks."""
+    """The services an app offers, keyed by id: one id, one discovery entry, one hook.
+
+    CDS Hooks 2.0 addresses a service as ``{baseUrl}/cds-services/{id}`` and its discovery entry names one
+    ``hook``; clients key services by id (the CDS Hooks Sandbox by ``discoveryURL/id``), so two entries sharing an
+    id collapse into one in the client. A duplicate id is therefore refused at start-up.
+    """
 
     def __init__(self, definitions: Iterable[ServiceDefinition]) -> None:
-        self._by_key: dict[tuple[str, str], ServiceDefinition] = {}
+        self._by_id: dict[str, ServiceDefinition] = {}
         for definition in definitions:
             for template in definition.prefetch.values():
                 check_template(template)
-            key = (definition.id, definition.hook)
-            if key in self._by_key:
-                raise ValueError(f"service {definition.id} declared twice for {definition.hook}")
-            self._by_key[key] = definition
-        self._discovery = {"services": [d.discovery_entry() for d in self._by_key.values()]}
+            earlier = self._by_id.get(definition.id)
+            if earlier is not None:
+                raise ValueError(
+                    f"service id {definition.id!r} declared twice ({earlier.hook}, {definition.hook}): "
+                    "give each hook its own id"
+                )
+            self._by_id[definition.id] = definition
+        self._discovery = {"services": [d.discovery_entry() for d in self._by_id.values()]}
         check_discovery(self._discovery)
 
     @property
     def definitions(self) -> list[ServiceDefinition]:
         """Every definition, in declaration order."""
-        return list(self._by_key.values())
+        return list(self._by_id.values())
 
     def discovery_document(self) -> dict[str, Any]:
         """The body of ``GET /cds-services`` (built and checked once)."""
         return self._discovery
 
-    def hooks_for(self, service_id: str) -> frozenset[str]:
-        """Hooks served under ``service_id``; NotFound when the id is unknown."""
-        hooks = frozenset(hook for (sid, hook) in self._by_key if sid == service_id)
-        if not hooks:
+    def get(self, service_id: str) -> ServiceDefinition:
+        """The service with this id; NotFound when the id is unknown."""
+        definition = self._by_id.get(service_id)
+        if definition is None:
             raise NotFound(f"no CDS service with id {service_id!r}")
-        return hooks
+        return definition
 
     def find(self, service_id: str, hook: str) -> ServiceDefinition:
-        """The definition answering ``hook`` under ``service_id``."""
-        definition = self._by_key.get((service_id, hook))
-        if definition is None:
-            self.hooks_for(service_id)
+        """The service ``service_id`` when it answers ``hook`` (NotFound / BadRequest otherwise)."""
+        definition = self.get(service_id)
+        if definition.hook != hook:
             raise BadRequest("hook not served", {"hook": [f"service {service_id} does not answer {hook}"]})
         return definition

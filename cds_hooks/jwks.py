@@ -88,6 +88,7 @@ class _Entry:
     keys: dict[str, VerificationKey] = field(default_factory=dict)
     fetched_at: float | None = None
     attempted_at: float | None = None
+    failure: str | None = None  # why the last fetch failed (None after a success)
 
 
 class JwksCache:
@@ -119,16 +120,26 @@ class JwksCache:
                 entry.attempted_at = now
                 self._refresh(url, entry, now)
             if kid not in entry.keys:
-                raise Unauthorized(f"unknown kid {kid!r} for JWKS {url}")
+                raise Unauthorized(self._refusal(url, kid, entry, fetched_now=may_fetch))
             return entry.keys[kid]
+
+    @staticmethod
+    def _refusal(url: str, kid: str, entry: _Entry, fetched_now: bool) -> str:
+        """The real reason ``kid`` is not available: the fetch failed, or the fetched set lacks it."""
+        if entry.failure is not None:
+            when = "" if fetched_now else " (last attempt; not retried within the refresh interval)"
+            return f"JWKS {url} could not be fetched{when}: {entry.failure}; kid {kid!r} not available"
+        return f"unknown kid {kid!r} for JWKS {url}"
 
     def _refresh(self, url: str, entry: _Entry, now: float) -> None:
         try:
             entry.keys = parse_jwks(orjson.loads(self._download(url)))
             entry.fetched_at = now
+            entry.failure = None
         except (requests.RequestException, orjson.JSONDecodeError, ValueError) as exc:
             # Keys already held stay usable until a fetch succeeds (a JWKS outage should not lock everyone out).
-            log.warning("JWKS %s could not be fetched: %s", url, type(exc).__name__)
+            entry.failure = type(exc).__name__ if isinstance(exc, requests.RequestException) else str(exc)
+            log.warning("JWKS %s could not be fetched: %s", url, entry.failure)
 
     def _download(self, url: str) -> bytes:
         timeout = (self.settings.connect_timeout_s, self.settings.read_timeout_s)

@@ -225,15 +225,17 @@ def _hook_request(hooks: list[str]) -> dict[str, Any]:
     return schema
 
 
-def _service_path(service_id: str, definitions: list[ServiceDefinition], auth: list[Any]) -> dict[str, Any]:
-    hooks = sorted({d.hook for d in definitions})
+def _service_path(definition: ServiceDefinition, auth: list[Any]) -> dict[str, Any]:
     return {
         "post": {
-            "operationId": f"call-{service_id}",
-            "summary": definitions[0].title,
-            "description": definitions[0].description,
+            "operationId": f"call-{definition.id}",
+            "summary": definition.title,
+            "description": definition.description,
             "security": auth,
-            "requestBody": {"required": True, "content": {"application/json": {"schema": _hook_request(hooks)}}},
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _hook_request([definition.hook])}},
+            },
             "responses": {
                 "200": _json({"$ref": _REF + "CdsServiceResponse"}, "Cards and system actions"),
                 **_errors("400", "401", "404", "412", "413"),
@@ -265,9 +267,6 @@ def openapi_document(
 ) -> dict[str, Any]:
     """OpenAPI 3.0 for discovery, every service's call (and feedback) endpoint, and this document."""
     bearer: list[Any] = [{"cdsHooksJwt": []}] if authenticated else []
-    by_id: dict[str, list[ServiceDefinition]] = {}
-    for definition in registry.definitions:
-        by_id.setdefault(definition.id, []).append(definition)
     paths: dict[str, Any] = {
         "/cds-services": {
             "get": {
@@ -281,10 +280,10 @@ def openapi_document(
             "get": {"operationId": "openapi", "security": [], "responses": {"200": _json(_OBJECT, "This document")}}
         },
     }
-    for service_id, definitions in by_id.items():
-        paths[f"/cds-services/{service_id}"] = _service_path(service_id, definitions, bearer)
+    for definition in registry.definitions:
+        paths[f"/cds-services/{definition.id}"] = _service_path(definition, bearer)
         if feedback:
-            paths[f"/cds-services/{service_id}/feedback"] = _feedback_path(service_id, bearer)
+            paths[f"/cds-services/{definition.id}/feedback"] = _feedback_path(definition.id, bearer)
     components: dict[str, Any] = {"schemas": _SCHEMAS}
     if authenticated:
         components["securitySchemes"] = {"cdsHooksJwt": _JWT_SCHEME}

@@ -125,10 +125,15 @@ class HookRequestSchema(Schema):
 
 
 def _must_be_bundle(value: Mapping[str, Any]) -> None:
-    """A context Bundle (``draftOrders``) must be a FHIR Bundle whose entries are objects."""
+    """A context Bundle (``draftOrders``) must be a FHIR Bundle whose entries are objects.
+
+    Read tolerantly: ``type`` may be missing (the CDS Hooks Sandbox sends none) and a lone entry may come as an
+    object instead of an array.
+    """
     if value.get("resourceType") != "Bundle":
         raise ValidationError("must be a FHIR Bundle")
     entries = value.get("entry", [])
+    entries = [entries] if isinstance(entries, dict) else entries
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise ValidationError("entry must be a list of objects")
 

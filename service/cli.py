@@ -14,7 +14,7 @@ import orjson
 
 from cds_hooks import CdsHooksError, HookRequest, PrefetchResolver, ServiceRegistry, check_response, load_hook_request
 from service.config import fhir_client_settings, load_settings
-from service.hooks import SERVICE_ID, service_definitions
+from service.hooks import SERVICE_IDS, service_definitions
 from service.knowledge import load_knowledge
 from service.report import parse_since, run_report
 
@@ -61,7 +61,7 @@ def evaluate(args: argparse.Namespace) -> int:
     now = _parse_now(args.now)
     knowledge = load_knowledge()
     registry = ServiceRegistry(service_definitions(knowledge, lambda: now))
-    definition = registry.find(SERVICE_ID, args.hook)
+    definition = registry.find(SERVICE_IDS[args.hook], args.hook)
     if args.bundle:
         bundle = _read_bundle(args.bundle)
         context = {"userId": "Practitioner/cli", "patientId": _patient_id(bundle)}

@@ -1,8 +1,9 @@
 """FHIR resources -> PatientFacts: latest valid labs in known units, relevant medications and conditions.
 
 Raw JSON dicts are pre-filtered by code through precompiled lookups; only the candidates a rule needs are parsed
-with ``fhir.resources.R4B`` models. A malformed candidate is skipped with a warning naming its resource type and
-the rules it fed (never patient data).
+with ``fhir.resources.R4B`` models, on the elements the rules read only (``service.reading.read_model``). A
+candidate whose needed element cannot be read is skipped and tallied into the request's one log line (resource
+type, element, rules; never patient data).
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from service.fact_index import FactIndex, Match, as_list, fact_index
 from service.knowledge import Knowledge
 from service.knowledge_model import ConditionRole, ValueRange
 from service.medication_facts import MedicationUse, UseStatus, medication_uses
+from service.reading import read_model
 from service.records import PatientRecord, Resource
+from service.skip_log import note_skip
 from service.units import parse_instant, to_canonical, ucum_code
 
 log = logging.getLogger(__name__)
@@ -132,13 +135,8 @@ CONDITION_ELEMENTS = frozenset(
 )
 
 
-def _elements(raw: Resource, keep: frozenset[str]) -> Resource:
-    """The resource reduced to the elements in ``keep``."""
-    return {key: value for key, value in raw.items() if key in keep}
-
-
 def _warn_skipped(resource_type: str, rules: Iterable[str]) -> None:
-    log.warning("skipped malformed %s (rules: %s)", resource_type, ",".join(sorted(rules)))
+    note_skip(resource_type, ("(resource)",), rules)
 
 
 def _observation_effective(raw: Resource) -> dt.datetime | None:
@@ -196,7 +194,9 @@ def _interpretation(model: Any) -> tuple[str, ...]:
 def _lab_result(
     analyte_id: str, loinc: str, effective: dt.datetime, raw: Resource, knowledge: Knowledge
 ) -> LabResult | None:
-    model = Observation.model_validate(_elements(raw, OBSERVATION_ELEMENTS))
+    model = read_model(Observation, raw, OBSERVATION_ELEMENTS, (f"lab.{analyte_id}",))
+    if model is None:
+        return None
     quantity = _quantity_value(model.valueQuantity)
     if quantity is None:
         return None
@@ -258,10 +258,8 @@ def _is_current(raw: Resource, roles: Iterable[ConditionRole]) -> bool:
 
 
 def _condition_facts(raw: Resource, matches: tuple[Match, ...], knowledge: Knowledge) -> list[ConditionFact]:
-    try:
-        model = Condition.model_validate(_elements(raw, CONDITION_ELEMENTS))
-    except Exception:  # any model failure means a malformed resource: skip it, never a 500
-        _warn_skipped("Condition", {f"condition.{m.key}" for m in matches})
+    model = read_model(Condition, raw, CONDITION_ELEMENTS, (f"condition.{m.key}" for m in matches))
+    if model is None:
         return []
     name = (model.code.text if model.code else None) or next(
         (c.display for c in (model.code.coding if model.code else None) or () if c.display), None

@@ -74,7 +74,7 @@ def issued_card(
 
 
 def card_recorder(store: Store, patient_hash_key: str | None, clock: Callable[[], datetime] = utc_now) -> CardsObserver:
-    """The ``on_cards`` observer: record every card of a validated response (a database failure only logs)."""
+    """The ``CardsIssued`` subscriber: record every card of a validated response (a database failure only logs)."""
 
     def record(definition: ServiceDefinition, request: HookRequest, document: dict[str, Any]) -> None:
         patient = patient_hash(str(request.context.get("patientId") or ""), patient_hash_key)

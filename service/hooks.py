@@ -9,13 +9,23 @@ from typing import Any
 
 from cds_hooks import HookRequest, Prefetched, ServiceDefinition
 from service.knowledge import Knowledge
-from service.order_hooks import order_service_definitions
+from service.order_hooks import ORDER_HOOKS, order_service_definitions
 from service.records import build_record
 from service.screen import screen_patient
+from service.skip_log import skip_log
 
 log = logging.getLogger(__name__)
 
+# One id per hook: CDS clients key services by id, so ids shared across hooks collapse into one (docs/order-hooks.md).
+# The patient-view id is the original one, so existing EHR configurations keep working.
 SERVICE_ID = "fasciculation-reversible-causes"
+ORDER_SELECT_SERVICE_ID = f"{SERVICE_ID}-order-select"
+ORDER_SIGN_SERVICE_ID = f"{SERVICE_ID}-order-sign"
+SERVICE_IDS = {
+    "patient-view": SERVICE_ID,
+    "order-select": ORDER_SELECT_SERVICE_ID,
+    "order-sign": ORDER_SIGN_SERVICE_ID,
+}
 Clock = Callable[[], datetime]
 
 
@@ -42,8 +52,9 @@ def patient_view_handler(knowledge: Knowledge, clock: Clock) -> Callable[[HookRe
     """The patient-view handler: prefetched data -> patient record -> screen -> cards."""
 
     def handle(request: HookRequest, prefetched: Prefetched) -> dict[str, Any]:
-        record = build_record(v for v in prefetched.values() if v is not None)
-        result = screen_patient(record, now=clock(), hook_instance=request.hook_instance, knowledge=knowledge)
+        with skip_log(request.hook_instance):
+            record = build_record(v for v in prefetched.values() if v is not None)
+            result = screen_patient(record, now=clock(), hook_instance=request.hook_instance, knowledge=knowledge)
         log.info("hookInstance=%s rules=%s", request.hook_instance, ",".join(result.rule_ids) or "-")
         return {"cards": result.cards}
 
@@ -68,5 +79,5 @@ def service_definitions(knowledge: Knowledge, clock: Clock) -> list[ServiceDefin
             usage_requirements="Needs read access to Patient, Observation, Condition, MedicationRequest, "
             "MedicationStatement, MedicationAdministration and Medication for the patient in context.",
         ),
-        *order_service_definitions(SERVICE_ID, prefetch, knowledge, clock),
+        *order_service_definitions({hook: SERVICE_IDS[hook] for hook in ORDER_HOOKS}, prefetch, knowledge, clock),
     ]

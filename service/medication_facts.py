@@ -18,6 +18,7 @@ from fhir.resources.R4B.medicationstatement import MedicationStatement
 from service.fact_index import RXNORM_SYSTEM, Concept, Match, as_list, fact_index, flatten_concepts
 from service.knowledge import Knowledge
 from service.knowledge_model import DrugGroup
+from service.reading import read_model
 from service.records import PatientRecord, Resource
 from service.units import parse_instant
 
@@ -28,6 +29,26 @@ CURRENT = frozenset({"active", "on-hold"})
 ENDED = frozenset({"completed", "stopped"})
 GIVEN = frozenset({"completed", "in-progress"})
 NOT_TAKEN_INTENTS = frozenset({"plan", "proposal"})
+# The elements the drug rules read (plus those R4 requires): only these are validated, so a quirk elsewhere in the
+# resource (a dosage, a note, a category sent as an object) never costs the drug.
+USE_ELEMENTS = frozenset(
+    {
+        "resourceType",
+        "id",
+        "status",
+        "intent",
+        "subject",
+        "medicationCodeableConcept",
+        "medicationReference",
+        "authoredOn",
+        "dispenseRequest",
+        "effectiveDateTime",
+        "effectivePeriod",
+        "dateAsserted",
+        "contained",
+    }
+)
+MEDICATION_ELEMENTS = frozenset({"resourceType", "id", "code", "ingredient"})
 MODELS: dict[str, Any] = {
     "MedicationRequest": MedicationRequest,
     "MedicationStatement": MedicationStatement,
@@ -120,14 +141,11 @@ def use_status(resource_type: str, raw: Resource) -> UseStatus | None:
 
 
 def _is_valid(resource_type: str, raw: Resource, target: Resource | None, matches: tuple[Match, ...]) -> bool:
-    try:
-        MODELS[resource_type].model_validate(raw)
-        if target is not None:
-            Medication.model_validate(target)
-    except Exception:  # any model failure means a malformed resource: skip it, never a 500
-        log.warning("skipped malformed %s (rules: %s)", resource_type, ",".join(f"drug.{m.key}" for m in matches))
+    """Whether the elements the drug rules read can be read (an unreadable one is tallied by the reader)."""
+    rules = [f"drug.{m.key}" for m in matches]
+    if read_model(MODELS[resource_type], raw, USE_ELEMENTS, rules) is None:
         return False
-    return True
+    return target is None or read_model(Medication, target, MEDICATION_ELEMENTS, rules) is not None
 
 
 def _uses(resource_type: str, raw: Resource, record: PatientRecord, knowledge: Knowledge) -> Iterator[MedicationUse]:

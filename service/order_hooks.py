@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -18,10 +18,12 @@ from service.facts import build_facts
 from service.knowledge import DENERVATION_GROUP, DENERVATION_RULE, LITHIUM_TOXIC_RULE, Knowledge
 from service.knowledge_model import DrugKind
 from service.orders import OrderRole, RecognisedOrder, as_signed, recognise_orders
+from service.reading import conform_bundle
 from service.records import PatientRecord, build_record
 from service.rules.conditions import ScreenMode
 from service.rules.findings import Finding
 from service.screen import evaluate
+from service.skip_log import skip_log
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +89,12 @@ def order_handler(knowledge: Knowledge, clock: Clock) -> Callable[[HookRequest, 
     """The order-select / order-sign handler: prefetched patient + draft orders -> recognised orders -> cards."""
 
     def handle(request: HookRequest, prefetched: Prefetched) -> dict[str, Any]:
-        drafts = request.context["draftOrders"]
+        with skip_log(request.hook_instance):
+            return _order_response(request, prefetched)
+
+    def _order_response(request: HookRequest, prefetched: Prefetched) -> dict[str, Any]:
+        # draftOrders go through the same tolerant reader as prefetch (Sandbox: category as an object, no type).
+        drafts = conform_bundle(request.context["draftOrders"])
         selections = request.context.get("selections") if request.hook == "order-select" else None
         record = build_record(v for v in prefetched.values() if v is not None)
         with_drafts = replace(record, medications={**record.medications, **build_record([drafts]).medications})
@@ -105,9 +112,9 @@ def order_handler(knowledge: Knowledge, clock: Clock) -> Callable[[HookRequest, 
 
 
 def order_service_definitions(
-    service_id: str, prefetch: dict[str, str], knowledge: Knowledge, clock: Clock
+    service_ids: Mapping[str, str], prefetch: dict[str, str], knowledge: Knowledge, clock: Clock
 ) -> list[ServiceDefinition]:
-    """order-select and order-sign under ``service_id`` with the patient-view prefetch (draft orders: context)."""
+    """order-select and order-sign, each under its own id, with the patient-view prefetch (draft orders: context)."""
     description = (
         "For a patient with documented fasciculations, at an EMG / nerve conduction study, a neurology referral or "
         "an ALS/MS disease-modifying treatment order: the reversible causes still open (labs missing, stale or "
@@ -118,7 +125,7 @@ def order_service_definitions(
     usage = "Needs the same read access as patient-view; draftOrders must be a Bundle of R4 request resources."
     return [
         ServiceDefinition(
-            id=service_id,
+            id=service_ids[hook],
             hook=hook,
             title=f"Fasciculations: reversible causes before this order ({hook})",
             description=description,

@@ -15,11 +15,17 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from fhir.resources.R4B.medicationrequest import MedicationRequest
+
 from cds_hooks import BadRequest
 from service.fact_index import ATC_SYSTEM, RXNORM_SYSTEM, SNOMED_SYSTEM, Concept, as_list, fact_index, flatten_concepts
 from service.knowledge import Knowledge
 from service.knowledge_model import OrderTrigger
-from service.medication_facts import _medication_concepts  # the screen's reading of a medication (code/reference)
+from service.medication_facts import (
+    USE_ELEMENTS,
+    _medication_concepts,  # the screen's reading of a medication (code/reference)
+)
+from service.reading import is_readable
 from service.records import PatientRecord, Resource
 
 CPT_SYSTEM = "http://www.ama-assn.org/go/cpt"
@@ -43,6 +49,7 @@ class RecognisedOrder:
     key: str
     confidence: str  # "code" | "text"
     resource: Resource
+    concept: Concept | None = None  # what the drug was recognised by (culprits)
 
 
 def _entries(draft_orders: Mapping[str, Any]) -> list[Resource]:
@@ -111,7 +118,9 @@ def _recognise(resource: Resource, record: PatientRecord, knowledge: Knowledge) 
         return None
     culprits = knowledge.orders.culprit_groups
     match = next((m for m in fact_index(knowledge).match_drug(concept) if m.key in culprits), None)
-    return RecognisedOrder(reference, OrderRole.CULPRIT, match.key, match.confidence, resource) if match else None
+    if match is None:
+        return None
+    return RecognisedOrder(reference, OrderRole.CULPRIT, match.key, match.confidence, resource, concept)
 
 
 def recognise_orders(
@@ -122,14 +131,37 @@ def recognise_orders(
     return [order for order in found if order is not None]
 
 
+def _rebuilt(order: RecognisedOrder, concept: Concept, now: dt.datetime, patient_id: str | None) -> Resource:
+    """The signed order from what recognised the drug alone (the draft's own elements could not be read)."""
+    coding = [{"system": system, "code": code} for system, code in concept.codings]
+    medication = {"coding": coding, **({"text": " ".join(concept.texts)} if concept.texts else {})}
+    draft_id = order.resource.get("id")
+    return {
+        "resourceType": "MedicationRequest",
+        **({"id": draft_id} if isinstance(draft_id, str) else {}),
+        "status": "active",
+        "intent": "order",
+        "authoredOn": now.isoformat(),
+        "medicationCodeableConcept": medication,
+        "subject": {"reference": f"Patient/{patient_id or 'unknown'}"},
+    }
+
+
 def as_signed(order: RecognisedOrder, now: dt.datetime, patient_id: str | None) -> Resource:
-    """A culprit draft as the active order it becomes once signed, so the screen's drug rules see it."""
+    """A culprit draft as the active order it becomes once signed, so the screen's drug rules see it.
+
+    A recognised culprit is never dropped: when an element the drug rules read cannot be read in the draft (a bad
+    date, a malformed coding), the signed order is rebuilt from what recognised the drug, started now.
+    """
     draft = order.resource
     subject = draft.get("subject") or ({"reference": f"Patient/{patient_id}"} if patient_id else None)
-    return {
+    signed = {
         **draft,
         "status": "active",
         "intent": "order",
         "authoredOn": draft.get("authoredOn") or now.isoformat(),
         **({"subject": subject} if subject else {}),
     }
+    if order.concept is None or is_readable(MedicationRequest, signed, USE_ELEMENTS):
+        return signed
+    return _rebuilt(order, order.concept, now, patient_id)

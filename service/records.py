@@ -1,7 +1,8 @@
 """The raw FHIR resources of one patient, grouped by type, from prefetch or from a Bundle file.
 
-Nothing here validates clinical content: resources stay plain JSON dicts so that only the few a rule needs are
-ever parsed into ``fhir.resources`` models (full validation of everything is 20-70x slower than JSON parsing).
+Nothing here validates clinical content: resources stay plain JSON dicts (their read elements conformed to R4
+cardinalities) so that only the few a rule needs are ever parsed into ``fhir.resources`` models (full validation
+of everything is 20-70x slower than JSON parsing).
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from service.reading import conform_resource
 
 Resource = dict[str, Any]
 
@@ -44,20 +47,25 @@ class PatientRecord:
 
 
 def _iter_resources(value: Any) -> Iterable[tuple[str | None, Resource]]:
-    """(fullUrl, resource) for a resource or every entry of a Bundle (nested Bundles included)."""
+    """(fullUrl, conformed resource) for a resource or every entry of a Bundle (nested Bundles included).
+
+    Tolerant of what clients send (service/reading.py): no ``Bundle.type``, ``entry`` as a single object, and the
+    cardinality quirks of the elements the screen reads.
+    """
     if not isinstance(value, dict):
         return
     if value.get("resourceType") == "Bundle":
-        for entry in value.get("entry") or []:
+        entries = value.get("entry")
+        for entry in [entries] if isinstance(entries, dict) else entries if isinstance(entries, list) else []:
             if isinstance(entry, dict) and isinstance(entry.get("resource"), dict):
                 resource = entry["resource"]
                 if resource.get("resourceType") == "Bundle":
                     yield from _iter_resources(resource)
                 else:
                     full_url = entry.get("fullUrl")
-                    yield (full_url if isinstance(full_url, str) else None), resource
+                    yield (full_url if isinstance(full_url, str) else None), conform_resource(resource)
     else:
-        yield None, value
+        yield None, conform_resource(value)
 
 
 def build_record(values: Iterable[Any]) -> PatientRecord:

@@ -1,10 +1,13 @@
 """``fasciculation-cds feedback report``: per rule, how often its cards were accepted or overridden, and why.
 
-Counted per card, from the card's latest feedback (by ``outcomeTimestamp``): a card is accepted, overridden, or
-has no feedback (CDS clients never report ignored cards). ``acceptanceRate`` is accepted / shown. Override
-reasons and comments come from the same latest feedback; displays are those the card offered. ``--since``
-keeps cards issued at or after that instant (a bare date is midnight UTC). Feedback naming cards we never
-issued is left out of the rules and counted on its own (received since ``--since``).
+Every feedback item is an event, and every event counts: a card is *accepted* when at least one of its events
+accepted a suggestion and *overridden* when at least one overrode it - so a card whose suggestion was taken and
+that was dismissed afterwards (the CDS Hooks Sandbox keeps such a card on screen) counts in both, and in
+``acceptedAndOverridden``. ``acceptanceRate`` is accepted cards / cards shown. Override reasons count cards per
+reason (a reason repeated on one card counts once); displays are those the card offered. Cards with no event
+are ``noFeedback`` (CDS clients never report ignored cards). ``--since`` keeps cards issued at or after that
+instant (a bare date is midnight UTC). Feedback naming cards we never issued is left out of the rules and
+counted on its own (received since ``--since``).
 """
 
 from __future__ import annotations
@@ -44,13 +47,14 @@ class RuleReport:
     shown: int
     accepted: int
     overridden: int
+    accepted_and_overridden: int
     comments: int
     override_reasons: tuple[ReasonCount, ...]
 
     @property
     def no_feedback(self) -> int:
         """Cards shown that nobody reported on."""
-        return max(0, self.shown - self.accepted - self.overridden)
+        return max(0, self.shown - self.accepted - self.overridden + self.accepted_and_overridden)
 
     @property
     def acceptance_rate(self) -> float | None:
@@ -86,19 +90,32 @@ def _display(item: FeedbackOnCard) -> str | None:
     return match.display if match else None
 
 
-def _rule_report(rule_id: str | None, versions: set[str], shown: int, latest: list[FeedbackOnCard]) -> RuleReport:
+def _rule_report(
+    rule_id: str | None, versions: set[str], shown: int, events_by_card: dict[str, list[FeedbackOnCard]]
+) -> RuleReport:
     reasons: Counter[tuple[str, str | None, str | None]] = Counter()
-    for item in latest:
-        if item.outcome == "overridden" and item.override_code:
-            reasons[(item.override_code, item.override_system, _display(item))] += 1
+    accepted = overridden = both = comments = 0
+    for events in events_by_card.values():
+        outcomes = {event.outcome for event in events}
+        accepted += "accepted" in outcomes
+        overridden += "overridden" in outcomes
+        both += {"accepted", "overridden"} <= outcomes
+        comments += any(event.has_comment for event in events)
+        card_reasons = {
+            (event.override_code, event.override_system, _display(event))
+            for event in events
+            if event.outcome == "overridden" and event.override_code
+        }
+        reasons.update((code, system, display) for code, system, display in card_reasons if code)
     ranked = sorted(reasons.items(), key=lambda pair: (-pair[1], pair[0][0]))[:TOP_REASONS]
     return RuleReport(
         rule_id=rule_id,
         knowledge_versions=tuple(sorted(versions)),
         shown=shown,
-        accepted=sum(1 for item in latest if item.outcome == "accepted"),
-        overridden=sum(1 for item in latest if item.outcome == "overridden"),
-        comments=sum(1 for item in latest if item.has_comment),
+        accepted=accepted,
+        overridden=overridden,
+        accepted_and_overridden=both,
+        comments=comments,
         override_reasons=tuple(ReasonCount(code, system, display, n) for (code, system, display), n in ranked),
     )
 
@@ -111,12 +128,9 @@ def build_report(store: Store, since: datetime | None = None) -> FeedbackReport:
         shown[count.rule_id] += count.count
         if count.knowledge_version:
             versions[count.rule_id].add(count.knowledge_version)
-    latest: dict[str, FeedbackOnCard] = {}
-    for item in store.feedback_on_issued(since):  # ordered by outcome time: the last one per card wins
-        latest[item.card_uuid] = item
-    per_rule: defaultdict[str | None, list[FeedbackOnCard]] = defaultdict(list)
-    for item in latest.values():
-        per_rule[item.rule_id].append(item)
+    per_rule: defaultdict[str | None, dict[str, list[FeedbackOnCard]]] = defaultdict(dict)
+    for item in store.feedback_on_issued(since):  # every event, each card's in outcome-time order
+        per_rule[item.rule_id].setdefault(item.card_uuid, []).append(item)
     rules = [_rule_report(rule, versions[rule], shown[rule], per_rule[rule]) for rule in shown]
     rules.sort(key=lambda r: (-r.shown, r.rule_id or ""))
     return FeedbackReport(since, tuple(rules), store.unknown_card_feedback(since))
@@ -133,6 +147,7 @@ def report_json(report: FeedbackReport) -> dict[str, Any]:
                 "shown": rule.shown,
                 "accepted": rule.accepted,
                 "overridden": rule.overridden,
+                "acceptedAndOverridden": rule.accepted_and_overridden,
                 "noFeedback": rule.no_feedback,
                 "acceptanceRate": rule.acceptance_rate,
                 "comments": rule.comments,
@@ -148,18 +163,19 @@ def report_text(report: FeedbackReport) -> str:
     """The report as a table for people."""
     scope = f"cards issued since {report.since.isoformat()}" if report.since else "all cards"
     lines = [f"Feedback report ({scope})"]
-    header = ("rule", "shown", "accepted", "overridden", "none", "rate", "comments")
-    lines.append("{:<40} {:>6} {:>8} {:>10} {:>6} {:>7} {:>8}".format(*header))
+    header = ("rule", "shown", "accepted", "overridden", "both", "none", "rate", "comments")
+    lines.append("{:<40} {:>6} {:>8} {:>10} {:>5} {:>6} {:>7} {:>8}".format(*header))
     for rule in report.rules:
         rate = "-" if rule.acceptance_rate is None else f"{rule.acceptance_rate:.1%}"
         lines.append(
             f"{rule.rule_id or NO_RULE:<40} {rule.shown:>6} {rule.accepted:>8} {rule.overridden:>10} "
-            f"{rule.no_feedback:>6} {rate:>7} {rule.comments:>8}"
+            f"{rule.accepted_and_overridden:>5} {rule.no_feedback:>6} {rate:>7} {rule.comments:>8}"
         )
         if rule.knowledge_versions:
             lines.append(f"    knowledge version: {', '.join(rule.knowledge_versions)}")
         for reason in rule.override_reasons:
             lines.append(f"    override {reason.code} ({reason.display or 'no display'}): {reason.count}")
+    lines.append("(a card accepted and later overridden counts in both columns and in 'both')")
     if not report.rules:
         lines.append("(no cards issued)")
     lines.append(f"Feedback on cards we never issued: {report.unknown_card_feedback}")

@@ -31,6 +31,7 @@ from sqlalchemy import (
     func,
     select,
     text,
+    update,
 )
 
 from service.store.engine import UtcDateTime
@@ -106,9 +107,44 @@ def _v2_seen_jti(connection: Connection) -> None:
     meta.create_all(connection)
 
 
+# Frozen with step 3: until then order-select and order-sign cards were issued under the patient-view id.
+_SHARED_SERVICE_ID = "fasciculation-reversible-causes"
+_PER_HOOK_SERVICE_IDS = {
+    "order-select": f"{_SHARED_SERVICE_ID}-order-select",
+    "order-sign": f"{_SHARED_SERVICE_ID}-order-sign",
+}
+
+
+def _v3_per_hook_service_ids(connection: Connection) -> None:
+    """Order-hook cards (and the feedback on them) move to their hook's own service id.
+
+    The CDS client now posts feedback on an order card to that service's id; without this step the cards issued
+    before the upgrade would become "unknown" to new feedback and the old feedback would stop joining them. Only
+    rows under the former shared id with an order hook move; nothing is deleted, and the step runs in the
+    migration's transaction (a failure leaves the database at version 2).
+    """
+    meta = MetaData()
+    key, service = Column("card_uuid", String(128)), Column("service_id", String(128))
+    cards = Table("issued_cards", meta, key, service, Column("hook", String(64)))
+    feedback = Table("feedback", meta, Column("card_uuid", String(128)), Column("service_id", String(128)))
+    for hook, service_id in _PER_HOOK_SERVICE_IDS.items():
+        moved = select(cards.c.card_uuid).where(cards.c.service_id == _SHARED_SERVICE_ID, cards.c.hook == hook)
+        connection.execute(
+            update(feedback)
+            .where(feedback.c.service_id == _SHARED_SERVICE_ID, feedback.c.card_uuid.in_(moved))
+            .values(service_id=service_id)
+        )
+        connection.execute(
+            update(cards)
+            .where(cards.c.service_id == _SHARED_SERVICE_ID, cards.c.hook == hook)
+            .values(service_id=service_id)
+        )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "issued cards and feedback", _v1_cards_and_feedback),
     Migration(2, "seen jti replay cache", _v2_seen_jti),
+    Migration(3, "one service id per hook", _v3_per_hook_service_ids),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -12,11 +12,12 @@ import pytest
 from flask.testing import FlaskClient
 
 from service import create_app
+from service.hooks import SERVICE_IDS
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUESTS = ROOT / "fixtures" / "requests"
 NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
-SERVICE_URL = "/cds-services/fasciculation-reversible-causes"
+SERVICE_URLS = {hook: f"/cds-services/{service_id}" for hook, service_id in SERVICE_IDS.items()}
 
 
 def order_request(hook: str, name: str) -> dict[str, Any]:

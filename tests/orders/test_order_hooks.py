@@ -10,8 +10,9 @@ from flask.testing import FlaskClient
 
 from cds_hooks.response import check_response
 from service.cards import CARD_EXTENSION
+from service.hooks import SERVICE_IDS
 
-from .conftest import SERVICE_URL, fixture_names, order_request
+from .conftest import SERVICE_URLS, fixture_names, order_request
 
 EMG, REFERRAL, NEW = "Before this EMG", "Before this neurology referral", "New order, patient has fasciculations"
 ALS, MS = "Before escalating ALS treatment", "Before changing MS treatment"
@@ -43,7 +44,7 @@ CASES = [(hook, name) for hook in ("order-select", "order-sign") for name in fix
 
 
 def call(client: FlaskClient, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    response = client.post(SERVICE_URL, json=body)
+    response = client.post(SERVICE_URLS.get(str(body.get("hook")), SERVICE_URLS["order-sign"]), json=body)
     document = response.get_json()
     assert isinstance(document, dict)
     return response.status_code, document
@@ -107,6 +108,21 @@ def test_discovery_lists_both_order_hooks_with_2_0_prefetch(client: FlaskClient)
         prefetch = by_hook[hook]["prefetch"]
         assert prefetch == by_hook["patient-view"]["prefetch"]
         assert all("draftOrders" not in template for template in prefetch.values())
+
+
+def test_discovery_lists_each_id_once_with_its_own_hook(client: FlaskClient) -> None:
+    services = client.get("/cds-services").get_json()["services"]
+    ids = [s["id"] for s in services]
+    assert len(ids) == len(set(ids))
+    assert {s["hook"]: s["id"] for s in services} == SERVICE_IDS
+    assert SERVICE_IDS["patient-view"] == "fasciculation-reversible-causes"  # existing configurations keep working
+
+
+def test_a_service_id_answers_only_its_own_hook(client: FlaskClient) -> None:
+    body = order_request("order-select", "emg_low_magnesium")
+    response = client.post(SERVICE_URLS["order-sign"], json=body)
+    assert response.status_code == 400 and "hook" in response.get_json()["fields"]
+    assert client.post(SERVICE_URLS["patient-view"], json=body).status_code == 400
 
 
 @pytest.mark.parametrize(

@@ -88,18 +88,36 @@ def test_unreachable_jwks_is_401(es384: SigningKey) -> None:
     with loopback_server() as gone:
         url = gone.url(JWKS_PATH)
     auth = verifier(TrustedClient(ISSUER, jwks_url=url))
-    with pytest.raises(Unauthorized, match="unknown kid"):
+    with pytest.raises(Unauthorized, match="could not be fetched: ConnectionError"):
         authenticate(auth, es384)
 
 
 def test_jku_off_the_allow_list_is_never_fetched(jwks_server: Loopback, es384: SigningKey) -> None:
     with loopback_server() as attacker:
-        attacker.routes[JWKS_PATH] = {"keys": [es384.jwk]}
+        attacker.routes[JWKS_PATH] = {"keys": [{**es384.jwk, "kid": "attacker-kid"}]}
         auth = verifier(TrustedClient(ISSUER, jwks_url=jwks_server.url(JWKS_PATH)))
-        with pytest.raises(Unauthorized, match="not on the allow-list"):
-            authenticate(auth, es384, jku=attacker.url(JWKS_PATH))
+        # The kid is in the configured set: that key decides, whatever jku the token names.
+        authenticate(auth, es384, jku=attacker.url(JWKS_PATH))
+        with pytest.raises(Unauthorized, match="unknown kid 'attacker-kid'.*not on the allow-list.*not fetched"):
+            authenticate(auth, es384, kid="attacker-kid", jku=attacker.url(JWKS_PATH))
         assert attacker.total == 0
-        assert jwks_server.total == 0
+        assert jwks_server.hits[JWKS_PATH] == 1
+
+
+def test_configured_key_wins_over_a_listed_jku(es384: SigningKey) -> None:
+    with loopback_server() as keys:
+        keys.routes["/rotating/jwks"] = {"keys": [es384.jwk]}
+        client = TrustedClient(ISSUER, jwks=parse_jwks({"keys": [es384.jwk]}), jku=(keys.url("/rotating/jwks"),))
+        authenticate(verifier(client), es384, jku=keys.url("/rotating/jwks"))
+        assert keys.total == 0
+
+
+def test_a_listed_jku_that_cannot_be_fetched_says_so(es384: SigningKey) -> None:
+    with loopback_server() as gone:
+        url = gone.url(JWKS_PATH)
+    client = TrustedClient(ISSUER, jwks=parse_jwks({"keys": [{**es384.jwk, "kid": "old"}]}), jku=(url,))
+    with pytest.raises(Unauthorized, match="could not be fetched: ConnectionError"):
+        authenticate(verifier(client), es384, jku=url)
 
 
 def test_jku_on_the_allow_list_is_used(es384: SigningKey) -> None:

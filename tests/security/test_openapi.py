@@ -47,16 +47,17 @@ def test_every_reference_resolves() -> None:
     assert "/cds-services/echo/feedback" in document["paths"]
 
 
-def test_one_id_serving_several_hooks_lists_them_all() -> None:
+def test_each_service_path_names_its_own_hook() -> None:
     registry = ServiceRegistry(
         [
-            ServiceDefinition("orders", "order-select", "Orders", "Checks orders.", echo),
-            ServiceDefinition("orders", "order-sign", "Orders", "Checks orders.", echo),
+            ServiceDefinition("orders-select", "order-select", "Orders", "Checks orders.", echo),
+            ServiceDefinition("orders-sign", "order-sign", "Orders", "Checks orders.", echo),
         ]
     )
     document = openapi_document(registry)
-    schema = document["paths"]["/cds-services/orders"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-    assert schema["properties"]["hook"]["enum"] == ["order-select", "order-sign"]
+    for service_id, hook in (("orders-select", "order-select"), ("orders-sign", "order-sign")):
+        body = document["paths"][f"/cds-services/{service_id}"]["post"]["requestBody"]
+        assert body["content"]["application/json"]["schema"]["properties"]["hook"]["enum"] == [hook]
 
 
 def test_the_described_request_is_what_the_service_accepts() -> None:

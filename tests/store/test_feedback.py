@@ -20,7 +20,7 @@ KEY = "test-hash-key"
 
 
 def issue(store: Store, *specs: CardSpec, key: str | None = KEY, patient_id: str = "pat-secret-42") -> None:
-    """Run the on_cards observer over a response holding ``specs``."""
+    """Run the CardsIssued subscriber over a response holding ``specs``."""
     document = {"cards": [card(spec) for spec in specs]}
     card_recorder(store, key)(DEFINITION, hook_request(patient_id), document)
 

@@ -11,7 +11,7 @@ from sqlalchemy import inspect, select, text
 from service.config import Settings
 from service.store import LATEST_VERSION, MIGRATIONS, SchemaTooNew, StoreConfigError, create_store_engine, migrate
 from service.store import open_store as _open_store
-from service.store.tables import issued_cards, metadata, schema_version
+from service.store.tables import feedback, issued_cards, metadata, schema_version
 from tests.store.conftest import T0, FakeClock
 
 
@@ -21,7 +21,7 @@ def test_fresh_database_is_migrated_to_the_latest_version(database_url: str) -> 
         with store.engine.connect() as connection:
             rows = connection.execute(select(schema_version.c.version, schema_version.c.name)).all()
         assert [version for version, _ in rows] == [m.version for m in MIGRATIONS]
-        assert store.schema_version() == LATEST_VERSION == 2
+        assert store.schema_version() == LATEST_VERSION == 3
     finally:
         store.close()
 
@@ -57,10 +57,71 @@ def test_steps_apply_in_order_and_keep_data(database_url: str) -> None:
                     issued_at=T0,
                 )  # fmt: skip
             )
-        assert migrate(engine, T0) == 2
+        assert migrate(engine, T0, target=2) == 2
         with engine.connect() as connection:
             assert inspect(connection).has_table("seen_jti")
             assert connection.scalar(select(issued_cards.c.card_uuid)) == "c-1"
+    finally:
+        engine.dispose()
+
+
+def _old_card(card_uuid: str, hook: str, service_id: str = "fasciculation-reversible-causes") -> dict[str, object]:
+    return {
+        "card_uuid": card_uuid,
+        "service_id": service_id,
+        "hook": hook,
+        "hook_instance": f"h-{card_uuid}",
+        "rule_id": "drug.lithium",
+        "indicator": "warning",
+        "suggestion_uuids": "[]",
+        "override_reasons": "[]",
+        "issued_at": T0,
+    }
+
+
+def _old_feedback(card_uuid: str, outcome: str, minute: int) -> dict[str, object]:
+    return {
+        "card_uuid": card_uuid,
+        "service_id": "fasciculation-reversible-causes",
+        "outcome": outcome,
+        "outcome_timestamp": T0.replace(minute=minute),
+        "accepted_suggestions": "[]",
+        "has_comment": False,
+        "card_known": True,
+        "received_at": T0,
+    }
+
+
+def test_order_cards_and_their_feedback_move_to_their_hook_ids(database_url: str) -> None:
+    engine = create_store_engine(database_url)
+    try:
+        migrate(engine, T0, target=2)
+        with engine.begin() as connection:
+            old_cards = [
+                _old_card("pv", "patient-view"),
+                _old_card("os", "order-select"),
+                _old_card("sg", "order-sign"),
+            ]
+            old_cards.append(_old_card("other", "order-sign", service_id="another-service"))
+            connection.execute(issued_cards.insert(), old_cards)
+            old_events = [_old_feedback("os", "accepted", 1), _old_feedback("os", "overridden", 2)]
+            old_events.append(_old_feedback("pv", "overridden", 3))
+            connection.execute(feedback.insert(), old_events)
+        assert migrate(engine, T0) == LATEST_VERSION
+        with engine.connect() as connection:
+            cards = dict(connection.execute(select(issued_cards.c.card_uuid, issued_cards.c.service_id)).all())
+            events = connection.execute(select(feedback.c.card_uuid, feedback.c.service_id)).all()
+        assert cards == {
+            "pv": "fasciculation-reversible-causes",
+            "os": "fasciculation-reversible-causes-order-select",
+            "sg": "fasciculation-reversible-causes-order-sign",
+            "other": "another-service",
+        }
+        assert sorted(events) == [
+            ("os", "fasciculation-reversible-causes-order-select"),
+            ("os", "fasciculation-reversible-causes-order-select"),
+            ("pv", "fasciculation-reversible-causes"),
+        ]
     finally:
         engine.dispose()
 
@@ -84,7 +145,7 @@ def test_a_newer_schema_is_refused(database_url: str) -> None:
     with store.engine.begin() as connection:
         connection.execute(schema_version.insert().values(version=LATEST_VERSION + 1, name="future", applied_at=T0))
     store.close()
-    with pytest.raises(SchemaTooNew, match="version 3"):
+    with pytest.raises(SchemaTooNew, match=f"version {LATEST_VERSION + 1}"):
         _open_store(Settings(database_url=database_url), FakeClock())
 
 

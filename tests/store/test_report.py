@@ -52,10 +52,35 @@ def test_report_per_rule(store: Store, clock: FakeClock) -> None:
         {"code": "already-done", "system": "http://example.org/override", "display": "Already ordered", "count": 2}
     ]
     assert mg["knowledgeVersions"] == ["2025.1"] and tsh["knowledgeVersions"] == ["2025.2"]
-    # The latest feedback on a card decides its outcome: overridden at 12:00, accepted at 12:30.
-    assert (tsh["shown"], tsh["accepted"], tsh["overridden"], tsh["topOverrideReasons"]) == (1, 1, 0, [])
+    # Every event counts: overridden at 12:00 and accepted at 12:30, the card is in both.
+    assert (tsh["shown"], tsh["accepted"], tsh["overridden"], tsh["acceptedAndOverridden"]) == (1, 1, 1, 1)
+    assert tsh["noFeedback"] == 0 and tsh["acceptanceRate"] == 1.0
+    assert tsh["topOverrideReasons"] == [
+        {"code": "not-relevant", "system": "http://example.org/override", "display": "Not relevant", "count": 1}
+    ]
+    assert mg["acceptedAndOverridden"] == 0
     assert document["unknownCardFeedback"] == 1 and document["since"] is None
     assert [rule["ruleId"] for rule in document["rules"]] == ["low-magnesium", "thyroid"]
+
+
+def test_accepted_then_dismissed_counts_in_both_and_duplicates_once(store: Store, clock: FakeClock) -> None:
+    spec = CardSpec("low-magnesium")
+    issue(store, clock, spec)
+    # The Sandbox keeps a card on screen after its suggestion is taken; a later Dismiss overrides the same card.
+    events = (accepted(spec), overridden(spec.card_uuid, code="already-done", comment="done"))
+    assert post(store, *events)["stored"] == 2
+    assert post(store, *events) == {"received": 2, "stored": 0, "duplicates": 2, "unknownCards": 0}
+    post(store, overridden(spec.card_uuid, code="already-done", at="2025-03-01T12:07:00Z"))  # same reason again
+    (rule,) = build_report(store).rules
+    assert (rule.shown, rule.accepted, rule.overridden, rule.accepted_and_overridden, rule.no_feedback) == (
+        1,
+        1,
+        1,
+        1,
+        0,
+    )
+    assert rule.acceptance_rate == 1.0 and rule.comments == 1
+    assert [(r.code, r.count) for r in rule.override_reasons] == [("already-done", 1)]
 
 
 def test_since_keeps_cards_issued_from_then_on(store: Store, clock: FakeClock) -> None:

@@ -1,0 +1,87 @@
+"""The tolerant reader on its own: shapes from R4, shallow repair at the edge, the one-line skip tally."""
+
+from __future__ import annotations
+
+import copy
+import logging
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from service.facts import build_facts
+from service.knowledge import Knowledge
+from service.reading import conform_bundle, conform_resource, element_shapes
+from service.records import build_record
+from service.skip_log import skip_log
+from tests.clinical.conftest import NOW, load_record
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=12,
+)
+KEYS = st.sampled_from(["code", "coding", "status", "contained", "category", "ingredient", "effectivePeriod", "x"])
+TYPES = st.sampled_from(["Observation", "Condition", "MedicationRequest", "Medication", "Bundle", "Patient", 7])
+
+
+def test_shapes_come_from_r4() -> None:
+    request = element_shapes("MedicationRequest")
+    assert request["category"].repeats and request["category"].child == "CodeableConcept"
+    assert not request["medicationCodeableConcept"].repeats
+    assert element_shapes("CodeableConcept")["coding"].repeats
+    assert "extension" not in element_shapes("Quantity")  # never read: dropped before validation
+
+
+def test_well_formed_resources_are_not_copied() -> None:
+    observation = {"resourceType": "Observation", "status": "final", "code": {"coding": [{"code": "1"}]}}
+    assert conform_resource(observation) is observation
+
+
+def test_edge_repairs_cardinality_and_lone_codings() -> None:
+    condition = {
+        "resourceType": "Condition",
+        "code": [{"coding": {"system": "http://snomed.info/sct", "code": "82470000"}}],
+        "clinicalStatus": {"coding": {"code": "active"}},
+    }
+    repaired = conform_resource(copy.deepcopy(condition))
+    assert repaired["code"] == {"coding": [{"system": "http://snomed.info/sct", "code": "82470000"}]}
+    assert repaired["clinicalStatus"] == {"coding": [{"code": "active"}]}
+
+
+def test_a_contained_medication_with_lone_objects_is_recognised(knowledge: Knowledge) -> None:
+    record = load_record("contained_medication")
+    (request,) = record.medication_requests
+    raw: dict[str, Any] = copy.deepcopy(request)
+    (medication,) = raw["contained"]
+    medication["code"]["coding"] = medication["code"]["coding"][0]
+    raw["contained"] = medication  # a lone contained resource
+    facts = build_facts(
+        build_record([{"resourceType": "Bundle", "entry": {"resource": raw}}]), now=NOW, knowledge=knowledge
+    )
+    assert facts.uses_of("lithium")
+
+
+def test_skips_outside_a_request_are_logged_at_once(knowledge: Knowledge, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        build_facts(load_record("malformed_resource"), now=NOW, knowledge=knowledge)
+    lines = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert len(lines) == 2 and all(line.startswith("skipped 1 resources: ") for line in lines)
+
+
+def test_skips_inside_a_request_are_one_line(knowledge: Knowledge, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING), skip_log("hook-1") as tally:
+        build_facts(load_record("malformed_resource"), now=NOW, knowledge=knowledge)
+    (line,) = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert line.startswith("hookInstance=hook-1 skipped 2 resources: ") and sum(tally.values()) == 2
+    assert "MedicationRequest 1 (subject unreadable; rules drug.lithium)" in line
+
+
+@settings(max_examples=300, deadline=None)
+@given(TYPES, st.dictionaries(KEYS, JSON, max_size=4))
+def test_conform_never_raises(resource_type: Any, elements: dict[str, Any]) -> None:
+    value = {"resourceType": resource_type, **elements}
+    conform_bundle(value)
+    conform_bundle({"resourceType": "Bundle", "entry": {"resource": value}})
+    build_record([value, {"resourceType": "Bundle", "entry": [value, {"resource": value}]}])
