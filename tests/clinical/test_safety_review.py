@@ -18,12 +18,12 @@ from flask.testing import FlaskClient
 from service import create_app
 from service.cards import CARD_EXTENSION
 from service.cli import main
+from service.hooks import SERVICE_IDS
 
 from .conftest import NOW, ROOT
 
 PATIENTS = ROOT / "fixtures" / "patients"
 REQUESTS = ROOT / "fixtures" / "requests"
-SERVICE_URL = "/cds-services/fasciculation-reversible-causes"
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def _cli(*args: str) -> list[dict[str, Any]]:
 
 def _http(client: FlaskClient, hook: str, name: str) -> list[dict[str, Any]]:
     request = json.loads((REQUESTS / hook / f"{name}.json").read_text(encoding="utf-8"))
-    response = client.post(SERVICE_URL, json=request)
+    response = client.post(f"/cds-services/{SERVICE_IDS[hook]}", json=request)
     assert response.status_code == 200
     cards: list[dict[str, Any]] = response.get_json()["cards"]
     return cards

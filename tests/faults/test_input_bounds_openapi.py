@@ -20,7 +20,7 @@ from flask.testing import FlaskClient
 
 from cds_hooks.limits import MAX_CODE_CHARS, MAX_NAME_CHARS, MAX_URL_CHARS
 from service import create_app
-from service.hooks import SERVICE_ID
+from service.hooks import SERVICE_ID, SERVICE_IDS
 from tests.serving import ROOT
 
 REQUESTS = ROOT / "fixtures" / "requests"
@@ -144,7 +144,7 @@ def test_hook_calls(client: FlaskClient, hook: str, case: str, mutate: Mutation 
     body = fixture_body(hook)
     if mutate is not None:
         mutate(body)
-    agree(client, f"/cds-services/{SERVICE_ID}", body, accepted)
+    agree(client, f"/cds-services/{SERVICE_IDS[hook]}", body, accepted)
 
 
 def item(**overrides: Any) -> Body:
@@ -195,4 +195,4 @@ def test_fixtures_are_all_accepted_by_both(client: FlaskClient) -> None:
     paths = sorted(REQUESTS.glob("*/*.json"))
     assert len(paths) > 20
     for path in paths:
-        agree(client, f"/cds-services/{SERVICE_ID}", json.loads(path.read_text()), True)
+        agree(client, f"/cds-services/{SERVICE_IDS[path.parent.name]}", json.loads(path.read_text()), True)
