@@ -23,6 +23,7 @@ from service.hooks import service_definitions
 from service.knowledge import load_knowledge
 from service.security import build_authenticator
 from service.store import open_store
+from service.workup.app import install_workup, linked_definitions, load_workup_settings
 
 log = logging.getLogger(__name__)
 
@@ -40,16 +41,18 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Application factory: settings from the environment plus ``config`` overrides (``clock`` for tests)."""
     overrides = dict(config or {})
     clock: Callable[[], datetime] = overrides.pop("clock", _utc_now)
+    workup = load_workup_settings(overrides=overrides)  # pops the workup_* keys
     settings = load_settings(overrides=overrides)
     knowledge = load_knowledge()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["fasciculation_cds.settings"] = settings
-    registry = ServiceRegistry(service_definitions(knowledge, clock))
+    registry = ServiceRegistry(linked_definitions(service_definitions(knowledge, clock), settings, workup))
     store = open_store(settings)  # wall-clock time: issued/received instants and jti expiry are not clinical "now"
     app.extensions["fasciculation_cds.store"] = store
+    client_factory = _fhir_client_factory(settings)
     options = EndpointOptions(
-        client_factory=_fhir_client_factory(settings),
+        client_factory=client_factory,
         authenticator=build_authenticator(settings, store),  # jti replay cache in the database: all workers share it
         discovery_requires_auth=settings.discovery_requires_auth,
         public_url=settings.public_url,
@@ -58,5 +61,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         feedback_sink=feedback_sink(store),
     )
     app.register_blueprint(create_blueprint(registry, options))
+    install_workup(
+        app,
+        settings=settings,
+        workup=workup,
+        knowledge=knowledge,
+        clock=clock,
+        store=store,
+        client_factory=client_factory,
+    )
     install_error_handlers(app)
     return app
