@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ BAR_COLOURS = {"lithium": "#4a148c", "direct": "#bf360c", "electrolyte": "#0d47a
 CHART_WIDTH = 860
 LAB_CHART_HEIGHT = 320
 DASHED = {"dasharray": "6, 4", "width": 1.5}
+_SCRIPT = re.compile(r"<script\b.*?</script>", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,11 @@ class _Line:
     colour: str
     values: list[Any]
     options: dict[str, Any]
+
+
+def _without_script(svg: str) -> str:
+    """The SVG without pygal's inline config script (always written, even with ``js=()``; the CSP blocks it)."""
+    return _SCRIPT.sub("", svg)
 
 
 def _date(value: Any) -> str:
@@ -122,7 +129,7 @@ def lab_chart(series: LabSeries, axis: Axis) -> str:
     chart.value_formatter = lambda value: f"{text.number(value)} {unit}"
     for line in lines:
         chart.add(line.title, line.values, **line.options)
-    return str(chart.render(is_unicode=True))
+    return _without_script(str(chart.render(is_unicode=True)))
 
 
 def medication_chart(bars: Sequence[MedicationBar], axis: Axis) -> str:
@@ -140,4 +147,4 @@ def medication_chart(bars: Sequence[MedicationBar], axis: Axis) -> str:
         values = [{"value": (bar.start, row), **start_label}, {"value": (bar.end, row), **start_label}]
         stroke = {"width": 14, "linecap": "butt"}
         chart.add(f"{bar.name} ({bar.group}): {bar.status_text}", values, stroke_style=stroke, dots_size=1)
-    return str(chart.render(is_unicode=True))
+    return _without_script(str(chart.render(is_unicode=True)))
