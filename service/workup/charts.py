@@ -88,7 +88,7 @@ def _base_config(axis: Axis, colours: Sequence[str], height: int) -> dict[str, A
 
 
 def _dot(point: LabPoint, unit: str) -> dict[str, Any]:
-    label = point.judgement.value + (" (preliminary, not final)" if point.preliminary else "")
+    label = "preliminary, not final" if point.preliminary else point.judgement.value
     return {"value": (point.effective, point.canonical), "label": f"{label}; reported {point.reported}"}
 
 

@@ -111,4 +111,6 @@ def test_headers_and_cookie(launch_rig: LaunchRig) -> None:
     location = first.headers["Location"]
     assert "code_challenge_method=S256" in location and "state=" in location and "aud=" in location
     csp = first.headers["Content-Security-Policy"]
-    assert "frame-ancestors 'self' http://127.0.0.1:*" in csp and "script-src" not in csp and "default-src 'none'" in csp
+    assert (
+        "frame-ancestors 'self' http://127.0.0.1:*" in csp and "script-src" not in csp and "default-src 'none'" in csp
+    )
