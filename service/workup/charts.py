@@ -32,8 +32,10 @@ BAND_COLOUR = "#558b2f"
 THRESHOLD_COLOUR = "#d50000"
 BAR_COLOURS = {"lithium": "#4a148c", "direct": "#bf360c", "electrolyte": "#0d47a1", "thyroid": "#004d40"}
 CHART_WIDTH = 860
+MIN_BAR_FRACTION = 0.012  # a use without a known stop (or a single dose) is drawn about a week wide on two years
 LAB_CHART_HEIGHT = 320
-DASHED = {"dasharray": "6, 4", "width": 1.5}
+DASHED = {"dasharray": "6, 4"}
+BAR_WIDTH = "14"
 _SCRIPT = re.compile(r"<script\b.*?</script>", re.DOTALL)
 
 
@@ -62,7 +64,7 @@ def _date(value: Any) -> str:
     return value.strftime("%Y-%m-%d") if isinstance(value, dt.datetime | dt.date) else str(value)
 
 
-def _base_config(axis: Axis, colours: Sequence[str], height: int) -> dict[str, Any]:
+def _base_config(axis: Axis, colours: Sequence[str], height: int, stroke_width: str = "1.5") -> dict[str, Any]:
     return {
         "js": (),
         "disable_xml_declaration": True,
@@ -83,6 +85,8 @@ def _base_config(axis: Axis, colours: Sequence[str], height: int) -> dict[str, A
             font_family="sans-serif",
             guide_stroke_color="#e0e0e0",
             major_guide_stroke_color="#bdbdbd",
+            stroke_width=stroke_width,
+            stroke_width_hover=stroke_width,
         ),
     }
 
@@ -136,7 +140,8 @@ def medication_chart(bars: Sequence[MedicationBar], axis: Axis) -> str:
     """One horizontal bar per drug use, start to stop (or now, when ongoing), on the page's time axis."""
     names = {len(bars) - index: bar.name for index, bar in enumerate(bars)}
     colours = [BAR_COLOURS.get(bar.kind, "#37474f") for bar in bars]
-    config = _base_config(axis, colours, 90 + 34 * max(len(bars), 1))
+    config = _base_config(axis, colours, 90 + 40 * max(len(bars), 1), stroke_width=BAR_WIDTH)
+    config["show_legend"] = False  # the rows are labelled on the axis and listed in the table under the chart
     chart = pygal.DateTimeLine(title="Culprit and electrolyte-wasting drugs", **config)
     chart.y_labels = list(names)
     chart.range = (0, len(bars) + 1)
@@ -144,7 +149,7 @@ def medication_chart(bars: Sequence[MedicationBar], axis: Axis) -> str:
     for index, bar in enumerate(bars):
         row = len(bars) - index
         start_label = {"label": f"{bar.name}: {bar.status_text}"}
-        values = [{"value": (bar.start, row), **start_label}, {"value": (bar.end, row), **start_label}]
-        stroke = {"width": 14, "linecap": "butt"}
-        chart.add(f"{bar.name} ({bar.group}): {bar.status_text}", values, stroke_style=stroke, dots_size=1)
+        end = max(bar.end, bar.start + (axis.end - axis.start) * MIN_BAR_FRACTION)
+        values = [{"value": (bar.start, row), **start_label}, {"value": (end, row), **start_label}]
+        chart.add(f"{bar.name} ({bar.group.lower()}): {bar.status_text}", values, dots_size=1)
     return _without_script(str(chart.render(is_unicode=True)))

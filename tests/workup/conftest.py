@@ -3,7 +3,6 @@ patient (it publishes the server's SMART configuration), and the app itself on a
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import json
 import secrets
@@ -23,24 +22,12 @@ from tests.workup.smart_server import SmartServerState, smart_server
 ROOT = Path(__file__).resolve().parents[2]
 NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
 PATIENT_ID = "magnesium-first"
-# Earlier magnesium results added to the fixture (synthetic), so the chart has a trend: (id, date, mg/dL, status).
-EXTRA_MAGNESIUM = (
-    ("magnesium-first-mg-2025", "2025-03-10T09:00:00Z", 2.0, "final"),
-    ("magnesium-first-mg-2026", "2026-02-10T09:00:00Z", 1.6, "final"),
-    ("magnesium-first-mg-prelim", "2026-11-19T09:00:00Z", 1.3, "preliminary"),
-)
+TREND_BUNDLE = ROOT / "fixtures" / "workup" / "magnesium_trend.json"  # magnesium_first plus earlier results
 
 
 def trend_bundle() -> dict[str, Any]:
-    """fixtures/patients/magnesium_first.json plus three earlier or preliminary magnesium results."""
-    bundle: dict[str, Any] = json.loads((ROOT / "fixtures" / "patients" / "magnesium_first.json").read_bytes())
-    magnesium = next(e["resource"] for e in bundle["entry"] if e["resource"]["id"] == "magnesium-first-obs-2")
-    for resource_id, when, value, status in EXTRA_MAGNESIUM:
-        extra = copy.deepcopy(magnesium)
-        extra.update({"id": resource_id, "effectiveDateTime": when, "status": status})
-        extra["valueQuantity"]["value"] = value
-        extra.pop("interpretation", None)
-        bundle["entry"].append({"fullUrl": f"Observation/{resource_id}", "resource": extra})
+    """The magnesium_first patient with a magnesium, potassium and calcium history (fixtures/build_workup_trend.py)."""
+    bundle: dict[str, Any] = json.loads(TREND_BUNDLE.read_bytes())
     return bundle
 
 

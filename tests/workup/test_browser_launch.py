@@ -29,10 +29,10 @@ from tests.workup.smart_server import LaunchContext
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-# (date: value, reading) of every magnesium point on the chart: the fixture's latest result, two earlier ones and a
-# preliminary one added by the test rig.
+# (date: value, reading) of every magnesium point on the chart (fixtures/workup/magnesium_trend.json).
 EXPECTED_MAGNESIUM = {
     ("2025-03-10: 2 mg/dL", "normal"),
+    ("2025-09-15: 1.8 mg/dL", "normal"),
     ("2026-02-10: 1.6 mg/dL", "low"),
     ("2026-11-16: 1.1 mg/dL", "critical"),
     ("2026-11-19: 1.3 mg/dL", "preliminary, not final"),
