@@ -32,7 +32,8 @@ from service.workup.smart import SmartError, authorization_request, discover, ex
 log = logging.getLogger(__name__)
 
 COOKIE = "workup_session"
-SECURE_COOKIE = "__Host-workup_session"  # the __Host- prefix pins it to this origin, path / and Secure
+SECURE_COOKIE = "__Host-workup_session"
+MAX_WINDOW_DAYS = 3650  # the __Host- prefix pins it to this origin, path / and Secure
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,7 @@ def _view(deps: WorkupDeps) -> BaseResponse:
         record = read_record(grant, deps.knowledge, deps.client_factory)
     except RecordUnavailable as exc:
         return _message("expired" if exc.reason == "token" else exc.reason, deps)
-    days = request.args.get("days", type=int) or deps.settings.window_days
+    days = min(max(request.args.get("days", deps.settings.window_days, type=int), 1), MAX_WINDOW_DAYS)
     highlight = app_context_finding(session.get("app_context"))
     page = build_page(record, now=deps.clock(), knowledge=deps.knowledge, window_days=days, highlight=highlight)
     return _headers(Response(render_page(page), mimetype="text/html"), deps)
