@@ -147,8 +147,12 @@ def _callback(deps: WorkupDeps) -> BaseResponse:
     if granted.patient is None:
         deps.sessions.end(session_id)
         return _message("no-patient", deps)
-    deps.sessions.replace(session_id, {"iss": pending["iss"], **_granted_data(granted)})
-    return _headers(redirect(f"{base_url(deps.public_url)}/workup/", code=303), deps)
+    # A new session id once authorised (no fixation): the pre-launch id, seen by the authorization round-trip, dies.
+    deps.sessions.end(session_id)
+    authorised = deps.sessions.create({"iss": pending["iss"], **_granted_data(granted)})
+    response = _headers(redirect(f"{base_url(deps.public_url)}/workup/", code=303), deps)
+    _set_cookie(response, authorised, deps)
+    return response
 
 
 def _granted_data(granted: Any) -> dict[str, Any]:

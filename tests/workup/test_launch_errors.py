@@ -25,7 +25,14 @@ def _launch(rig: LaunchRig, iss: str | None = None, launch: str | None = "L1") -
 
 
 def test_ehr_launch_without_a_browser_reaches_the_page(launch_rig: LaunchRig) -> None:
-    page = _launch(launch_rig)
+    launch_rig.smart.launches["L1"] = LaunchContext(PATIENT_ID, "finding=lab.magnesium.low")
+    with requests.Session() as browser:
+        query = f"launch=L1&iss={quote(launch_rig.engine.base_url, safe='')}"
+        page = browser.get(f"{launch_rig.app_url}/workup/launch?{query}", timeout=30)
+        ids = [r.cookies.get("workup_session") for r in page.history if "workup_session" in r.cookies]
+        assert len(ids) == 2 and ids[0] != ids[1]  # a new session id once authorised
+        reload = browser.get(f"{launch_rig.app_url}/workup/?days=99999", timeout=30)
+        assert reload.status_code == 200 and "(3650 days)" in reload.text
     assert page.status_code == 200 and page.url == f"{launch_rig.app_url}/workup/"
     assert 'data-rule-id="lab.magnesium.low"' in page.text and launch_rig.token not in page.text
     assert launch_rig.smart.audiences[-1] == launch_rig.engine.base_url

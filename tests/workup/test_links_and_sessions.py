@@ -6,13 +6,15 @@ import json
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy.engine import Engine
 
 from service import create_app
 from service.hooks import SERVICE_ID
+from service.store import create_store_engine
 from service.workup.blueprint import app_context_finding
 from service.workup.config import load_workup_settings
 from service.workup.sessions import SessionStore
+from tests.store.conftest import BACKENDS, database
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUEST = ROOT / "fixtures" / "requests" / "patient-view" / "magnesium_first.json"
@@ -58,8 +60,18 @@ def test_settings_from_environment_and_overrides() -> None:
         load_workup_settings({"CDS_WORKUP_WINDOW_DAYS": "two years"})
 
 
-def test_session_store_keeps_only_a_hash_and_expires(tmp_path: Path) -> None:
-    engine = create_engine(f"sqlite:///{tmp_path / 'sessions.sqlite3'}")
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_session_store_keeps_only_a_hash_and_expires(backend: str, tmp_path: Path) -> None:
+    with database(backend, tmp_path) as url:
+        engine = create_store_engine(url)
+        try:
+            _exercise_store(engine)
+        finally:
+            engine.dispose()
+
+
+def _exercise_store(engine: Engine) -> None:
+    SessionStore(engine, ttl_s=60)  # a second start finds the table in place
     now = [1000.0]
     store = SessionStore(engine, ttl_s=60, clock=lambda: now[0])
     session_id = store.create({"state": "s1"})
@@ -74,4 +86,3 @@ def test_session_store_keeps_only_a_hash_and_expires(tmp_path: Path) -> None:
     store.create({"state": "s2"})  # creating a session purges expired ones
     with engine.connect() as connection:
         assert connection.exec_driver_sql("SELECT count(*) FROM workup_session").scalar() == 1
-    engine.dispose()
