@@ -87,3 +87,32 @@ def test_window_leaves_older_results_out() -> None:
     assert sum(len(c.series.points) for c in narrow.charts) < sum(len(c.series.points) for c in wide.charts)
     missing_or_stale = {i.analyte_id for i in narrow.checklist if i.state.value != "done"}
     assert missing_or_stale and all(i.order for i in narrow.checklist if i.state.value != "done")
+
+
+@pytest.mark.parametrize("bundle", SYNTHEA_BUNDLES, ids=lambda p: p.stem.split("_")[0])
+def test_synthea_whole_history_is_charted(bundle: Path) -> None:
+    """Over the whole record (Synthea histories end before the fixtures' NOW) every judged result is a chart point."""
+    record = build_record([json.loads(bundle.read_bytes())])
+    page = build_page(record, now=NOW, knowledge=load_knowledge(), window_days=36500)
+    assert page.charts
+    for chart in page.charts:
+        plotted = [p for p in chart.series.points if p.canonical is not None]
+        assert str(chart.svg).count('<desc class="value">') == len(plotted) + len(chart.series.corrected)
+
+
+def test_page_is_navigable_without_a_mouse_or_sight() -> None:
+    """Landmarks, a skip link, one h1, captioned tables and a text alternative for every chart."""
+    html = render_page(
+        build_page(
+            build_record([json.loads((FIXTURES / "lithium_toxic.json").read_bytes())]),
+            now=NOW,
+            knowledge=load_knowledge(),
+        )
+    )
+    assert '<html lang="en">' in html and html.count("<h1") == 1 and '<a class="skip" href="#findings">' in html
+    assert "<main>" in html and "<header>" in html and '<nav aria-label="Sections">' in html
+    figures = html.count('<figure class="lab-chart"')
+    assert figures > 0 and html.count('<table class="lab-values">') == figures
+    assert html.count('role="img" aria-label="Trend chart of') == figures
+    assert html.count("<caption>") == figures + 2  # plus the medication table and the checklist
+    assert "@media print" in html
