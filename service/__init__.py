@@ -26,6 +26,7 @@ from service.knowledge import load_knowledge
 from service.ops import DrainState, Operations, install_operations
 from service.security import build_authenticator
 from service.store.resilience import open_resilient_store
+from service.workup.app import install_workup, linked_definitions, load_workup_settings
 
 log = logging.getLogger(__name__)
 
@@ -44,20 +45,22 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     overrides = dict(config or {})
     clock: Callable[[], datetime] = overrides.pop("clock", _utc_now)
     drain: DrainState = overrides.pop("drain", None) or DrainState()
+    workup = load_workup_settings(overrides=overrides)  # pops the workup_* keys
     settings = load_settings(overrides=overrides)
     knowledge = load_knowledge()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["fasciculation_cds.settings"] = settings
-    registry = ServiceRegistry(service_definitions(knowledge, clock))
+    registry = ServiceRegistry(linked_definitions(service_definitions(knowledge, clock), settings, workup))
     events = EventBus()
     # Wall-clock time: issued/received instants and jti expiry are not clinical "now".
     store = open_resilient_store(settings, events.publish)
     app.extensions["fasciculation_cds.store"] = store
     record_cards = card_recorder(store, settings.patient_hash_key)
     events.subscribe(CardsIssued, lambda issued: record_cards(issued.definition, issued.request, issued.document))
+    fhir_clients = _fhir_client_factory(settings)
     options = EndpointOptions(
-        client_factory=_fhir_client_factory(settings),
+        client_factory=fhir_clients,
         authenticator=build_authenticator(settings, store),  # jti replay cache in the database: all workers share it
         discovery_requires_auth=settings.discovery_requires_auth,
         public_url=settings.public_url,
@@ -66,6 +69,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         events=events,
     )
     app.register_blueprint(create_blueprint(registry, options))
+    install_workup(
+        app,
+        settings=settings,
+        workup=workup,
+        knowledge=knowledge,
+        clock=clock,
+        store=store,
+        client_factory=fhir_clients,
+    )
     install_error_handlers(app)
     install_operations(app, Operations(knowledge.version, store, events, drain))
     return app

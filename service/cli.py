@@ -1,4 +1,4 @@
-"""Command line: ``serve`` (gunicorn), ``evaluate`` (a Bundle file or a live FHIR server), ``feedback report``."""
+"""Command line: ``serve``, ``evaluate`` (a Bundle file or a live FHIR server), ``feedback report``, ``workup``."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from service.config import fhir_client_settings, load_settings
 from service.hooks import SERVICE_IDS, service_definitions
 from service.knowledge import load_knowledge
 from service.report import parse_since, run_report
+from service.workup.app import linked_definitions, load_workup_settings
+from service.workup.offline import add_workup_parser
 
 EXIT_USAGE = 2
 EXIT_DATA = 3
@@ -60,7 +62,8 @@ def evaluate(args: argparse.Namespace) -> int:
     """Print the CDS Hooks response for one patient, from a Bundle file or a FHIR server."""
     now = _parse_now(args.now)
     knowledge = load_knowledge()
-    registry = ServiceRegistry(service_definitions(knowledge, lambda: now))
+    definitions = service_definitions(knowledge, lambda: now)
+    registry = ServiceRegistry(linked_definitions(definitions, load_settings(), load_workup_settings()))
     definition = registry.find(SERVICE_IDS[args.hook], args.hook)
     if args.bundle:
         bundle = _read_bundle(args.bundle)
@@ -133,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--json", action="store_true", help="print JSON instead of a table")
     report.add_argument("--since", type=parse_since, help="only cards issued from this ISO date or datetime on")
     report.set_defaults(func=run_report)
+    add_workup_parser(commands)
     return parser
 
 

@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from service import create_app
 from service.cli import main
 from service.hooks import SERVICE_ID
+from service.workup.links import DEFAULT_BASE_URL
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
@@ -22,9 +23,10 @@ SCENARIOS = sorted((FIXTURES / "patients").glob("*.json"))
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> FlaskClient:
-    """The real app on a fresh SQLite file, with the fixtures' clock."""
+    """The real app on a fresh SQLite file, with the fixtures' clock; its public URL is the CLI's default address."""
     db = tmp_path_factory.mktemp("paths") / "cds.sqlite3"
-    return create_app({"clock": lambda: NOW, "database_url": f"sqlite:///{db}"}).test_client()
+    config = {"clock": lambda: NOW, "database_url": f"sqlite:///{db}", "public_url": DEFAULT_BASE_URL}
+    return create_app(config).test_client()
 
 
 def test_every_scenario_has_a_request() -> None:

@@ -12,6 +12,7 @@ import pytest
 from flask import Flask
 
 from service.cli import main
+from service.workup.links import DEFAULT_BASE_URL
 from tests.engine.conftest import ENGINE_TOKEN
 from tests.engine.fhir_engine_harness import FhirEngine, load_keeping_ids
 from tests.engine.hook_calls import HOOK_INSTANCE, call, engine_app, hook_body
@@ -58,9 +59,9 @@ def stored(engine: FhirEngine) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def app(engine: FhirEngine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
-    """The real app at the fixtures' instant, allowed to call the session engine."""
+    """The real app at the fixtures' instant, allowed to call the session engine (card links as the CLI's)."""
     db_dir = tmp_path_factory.mktemp("fixtures-db")
-    with engine_app(db_dir, engine.base_url, clock=lambda: FIXTURES_NOW) as flask_app:
+    with engine_app(db_dir, engine.base_url, clock=lambda: FIXTURES_NOW, public_url=DEFAULT_BASE_URL) as flask_app:
         yield flask_app
 
 

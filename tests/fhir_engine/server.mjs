@@ -2,7 +2,10 @@
 //
 //   node server.mjs [--port 0] [--host 127.0.0.1] [--base /fhir/R4] [--token SECRET]
 //                   [--default-count 20] [--max-count 1000] [--public-base URL] [--exit-on-stdin-close]
+//                   [--smart-config JSON]
 //
+// --smart-config serves JSON at {base}/.well-known/smart-configuration (no token needed), as a SMART-enabled
+// server publishes its authorization endpoints.
 // --public-base sets the base written into next links and fullUrls ({port} = the listening port), as a server
 // behind a reverse proxy would; --exit-on-stdin-close ends the engine when its parent goes away.
 //
@@ -49,6 +52,7 @@ function parseArgs(argv) {
     defaultCount: 20,
     maxCount: 1000,
     publicBase: null,
+    smartConfig: null,
     exitOnStdinClose: false,
   };
   const numeric = new Set(['port', 'defaultCount', 'maxCount']);
@@ -289,6 +293,9 @@ class Engine {
     const rel = url.pathname.slice(base.length).replace(/^\/+|\/+$/g, '');
     const method = req.method ?? 'GET';
     if (method === 'GET' && rel === 'metadata') return { status: 200, body: this.capabilityStatement() };
+    if (method === 'GET' && rel === '.well-known/smart-configuration' && this.opts.smartConfig) {
+      return { status: 200, body: JSON.parse(this.opts.smartConfig) };
+    }
     if (this.opts.token && req.headers.authorization !== `Bearer ${this.opts.token}`) {
       throw new HttpError(401, 'login', 'a valid bearer token is required');
     }

@@ -1,0 +1,52 @@
+"""Wiring of the work-up view into the app factory and the CLI (kept here so create_app changes by a few lines)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from flask import Flask
+
+from cds_hooks import ServerAllowList, ServiceDefinition
+from cds_hooks.fhir_client import ClientFactory
+from service.config import Settings, fhir_client_settings
+from service.knowledge import Knowledge
+from service.store import Store
+from service.workup.blueprint import WorkupDeps, create_workup_blueprint
+from service.workup.config import WorkupSettings, load_workup_settings
+from service.workup.links import with_workup_links
+from service.workup.sessions import SessionStore
+
+
+def linked_definitions(
+    definitions: Iterable[ServiceDefinition], settings: Settings, workup: WorkupSettings
+) -> list[ServiceDefinition]:
+    """The services, with the work-up link on every card unless CDS_WORKUP_LINKS is off."""
+    return with_workup_links(definitions, settings.public_url) if workup.links else list(definitions)
+
+
+def install_workup(
+    app: Flask,
+    *,
+    settings: Settings,
+    workup: WorkupSettings,
+    knowledge: Knowledge,
+    clock: Callable[[], datetime],
+    store: Store,
+    client_factory: ClientFactory,
+) -> None:
+    """Register the SMART app's blueprint, its sessions living in the store's database."""
+    deps = WorkupDeps(
+        knowledge=knowledge,
+        clock=clock,
+        settings=workup,
+        allow_list=ServerAllowList.parse(settings.effective_fhir_allowlist),
+        client_factory=client_factory,
+        client_settings=fhir_client_settings(settings),
+        sessions=SessionStore(store.engine, workup.session_ttl_s),
+        public_url=settings.public_url,
+    )
+    app.register_blueprint(create_workup_blueprint(deps))
+
+
+__all__ = ["install_workup", "linked_definitions", "load_workup_settings"]

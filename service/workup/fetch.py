@@ -1,0 +1,59 @@
+"""The patient's record for the page, read exactly as the hooks read it: same prefetch queries, client and budget."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from cds_hooks import FhirAuthorization, HookRequest, PrefetchResolver
+from cds_hooks.errors import FhirHttpError, FhirServerNotAllowed, FhirTimeout, PreconditionFailed
+from cds_hooks.fhir_client import ClientFactory
+from service.hooks import patient_prefetch
+from service.knowledge import Knowledge
+from service.records import PatientRecord, build_record
+
+TOKEN_REJECTED = frozenset({401, 403})
+
+
+class RecordUnavailable(Exception):
+    """The record could not be read; ``reason`` is 'token', 'not-allowed', 'timeout' or 'unavailable'."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Grant:
+    """Where to read and with what: the FHIR base (``iss``), the bearer token, its scope and the patient."""
+
+    iss: str
+    access_token: str
+    scope: str
+    patient: str
+
+
+def _reason(error: PreconditionFailed) -> str:
+    cause = error.__cause__
+    if isinstance(cause, FhirHttpError) and cause.status in TOKEN_REJECTED:
+        return "token"
+    if isinstance(cause, FhirServerNotAllowed):
+        return "not-allowed"
+    return "timeout" if isinstance(cause, FhirTimeout) else "unavailable"
+
+
+def read_record(grant: Grant, knowledge: Knowledge, client_factory: ClientFactory) -> PatientRecord:
+    """Every prefetch query of the patient-view service, fetched from ``iss`` with the granted token."""
+    authorization = FhirAuthorization(grant.access_token, "Bearer", 0, grant.scope, "workup", grant.patient)
+    request = HookRequest(
+        "patient-view",
+        f"workup-{uuid.uuid4()}",
+        {"patientId": grant.patient, "userId": "workup"},
+        fhir_server=grant.iss,
+        fhir_authorization=authorization,
+    )
+    try:
+        prefetched = PrefetchResolver(patient_prefetch(knowledge), client_factory).resolve(request)
+    except PreconditionFailed as exc:
+        raise RecordUnavailable(_reason(exc)) from exc
+    return build_record(value for value in prefetched.values() if value is not None)

@@ -1,0 +1,147 @@
+"""The SMART App Launch 2.x client side: discovery, authorization request (PKCE S256 + state), token exchange.
+
+OAuth itself is authlib's (``OAuth2Session``): the PKCE challenge, the authorization URL and the token request are
+its code, not ours. This module only adds the SMART parts: ``.well-known/smart-configuration``, ``launch`` and
+``aud``, the launch scopes, and reading ``patient`` / ``appContext`` from the token response.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from authlib.common.security import generate_token
+from authlib.integrations.base_client.errors import OAuthError
+from authlib.integrations.requests_client import OAuth2Session
+
+from cds_hooks.fhir_client import FhirClientSettings
+from cds_hooks.urls import is_loopback_host
+
+log = logging.getLogger(__name__)
+
+EHR_LAUNCH_SCOPES = "launch openid fhirUser patient/*.rs"
+STANDALONE_SCOPES = "launch/patient openid fhirUser patient/*.rs"
+VERIFIER_LENGTH = 64  # RFC 7636: 43-128 characters
+STATE_LENGTH = 32
+DEFAULT_LIFETIME_S = 300.0  # a token response without expires_in is trusted for five minutes only
+
+
+class SmartError(Exception):
+    """A launch that cannot go on; ``reason`` is one of the closed set the blueprint turns into a page."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class SmartEndpoints:
+    """The authorization server of one FHIR server, from its SMART configuration."""
+
+    authorization_endpoint: str
+    token_endpoint: str
+
+
+@dataclass(frozen=True)
+class AuthorizationRequest:
+    """Where to send the browser, and what to remember for the callback."""
+
+    url: str
+    state: str
+    code_verifier: str
+
+
+@dataclass(frozen=True)
+class GrantedToken:
+    """What the token response grants (the token itself never leaves the server-side session)."""
+
+    access_token: str
+    expires_at: float
+    patient: str | None
+    app_context: str | None
+    scope: str
+
+
+def _safe_endpoint(url: Any) -> bool:
+    if not isinstance(url, str):
+        return False
+    parts = urlsplit(url)
+    return parts.scheme == "https" or (parts.scheme == "http" and is_loopback_host(parts.hostname))
+
+
+def discover(iss: str, settings: FhirClientSettings, session: requests.Session) -> SmartEndpoints:
+    """Read ``{iss}/.well-known/smart-configuration`` (no redirects, the FHIR client's timeouts)."""
+    url = f"{iss.rstrip('/')}/.well-known/smart-configuration"
+    timeout = (settings.connect_timeout_s, settings.read_timeout_s)
+    try:
+        rsp = session.get(url, headers={"Accept": "application/json"}, timeout=timeout, allow_redirects=False)
+        document = rsp.json() if rsp.status_code == 200 else None
+    except (requests.RequestException, ValueError) as exc:
+        log.warning("workup: SMART discovery failed (%s)", type(exc).__name__)
+        raise SmartError("discovery") from exc
+    if not isinstance(document, dict):
+        raise SmartError("discovery")
+    authorize, token = document.get("authorization_endpoint"), document.get("token_endpoint")
+    if not (_safe_endpoint(authorize) and _safe_endpoint(token)):
+        raise SmartError("discovery")
+    return SmartEndpoints(str(authorize), str(token))
+
+
+def authorization_request(
+    endpoints: SmartEndpoints, *, client_id: str, redirect_uri: str, iss: str, launch: str | None
+) -> AuthorizationRequest:
+    """The authorization URL with PKCE (S256), a fresh state, ``aud`` and, for an EHR launch, ``launch``."""
+    scope = EHR_LAUNCH_SCOPES if launch else STANDALONE_SCOPES
+    oauth = OAuth2Session(client_id, scope=scope, redirect_uri=redirect_uri, code_challenge_method="S256")
+    verifier, state = generate_token(VERIFIER_LENGTH), generate_token(STATE_LENGTH)
+    extra = {"aud": iss, **({"launch": launch} if launch else {})}
+    endpoint = endpoints.authorization_endpoint
+    url, _ = oauth.create_authorization_url(endpoint, state=state, code_verifier=verifier, **extra)
+    return AuthorizationRequest(str(url), state, verifier)
+
+
+def exchange_code(
+    token_endpoint: str,
+    *,
+    code: str,
+    code_verifier: str,
+    client_id: str,
+    redirect_uri: str,
+    settings: FhirClientSettings,
+) -> GrantedToken:
+    """Trade the code (and the PKCE verifier) for a token as a public client."""
+    oauth = OAuth2Session(client_id, redirect_uri=redirect_uri, token_endpoint_auth_method="none")
+    timeout = (settings.connect_timeout_s, settings.read_timeout_s)
+    try:
+        token = oauth.fetch_token(
+            token_endpoint, code=code, code_verifier=code_verifier, timeout=timeout, allow_redirects=False
+        )
+    except OAuthError as exc:
+        log.warning("workup: token exchange refused (%s)", exc.error)
+        raise SmartError("token") from exc
+    except (requests.RequestException, ValueError) as exc:
+        log.warning("workup: token exchange failed (%s)", type(exc).__name__)
+        raise SmartError("token") from exc
+    return _granted(dict(token))
+
+
+def _granted(token: dict[str, Any]) -> GrantedToken:
+    access_token = token.get("access_token")
+    if not isinstance(access_token, str) or not access_token:
+        raise SmartError("token")
+    try:
+        lifetime = float(token.get("expires_in", DEFAULT_LIFETIME_S))
+    except (TypeError, ValueError):
+        lifetime = DEFAULT_LIFETIME_S
+    patient, context = token.get("patient"), token.get("appContext")
+    return GrantedToken(
+        access_token=access_token,
+        expires_at=time.time() + lifetime,
+        patient=patient if isinstance(patient, str) and patient else None,
+        app_context=context if isinstance(context, str) and context else None,
+        scope=str(token.get("scope") or ""),
+    )
