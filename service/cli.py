@@ -6,13 +6,12 @@ import argparse
 import sys
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import orjson
 
 from cds_hooks import CdsHooksError, HookRequest, PrefetchResolver, ServiceRegistry, check_response, load_hook_request
+from service.cli_inputs import parse_now, read_bundle_file
 from service.config import fhir_client_settings, load_settings
 from service.hooks import SERVICE_IDS, service_definitions
 from service.knowledge import load_knowledge
@@ -22,23 +21,6 @@ from service.workup.offline import add_workup_parser
 
 EXIT_USAGE = 2
 EXIT_DATA = 3
-
-
-def _parse_now(text: str | None) -> datetime:
-    if text is None:
-        return datetime.now(UTC)
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _read_bundle(path: str) -> dict[str, Any]:
-    try:
-        document = orjson.loads(Path(path).read_bytes())
-    except (OSError, orjson.JSONDecodeError) as exc:
-        raise SystemExit(f"error: cannot read {path}: {exc}") from exc
-    if not isinstance(document, dict) or document.get("resourceType") != "Bundle":
-        raise SystemExit(f"error: {path} is not a FHIR Bundle")
-    return document
 
 
 def _patient_id(bundle: dict[str, Any]) -> str:
@@ -51,7 +33,7 @@ def _patient_id(bundle: dict[str, Any]) -> str:
 
 def _order_context(args: argparse.Namespace, context: dict[str, Any]) -> HookRequest:
     """An order hook request: ``--draft-orders`` (and ``--selection``) validated like an HTTP call's context."""
-    context = {**context, "draftOrders": _read_bundle(args.draft_orders)}
+    context = {**context, "draftOrders": read_bundle_file(args.draft_orders)}
     if args.hook == "order-select":
         context["selections"] = args.selection or []
     body = {"hook": args.hook, "hookInstance": args.hook_instance, "context": context}
@@ -60,13 +42,13 @@ def _order_context(args: argparse.Namespace, context: dict[str, Any]) -> HookReq
 
 def evaluate(args: argparse.Namespace) -> int:
     """Print the CDS Hooks response for one patient, from a Bundle file or a FHIR server."""
-    now = _parse_now(args.now)
+    now = parse_now(args.now)
     knowledge = load_knowledge()
     definitions = service_definitions(knowledge, lambda: now)
     registry = ServiceRegistry(linked_definitions(definitions, load_settings(), load_workup_settings()))
     definition = registry.find(SERVICE_IDS[args.hook], args.hook)
     if args.bundle:
-        bundle = _read_bundle(args.bundle)
+        bundle = read_bundle_file(args.bundle)
         context = {"userId": "Practitioner/cli", "patientId": _patient_id(bundle)}
         request = HookRequest(args.hook, args.hook_instance, context)
         request = _order_context(args, context) if args.draft_orders else request

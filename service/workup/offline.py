@@ -4,46 +4,28 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
-
+from service.cli_inputs import parse_now, read_bundle_file
 from service.knowledge import load_knowledge
 from service.records import build_record
 from service.workup.page import DEFAULT_WINDOW_DAYS, build_page, render_page
-
-
-def _now(text: str | None) -> datetime:
-    if text is None:
-        return datetime.now(UTC)
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _bundle(path: str) -> dict[str, Any]:
-    try:
-        document = orjson.loads(Path(path).read_bytes())
-    except (OSError, orjson.JSONDecodeError) as exc:
-        raise SystemExit(f"error: cannot read {path}: {exc}") from exc
-    if not isinstance(document, dict) or document.get("resourceType") != "Bundle":
-        raise SystemExit(f"error: {path} is not a FHIR Bundle")
-    return document
 
 
 def bundle_page(
     path: str, *, now: datetime, window_days: int = DEFAULT_WINDOW_DAYS, highlight: str | None = None
 ) -> str:
     """The work-up page of the patient in a Bundle file, as HTML."""
-    record = build_record([_bundle(path)])
+    record = build_record([read_bundle_file(path)])
     page = build_page(record, now=now, knowledge=load_knowledge(), window_days=window_days, highlight=highlight)
     return render_page(page)
 
 
 def run_workup(args: argparse.Namespace) -> int:
     """Write the page to ``--out`` (or stdout with ``-``)."""
-    html = bundle_page(args.bundle, now=_now(args.now), window_days=args.window_days, highlight=args.highlight)
+    html = bundle_page(args.bundle, now=parse_now(args.now), window_days=args.window_days, highlight=args.highlight)
     if args.out == "-":
         sys.stdout.write(html)
     else:

@@ -15,11 +15,11 @@ from service.knowledge import load_knowledge
 from service.records import build_record
 from service.screen import screen_patient
 from service.workup.page import build_page, render_page
-from tests.clinical.conftest import SYNTHEA
+from tests.synthea_data import read_bundle, synthea_paths
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "patients"
 SCENARIOS = sorted(FIXTURES.glob("*.json"))
-SYNTHEA_BUNDLES = sorted(SYNTHEA.glob("*.json"))
+SYNTHEA_BUNDLES = synthea_paths()
 NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
 
 
@@ -60,7 +60,7 @@ def test_workup_cli_renders_every_patient(bundle: Path, tmp_path: Path) -> None:
     html = out.read_text(encoding="utf-8")
     assert html.startswith("<!doctype html>") and html.rstrip().endswith("</html>")
     assert "<script" not in html and "http://" not in html.split("<main>")[0]
-    record = build_record([json.loads(bundle.read_bytes())])
+    record = build_record([read_bundle(bundle)])
     cards = screen_patient(record, now=NOW, hook_instance="workup-view", knowledge=load_knowledge()).cards
     parsed = _Summaries()
     parsed.feed(html)
@@ -92,7 +92,7 @@ def test_window_leaves_older_results_out() -> None:
 @pytest.mark.parametrize("bundle", SYNTHEA_BUNDLES, ids=lambda p: p.stem.split("_")[0])
 def test_synthea_whole_history_is_charted(bundle: Path) -> None:
     """Over the whole record (Synthea histories end before the fixtures' NOW) every judged result is a chart point."""
-    record = build_record([json.loads(bundle.read_bytes())])
+    record = build_record([read_bundle(bundle)])
     page = build_page(record, now=NOW, knowledge=load_knowledge(), window_days=36500)
     assert page.charts
     for chart in page.charts:
