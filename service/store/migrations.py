@@ -21,6 +21,7 @@ from sqlalchemy import (
     Column,
     Connection,
     Engine,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -141,10 +142,24 @@ def _v3_per_hook_service_ids(connection: Connection) -> None:
         )
 
 
+def _v4_workup_sessions(connection: Connection) -> None:
+    """Server-side sessions of the SMART work-up app: the SHA-256 of an opaque cookie id, JSON data, expiry."""
+    meta = MetaData()
+    Table(
+        "workup_session",
+        meta,
+        Column("id_hash", String(64), primary_key=True),
+        Column("data", Text, nullable=False),
+        Column("expires_at", Float, nullable=False, index=True),
+    )
+    meta.create_all(connection, checkfirst=True)  # a database of the first work-up release has the table already
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "issued cards and feedback", _v1_cards_and_feedback),
     Migration(2, "seen jti replay cache", _v2_seen_jti),
     Migration(3, "one service id per hook", _v3_per_hook_service_ids),
+    Migration(4, "work-up sessions", _v4_workup_sessions),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

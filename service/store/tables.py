@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -73,4 +74,13 @@ seen_jti = Table(
     Column("issuer", Text, nullable=False),
     Column("expires_at", UtcDateTime, nullable=False),
     Index("ix_seen_jti_expires_at", "expires_at"),
+)
+
+# The SMART work-up app's sessions: keyed by the SHA-256 of the cookie's opaque id (the cookie itself is not kept).
+workup_session = Table(
+    "workup_session",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("data", Text, nullable=False),
+    Column("expires_at", Float, nullable=False, index=True),
 )

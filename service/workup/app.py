@@ -11,7 +11,7 @@ from cds_hooks import ServerAllowList, ServiceDefinition
 from cds_hooks.fhir_client import ClientFactory
 from service.config import Settings, fhir_client_settings
 from service.knowledge import Knowledge
-from service.store import Store
+from service.store.resilience import ResilientStore
 from service.workup.blueprint import WorkupDeps, create_workup_blueprint
 from service.workup.config import WorkupSettings, load_workup_settings
 from service.workup.links import with_workup_links
@@ -32,7 +32,7 @@ def install_workup(
     workup: WorkupSettings,
     knowledge: Knowledge,
     clock: Callable[[], datetime],
-    store: Store,
+    store: ResilientStore,
     client_factory: ClientFactory,
 ) -> None:
     """Register the SMART app's blueprint, its sessions living in the store's database."""
@@ -43,7 +43,7 @@ def install_workup(
         allow_list=ServerAllowList.parse(settings.effective_fhir_allowlist),
         client_factory=client_factory,
         client_settings=fhir_client_settings(settings),
-        sessions=SessionStore(store.engine, workup.session_ttl_s),
+        sessions=SessionStore(store.engine, store.guarded, workup.session_ttl_s),
         public_url=settings.public_url,
     )
     app.register_blueprint(create_workup_blueprint(deps))

@@ -22,6 +22,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from cds_hooks import ServerAllowList
 from cds_hooks.fhir_client import ClientFactory, FhirClientSettings, cookieless_session
 from service.knowledge import Knowledge
+from service.store.resilience import DatabaseUnavailable
 from service.workup.config import WorkupSettings
 from service.workup.fetch import Grant, RecordUnavailable, read_record
 from service.workup.messages import MESSAGES
@@ -198,4 +199,5 @@ def create_workup_blueprint(deps: WorkupDeps) -> Blueprint:
     blueprint.add_url_rule("/launch", "launch", lambda: _launch(deps))
     blueprint.add_url_rule("/callback", "callback", lambda: _callback(deps))
     blueprint.add_url_rule("/", "view", lambda: _view(deps))
+    blueprint.register_error_handler(DatabaseUnavailable, lambda _exc: _message("sessions-unavailable", deps))
     return blueprint

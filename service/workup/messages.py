@@ -44,4 +44,10 @@ MESSAGES = {
     "not-allowed": Message(403, "FHIR server not allowed", "The FHIR server is not on the allow-list."),
     "timeout": Message(503, "FHIR server too slow", "The FHIR server did not answer within the time allowed.", None),
     "unavailable": Message(503, "FHIR server unavailable", "The patient's record could not be read just now.", None),
+    "sessions-unavailable": Message(
+        503,
+        "Service database unavailable",
+        "The work-up view cannot keep its sign-in just now; try again shortly.",
+        None,
+    ),
 }

@@ -21,7 +21,7 @@ def test_fresh_database_is_migrated_to_the_latest_version(database_url: str) -> 
         with store.engine.connect() as connection:
             rows = connection.execute(select(schema_version.c.version, schema_version.c.name)).all()
         assert [version for version, _ in rows] == [m.version for m in MIGRATIONS]
-        assert store.schema_version() == LATEST_VERSION == 3
+        assert store.schema_version() == LATEST_VERSION == 4
     finally:
         store.close()
 

@@ -11,6 +11,8 @@ from sqlalchemy.engine import Engine
 from service import create_app
 from service.hooks import SERVICE_ID
 from service.store import create_store_engine
+from service.store.database import Store, utc_now
+from service.store.resilience import DatabaseUnavailable, ResilientStore
 from service.workup.blueprint import app_context_finding
 from service.workup.config import load_workup_settings
 from service.workup.sessions import SessionStore
@@ -70,10 +72,31 @@ def test_session_store_keeps_only_a_hash_and_expires(backend: str, tmp_path: Pat
             engine.dispose()
 
 
+def test_session_database_failure_is_database_unavailable(tmp_path: Path) -> None:
+    engine = create_store_engine(f"sqlite:///{tmp_path / 'store.sqlite3'}")
+    try:
+        guard = ResilientStore(Store(engine, utc_now), timeout_s=5, retry_s=60).guarded
+        with pytest.raises(DatabaseUnavailable):  # no migration ran: the table is missing, like a database gone
+            SessionStore(engine, guard, ttl_s=60).create({"state": "s"})
+    finally:
+        engine.dispose()
+
+
+def test_work_up_page_with_the_database_failing_is_a_clear_503(tmp_path: Path) -> None:
+    app = create_app({"database_url": f"sqlite:///{tmp_path / 'cds.sqlite3'}"})
+    with app.extensions["fasciculation_cds.store"].engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE workup_session")  # every session read now fails
+    client = app.test_client()
+    client.set_cookie("workup_session", "an-opaque-id")
+    page = client.get("/workup/")
+    assert page.status_code == 503 and page.mimetype == "text/html"
+    assert "Service database unavailable" in page.get_data(as_text=True)
+
+
 def _exercise_store(engine: Engine) -> None:
-    SessionStore(engine, ttl_s=60)  # a second start finds the table in place
+    guard = ResilientStore(Store(engine, utc_now), timeout_s=5, retry_s=1, migrated=False).guarded
     now = [1000.0]
-    store = SessionStore(engine, ttl_s=60, clock=lambda: now[0])
+    store = SessionStore(engine, guard, ttl_s=60, clock=lambda: now[0])  # the first call migrates (table: step 4)
     session_id = store.create({"state": "s1"})
     assert store.load(session_id) == {"state": "s1"} and store.load("another-id") is None and store.load(None) is None
     store.replace(session_id, {"access_token": "secret-token"})
