@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from marshmallow import Schema, ValidationError
 
+from service.facts.units import is_ucum
 from service.knowledge_model import (
     AlbuminCorrection,
     Analyte,
@@ -37,7 +38,6 @@ from service.knowledge_schema import (
     MedicationsFileSchema,
     OrdersFileSchema,
 )
-from service.units import is_ucum
 
 KNOWLEDGE_DIR = Path(__file__).resolve().parent / "knowledge"
 FILES = ("citations.yaml", "labs.yaml", "medications.yaml", "conditions.yaml", "cards.yaml", "orders.yaml")

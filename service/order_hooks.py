@@ -15,15 +15,15 @@ from typing import Any
 from cds_hooks import HookRequest, Prefetched, ServiceDefinition
 from service.cards import build_card
 from service.facts import build_facts
+from service.facts.conform import conform_bundle
+from service.facts.records import PatientRecord, build_record
+from service.facts.skip_log import skip_log
 from service.knowledge import DENERVATION_GROUP, DENERVATION_RULE, LITHIUM_TOXIC_RULE, Knowledge
 from service.knowledge_model import DrugKind
 from service.orders import OrderRole, RecognisedOrder, as_signed, recognise_orders
-from service.reading import conform_bundle
-from service.records import PatientRecord, build_record
 from service.rules.conditions import ScreenMode
 from service.rules.findings import Finding
 from service.screen import evaluate
-from service.skip_log import skip_log
 
 log = logging.getLogger(__name__)
 

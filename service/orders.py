@@ -2,7 +2,7 @@
 
 Triggers (orders.yaml) are the orders at which twitching is put down to progression: EMG / nerve conduction
 studies, neurology referrals, ALS or MS disease-modifying treatment. Culprit drugs are the medications.yaml groups
-listed in ``culprit_groups``, recognised by the screen's own drug matcher (``fact_index.match_drug``).
+listed in ``culprit_groups``, recognised by the screen's own drug matcher (``service.facts.code_index``).
 """
 
 from __future__ import annotations
@@ -18,15 +18,22 @@ from typing import Any
 from fhir.resources.R4B.medicationrequest import MedicationRequest
 
 from cds_hooks import BadRequest
-from service.fact_index import ATC_SYSTEM, RXNORM_SYSTEM, SNOMED_SYSTEM, Concept, as_list, fact_index, flatten_concepts
+from service.facts.code_index import (
+    ATC_SYSTEM,
+    RXNORM_SYSTEM,
+    SNOMED_SYSTEM,
+    Concept,
+    Confidence,
+    Match,
+    as_list,
+    fact_index,
+    flatten_concepts,
+)
+from service.facts.gate import is_readable
+from service.facts.medications import USE_ELEMENTS, medication_concepts
+from service.facts.records import PatientRecord, Resource
 from service.knowledge import Knowledge
 from service.knowledge_model import OrderTrigger
-from service.medication_facts import (
-    USE_ELEMENTS,
-    _medication_concepts,  # the screen's reading of a medication (code/reference)
-)
-from service.reading import is_readable
-from service.records import PatientRecord, Resource
 
 CPT_SYSTEM = "http://www.ama-assn.org/go/cpt"
 ORDER_TYPES = frozenset({"ServiceRequest", "MedicationRequest"})
@@ -47,7 +54,7 @@ class RecognisedOrder:
     reference: str
     role: OrderRole
     key: str
-    confidence: str  # "code" | "text"
+    confidence: Confidence
     resource: Resource
     concept: Concept | None = None  # what the drug was recognised by (culprits)
 
@@ -94,15 +101,15 @@ def _coded(concept: Concept, trigger: OrderTrigger) -> bool:
     return False
 
 
-def match_trigger(resource_type: str, concept: Concept, knowledge: Knowledge) -> tuple[str, str] | None:
-    """(trigger id, "code"|"text") for an order concept: codes across all triggers first, then text."""
+def match_trigger(resource_type: str, concept: Concept, knowledge: Knowledge) -> Match | None:
+    """The trigger an order concept names: codes across all triggers first, then text."""
     triggers = [t for t in knowledge.orders.triggers if t.resource == resource_type]
     for trigger in triggers:
         if _coded(concept, trigger):
-            return trigger.id, "code"
+            return Match(trigger.id, Confidence.CODE)
     joined = " | ".join(concept.texts)
     patterns = _text_patterns(knowledge)
-    return next(((t.id, "text") for t in triggers if joined and patterns[t.id].search(joined)), None)
+    return next((Match(t.id, Confidence.TEXT) for t in triggers if joined and patterns[t.id].search(joined)), None)
 
 
 def _recognise(resource: Resource, record: PatientRecord, knowledge: Knowledge) -> RecognisedOrder | None:
@@ -110,10 +117,10 @@ def _recognise(resource: Resource, record: PatientRecord, knowledge: Knowledge) 
     if resource_type == "ServiceRequest":
         concept = flatten_concepts([resource.get("code")])
     else:
-        concept = flatten_concepts(_medication_concepts(resource, record)[0])
+        concept = flatten_concepts(medication_concepts(resource, record)[0])
     trigger = match_trigger(resource_type, concept, knowledge)
     if trigger is not None:
-        return RecognisedOrder(reference, OrderRole.TRIGGER, trigger[0], trigger[1], resource)
+        return RecognisedOrder(reference, OrderRole.TRIGGER, trigger.key, trigger.confidence, resource)
     if resource_type != "MedicationRequest":
         return None
     culprits = knowledge.orders.culprit_groups

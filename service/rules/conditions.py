@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from service.facts import ConditionFact, PatientFacts
+from service.facts import ConditionFact, Confidence, PatientFacts
 from service.knowledge import Knowledge
 from service.knowledge_model import ConditionRole, ConditionSet
 from service.rules import text
@@ -29,7 +29,7 @@ def screen_mode(facts: PatientFacts) -> ScreenMode:
 
 def _condition_line(item: ConditionFact) -> str:
     when = f", recorded {text.date(item.recorded)}" if item.recorded else ""
-    how = " (recognised by text only: please confirm)" if item.confidence == "text" else ""
+    how = " (recognised by text only: please confirm)" if item.confidence == Confidence.TEXT else ""
     return f"{item.name}{when}{how}"
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from service.facts import LabResult
+from service.facts.units import convert
 from service.knowledge import Knowledge
 from service.knowledge_model import Analyte, Direction, ValueRange
-from service.units import convert
 
 LOW_CODES = frozenset({"L", "LL", "LU", "<"})
 HIGH_CODES = frozenset({"H", "HH", "HU", ">"})

@@ -10,6 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, replace
 
 from service.facts import LabResult, PatientFacts
+from service.facts.units import convert, to_canonical
 from service.knowledge import Knowledge
 from service.knowledge_model import Analyte, Direction
 from service.rules import text
@@ -17,7 +18,6 @@ from service.rules.conditions import context_note
 from service.rules.findings import Category, Finding, Indicator
 from service.rules.judge import classify, critical_direction, lab_notes
 from service.rules.medications import contributor_note
-from service.units import convert, to_canonical
 
 
 @dataclass(frozen=True)

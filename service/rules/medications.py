@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from service.facts import MedicationUse, PatientFacts, UseStatus
+from service.facts import Confidence, MedicationUse, PatientFacts, UseStatus
 from service.knowledge import DENERVATION_GROUP, DENERVATION_RULE, LITHIUM_TOXIC_RULE, Knowledge
 from service.knowledge_model import ConditionRole, Direction, DrugGroup, DrugKind
 from service.rules import text
@@ -49,7 +49,7 @@ def use_status_text(use: MedicationUse, now: dt.datetime) -> str:
 
 def _use_line(use: MedicationUse, group: DrugGroup, now: dt.datetime) -> str:
     since = f", started {text.date(use.start)}" if use.start else ""
-    how = " (recognised by name only: please confirm)" if use.confidence == "text" else ""
+    how = " (recognised by name only: please confirm)" if use.confidence == Confidence.TEXT else ""
     return f"{use.name} ({group.display.lower()}; {use.resource_type} {use_status_text(use, now)}{since}){how}"
 
 

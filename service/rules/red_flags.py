@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from service.facts import PatientFacts
+from service.facts import Confidence, PatientFacts
 from service.knowledge import RED_FLAGS_RULE, Knowledge
 from service.knowledge_model import ConditionRole
 from service.rules import text
@@ -25,7 +25,7 @@ def red_flag_finding(facts: PatientFacts, knowledge: Knowledge, found: Sequence[
     lines = tuple(
         f"{f.name}"
         + (f", recorded {text.date(f.recorded)}" if f.recorded else "")
-        + (" (recognised by text only: please confirm)" if f.confidence == "text" else "")
+        + (" (recognised by text only: please confirm)" if f.confidence == Confidence.TEXT else "")
         for f in flags
     )
     return Finding(

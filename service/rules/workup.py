@@ -14,7 +14,7 @@ from service.rules.findings import Category, Finding, Indicator
 CALCIUM_SATISFIED_BY_IONISED = frozenset({"calcium_total", "albumin"})
 
 
-def _wanted(facts: PatientFacts, knowledge: Knowledge, needs: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+def wanted_labs(facts: PatientFacts, knowledge: Knowledge, needs: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
     """Core labs plus labs that drugs or conditions call for, each with its reasons."""
     ionised = facts.recent("calcium_ionised", knowledge.analyte("calcium_ionised").lookback_days)
     wanted: dict[str, list[str]] = {a.id: [] for a in knowledge.analytes.values() if a.workup == Workup.CORE}
@@ -58,7 +58,7 @@ def _state(facts: PatientFacts, knowledge: Knowledge, analyte_id: str) -> tuple[
 
 def workup_finding(facts: PatientFacts, knowledge: Knowledge, needs: Mapping[str, Sequence[str]]) -> Finding | None:
     """The labs to order before new twitching is put down to progression (clinical-codes.md §4.3 tier A)."""
-    wanted = _wanted(facts, knowledge, needs)
+    wanted = wanted_labs(facts, knowledge, needs)
     gaps = {lab: state for lab in knowledge.analytes if lab in wanted and (state := _state(facts, knowledge, lab))}
     if not gaps:
         return None

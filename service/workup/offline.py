@@ -10,8 +10,8 @@ from typing import Any
 
 import orjson
 
+from service.facts.records import build_record
 from service.knowledge import load_knowledge
-from service.records import build_record
 from service.workup.page import DEFAULT_WINDOW_DAYS, build_page, render_page
 
 

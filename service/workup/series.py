@@ -8,16 +8,20 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from service.fact_index import as_list, fact_index
-from service.facts import LOINC_SYSTEM, USABLE_OBSERVATION_STATUS, LabResult
-from service.facts import _lab_result as lab_result  # the facts edge's own parser: one unit normalisation
-from service.facts import _observation_effective as observation_effective
+from service.facts.code_index import as_list, fact_index
+from service.facts.labs import (  # the facts edge's own parser: one unit normalisation
+    LOINC_SYSTEM,
+    USABLE_OBSERVATION_STATUS,
+    LabResult,
+    lab_result,
+    observation_effective,
+)
+from service.facts.records import Resource
+from service.facts.units import convert
 from service.knowledge import Knowledge
 from service.knowledge_model import Analyte, ValueRange
-from service.records import Resource
 from service.rules.judge import classify, critical_direction
 from service.rules.labs import corrected_calcium
-from service.units import convert
 
 log = logging.getLogger(__name__)
 

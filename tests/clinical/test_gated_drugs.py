@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from service.facts.records import build_record
 from service.knowledge import Knowledge
-from service.records import build_record
 from service.screen import screen_patient
 from tests.synthea_data import read_bundle, synthea_path
 

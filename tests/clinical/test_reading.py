@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.facts import build_facts
+from service.facts.conform import conform_bundle, conform_resource, element_shapes
+from service.facts.records import build_record
+from service.facts.skip_log import skip_log
 from service.knowledge import Knowledge
-from service.reading import conform_bundle, conform_resource, element_shapes
-from service.records import build_record
-from service.skip_log import skip_log
 from tests.clinical.conftest import NOW, load_record
 
 JSON = st.recursive(

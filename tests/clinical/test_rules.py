@@ -8,12 +8,12 @@ from dataclasses import replace
 import pytest
 
 from service.facts import LabResult, MedicationUse, PatientFacts, UseStatus
+from service.facts.units import to_canonical
 from service.knowledge import load_knowledge
 from service.knowledge_model import Direction, ValueRange
 from service.rules.judge import classify, critical_direction
 from service.rules.labs import corrected_calcium
 from service.rules.medications import qualifying_uses
-from service.units import to_canonical
 
 from .conftest import NOW
 

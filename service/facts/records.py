@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from service.reading import conform_resource
+from service.facts.conform import conform_resource
 
 Resource = dict[str, Any]
 
@@ -49,7 +49,7 @@ class PatientRecord:
 def _iter_resources(value: Any) -> Iterable[tuple[str | None, Resource]]:
     """(fullUrl, conformed resource) for a resource or every entry of a Bundle (nested Bundles included).
 
-    Tolerant of what clients send (service/reading.py): no ``Bundle.type``, ``entry`` as a single object, and the
+    Tolerant of what clients send (service.facts.conform): no ``Bundle.type``, ``entry`` as a single object, and the
     cardinality quirks of the elements the screen reads.
     """
     if not isinstance(value, dict):
