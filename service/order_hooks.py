@@ -18,8 +18,7 @@ from service.facts import build_facts
 from service.facts.conform import conform_bundle
 from service.facts.records import PatientRecord, build_record
 from service.facts.skip_log import skip_log
-from service.knowledge import DENERVATION_GROUP, DENERVATION_RULE, LITHIUM_TOXIC_RULE, Knowledge
-from service.knowledge_model import DrugKind
+from service.knowledge import DENERVATION_GROUP, DENERVATION_RULE, LITHIUM_TOXIC_RULE, DrugKind, Knowledge
 from service.orders import OrderRole, RecognisedOrder, as_signed, recognise_orders
 from service.rules.conditions import ScreenMode
 from service.rules.findings import Finding

@@ -32,8 +32,7 @@ from service.facts.code_index import (
 from service.facts.gate import is_readable
 from service.facts.medications import USE_ELEMENTS, medication_concepts
 from service.facts.records import PatientRecord, Resource
-from service.knowledge import Knowledge
-from service.knowledge_model import OrderTrigger
+from service.knowledge import Knowledge, OrderTrigger
 
 CPT_SYSTEM = "http://www.ama-assn.org/go/cpt"
 ORDER_TYPES = frozenset({"ServiceRequest", "MedicationRequest"})

@@ -13,7 +13,7 @@ from service.facts.code_index import Confidence, Match, fact_index
 from service.facts.dates import parse_instant
 from service.facts.gate import read_model
 from service.facts.records import Resource
-from service.knowledge_model import ConditionRole
+from service.knowledge.models import ConditionRole
 
 if TYPE_CHECKING:
     from service.knowledge import Knowledge

@@ -18,7 +18,7 @@ from service.facts.dates import parse_instant
 from service.facts.gate import read_model
 from service.facts.records import Resource
 from service.facts.units import to_canonical, ucum_code
-from service.knowledge_model import ValueRange
+from service.knowledge.models import ValueRange
 
 if TYPE_CHECKING:
     from service.knowledge import Knowledge
@@ -122,7 +122,7 @@ def _reference(model: Any, aliases: Mapping[str, str]) -> tuple[ValueRange, str 
             source = low or high
             assert source is not None
             unit = ucum_code(source[1], source[2], aliases)
-            return ValueRange(low[0] if low else None, high[0] if high else None), unit
+            return ValueRange(low=low[0] if low else None, high=high[0] if high else None), unit
     return ValueRange(), None
 
 

@@ -22,7 +22,7 @@ from service.facts.records import PatientRecord, Resource
 
 if TYPE_CHECKING:
     from service.knowledge import Knowledge
-    from service.knowledge_model import DrugGroup
+    from service.knowledge.models import DrugGroup
 
 log = logging.getLogger(__name__)
 

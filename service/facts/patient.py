@@ -11,7 +11,7 @@ from service.facts.conditions import ConditionFact, current_conditions
 from service.facts.labs import LabResult, latest_labs
 from service.facts.medications import MedicationUse, medication_uses
 from service.facts.records import PatientRecord
-from service.knowledge_model import ConditionRole
+from service.knowledge.models import ConditionRole
 
 if TYPE_CHECKING:
     from service.knowledge import Knowledge

@@ -16,7 +16,7 @@ from lark.exceptions import LarkError
 from pint.errors import PintError
 from ucumvert import PintUcumRegistry
 
-from service.knowledge_model import Analyte
+from service.knowledge.models import Analyte
 
 UCUM_SYSTEM = "http://unitsofmeasure.org"
 MICRO_SIGNS = ("\u00b5", "\u03bc")  # micro sign and Greek small mu, both written for UCUM's "u"

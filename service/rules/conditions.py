@@ -5,8 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from service.facts import ConditionFact, Confidence, PatientFacts
-from service.knowledge import Knowledge
-from service.knowledge_model import ConditionRole, ConditionSet
+from service.knowledge import ConditionRole, ConditionSet, Knowledge
 from service.rules import text
 from service.rules.findings import Category, Finding, Indicator
 from service.rules.judge import classify

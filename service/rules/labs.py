@@ -11,8 +11,7 @@ from dataclasses import dataclass, replace
 
 from service.facts import LabResult, PatientFacts
 from service.facts.units import convert, to_canonical
-from service.knowledge import Knowledge
-from service.knowledge_model import Analyte, Direction
+from service.knowledge import Analyte, Direction, Knowledge
 from service.rules import text
 from service.rules.conditions import context_note
 from service.rules.findings import Category, Finding, Indicator

@@ -5,8 +5,16 @@ from __future__ import annotations
 import datetime as dt
 
 from service.facts import Confidence, MedicationUse, PatientFacts, UseStatus
-from service.knowledge import DENERVATION_GROUP, DENERVATION_RULE, LITHIUM_TOXIC_RULE, Knowledge
-from service.knowledge_model import ConditionRole, Direction, DrugGroup, DrugKind
+from service.knowledge import (
+    DENERVATION_GROUP,
+    DENERVATION_RULE,
+    LITHIUM_TOXIC_RULE,
+    ConditionRole,
+    Direction,
+    DrugGroup,
+    DrugKind,
+    Knowledge,
+)
 from service.rules import text
 from service.rules.findings import Category, Finding, Indicator
 from service.rules.judge import classify, critical_direction, lab_notes

@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from service.facts import Confidence, PatientFacts
-from service.knowledge import RED_FLAGS_RULE, Knowledge
-from service.knowledge_model import ConditionRole
+from service.knowledge import RED_FLAGS_RULE, ConditionRole, Knowledge
 from service.rules import text
 from service.rules.findings import Category, Finding, Indicator
 

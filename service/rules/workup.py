@@ -6,8 +6,7 @@ from collections.abc import Mapping, Sequence
 from enum import StrEnum
 
 from service.facts import PatientFacts
-from service.knowledge import WORKUP_RULE, Knowledge
-from service.knowledge_model import Workup
+from service.knowledge import WORKUP_RULE, Knowledge, Workup
 from service.rules import text
 from service.rules.findings import Category, Finding, Indicator
 

@@ -18,8 +18,7 @@ from service.facts.labs import (  # the facts edge's own parser: one unit normal
 )
 from service.facts.records import Resource
 from service.facts.units import convert
-from service.knowledge import Knowledge
-from service.knowledge_model import Analyte, ValueRange
+from service.knowledge import Analyte, Knowledge, ValueRange
 from service.rules.judge import classify, critical_direction
 from service.rules.labs import corrected_calcium
 
@@ -122,7 +121,7 @@ def _band(latest: LabResult | None, analyte: Analyte, aliases: Mapping[str, str]
                 for bound in (latest.reference.low, latest.reference.high)
             )
             if low is not None or high is not None:
-                return ValueRange(low, high), "lab"
+                return ValueRange(low=low, high=high), "lab"
     return analyte.fallback_range, "knowledge"
 
 

@@ -8,8 +8,7 @@ import pytest
 
 from service.facts import UseStatus, build_facts
 from service.facts.records import build_record
-from service.knowledge import Knowledge
-from service.knowledge_model import ConditionRole
+from service.knowledge import ConditionRole, Knowledge
 
 from .conftest import NOW, load_record
 

@@ -53,7 +53,9 @@ def test_medication_triggers_by_code_and_name() -> None:
     ("old", "new", "message"),
     [
         ("silent_rules: [red-flags]", "silent_rules: [red-flags]\nsurprise: 1", "surprise"),
-        ("culprit_groups: [lithium,", "culprit_groups: [ppi, lithium,", "ppi"),
+        ("  - group: lithium\n", "  - group: ppi\n", "ppi"),
+        ("    rules: [drug.stimulant]\n", "    rules: [drug.stimulent]\n", "drug.stimulent"),
+        ("    ordered_now: [drug.stimulant]\n", "    ordered_now: [drug.lithium]\n", "drug.lithium"),
         ("citations: [atc-riluzole,", "citations: [no-such-source,", "no-such-source"),
         ('"95885-95887"', '"95887-95885"', "backwards"),
         ("silent_rules: [red-flags]", "silent_rules: [no.such.rule]", "no.such.rule"),
