@@ -66,7 +66,8 @@ def calcium_reading(facts: PatientFacts, knowledge: Knowledge) -> CalciumReading
     albumin = facts.latest("albumin")
     corrected = corrected_calcium(total, albumin, knowledge) if albumin else None
     if corrected is None or albumin is None:
-        return CalciumReading(total, "calcium_total", "total", phrases["uncorrected_note"])
+        uncorrected = phrases["uncorrected_note"].format(hours=knowledge.albumin_correction.max_gap_hours)
+        return CalciumReading(total, "calcium_total", "total", uncorrected)
     gap = f"{abs(total.effective - albumin.effective).total_seconds() / 3600:.0f} h"
     note = phrases["corrected_note"].format(
         total=text.quantity(total.value_text, total.unit),
@@ -83,7 +84,9 @@ def _lab_finding(
     label = f"{analyte.display} ({basis})" if basis else analyte.display
     shown = text.quantity(result.value_text, result.unit) + (f" {basis}" if basis else "")
     if result.preliminary:
-        shown += ", preliminary"  # a critical escalation from a preliminary result always says so
+        shown += knowledge.cards.phrases[
+            "preliminary_suffix"
+        ]  # a critical escalation from a preliminary result says so
     notes = [
         note
         for note in (contributor_note(facts, knowledge, analyte.id), context_note(facts, knowledge, analyte.id))
