@@ -166,8 +166,10 @@ def _uses(resource_type: str, raw: Resource, record: PatientRecord, knowledge: K
         yield MedicationUse(match.key, name, status, start, end, resource_type, match.confidence)
 
 
-def medication_uses(record: PatientRecord, knowledge: Knowledge) -> Iterable[MedicationUse]:
-    """Every counted use of a known drug group in the record."""
+def medication_uses(
+    record: PatientRecord, knowledge: Knowledge, signed_orders: Iterable[MedicationUse] = ()
+) -> Iterable[MedicationUse]:
+    """Every counted use of a known drug group in the record, signed draft orders after the MedicationRequests."""
     sources = (
         ("MedicationRequest", record.medication_requests),
         ("MedicationStatement", record.medication_statements),
@@ -177,3 +179,5 @@ def medication_uses(record: PatientRecord, knowledge: Knowledge) -> Iterable[Med
         for raw in resources:
             if isinstance(raw, dict):
                 yield from _uses(resource_type, raw, record, knowledge)
+        if resource_type == "MedicationRequest":
+            yield from signed_orders

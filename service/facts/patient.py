@@ -47,12 +47,14 @@ class PatientFacts:
         return tuple(use for use in self.medications if use.group == group)
 
 
-def build_facts(record: PatientRecord, *, now: dt.datetime, knowledge: Knowledge) -> PatientFacts:
-    """Everything the rules read about one patient."""
+def build_facts(
+    record: PatientRecord, *, now: dt.datetime, knowledge: Knowledge, signed_orders: tuple[MedicationUse, ...] = ()
+) -> PatientFacts:
+    """Everything the rules read about one patient; ``signed_orders``: draft orders as the uses they become."""
     return PatientFacts(
         now=now,
         patient_id=record.patient_id,
         labs=latest_labs(record.observations, knowledge),
-        medications=tuple(medication_uses(record, knowledge)),
+        medications=tuple(medication_uses(record, knowledge, signed_orders)),
         conditions=tuple(current_conditions(record.conditions, knowledge)),
     )
