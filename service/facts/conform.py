@@ -85,12 +85,18 @@ def element_shapes(type_name: str) -> dict[str, ElementShape]:
     return shapes
 
 
+def _in_cardinality(value: Any, shape: ElementShape) -> Any:
+    """A lone value wrapped where R4 says array, a one-item array unwrapped where R4 says single."""
+    if shape.repeats and not isinstance(value, list):
+        return [value]
+    if not shape.repeats and isinstance(value, list) and len(value) == 1:
+        return value[0]
+    return value
+
+
 def conform_value(value: Any, shape: ElementShape) -> Any:
     """The value in R4's cardinality, its parts conformed; the very same object when nothing had to change."""
-    if shape.repeats and not isinstance(value, list):
-        value = [value]
-    elif not shape.repeats and isinstance(value, list) and len(value) == 1:
-        value = value[0]
+    value = _in_cardinality(value, shape)
     if shape.child is None:
         return value
     if isinstance(value, list):
@@ -125,10 +131,7 @@ def _codings_listed(concept: Any) -> Any:
 
 def _shallow(value: Any, shape: ElementShape) -> Any:
     """Cardinality of one top-level element (and of ``coding`` in CodeableConcepts); the same object when fine."""
-    if shape.repeats and not isinstance(value, list):
-        value = [value]
-    elif not shape.repeats and isinstance(value, list) and len(value) == 1:
-        value = value[0]
+    value = _in_cardinality(value, shape)
     if shape.child == _ANY_RESOURCE and isinstance(value, list):
         return [conform_resource(item) if isinstance(item, dict) else item for item in value]  # contained
     if shape.child != "CodeableConcept":
@@ -151,16 +154,3 @@ def conform_resource(raw: Resource) -> Resource:
     shapes = element_shapes(str(raw["resourceType"]))
     repaired = {key: fixed for key in read if key in raw and (fixed := _shallow(raw[key], shapes[key])) is not raw[key]}
     return {**raw, **repaired} if repaired else raw
-
-
-def conform_bundle(value: Any) -> Any:
-    """A Bundle with ``entry`` as an array of objects and every entry's resource conformed (a missing type is fine)."""
-    if not isinstance(value, dict) or value.get("resourceType") != "Bundle":
-        return conform_resource(value) if isinstance(value, dict) else value
-    entries = value.get("entry")
-    entries = [entries] if isinstance(entries, dict) else entries if isinstance(entries, list) else []
-    conformed = []
-    for entry in entries:
-        if isinstance(entry, dict) and isinstance(entry.get("resource"), dict):
-            conformed.append({**entry, "resource": conform_bundle(entry["resource"])})
-    return {**value, "entry": conformed}

@@ -76,15 +76,6 @@ def _validated(model: FhirModel, kept: Resource) -> Any:
         return model.model_validate(kept)
 
 
-def is_readable(model: FhirModel, raw: Resource, elements: Collection[str]) -> bool:
-    """Whether ``read_model`` would read the resource (nothing is tallied)."""
-    try:
-        _validated(model, _kept(model, raw, elements))
-    except ValidationError:
-        return False
-    return True
-
-
 def read_model(model: FhirModel, raw: Resource, elements: Collection[str], rules: Iterable[str]) -> Any:
     """The resource validated on the elements a rule reads, or None (and a tallied skip) when one is unreadable.
 

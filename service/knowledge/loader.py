@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from service.facts.units import is_ucum
 from service.knowledge.base import Knowledge
-from service.knowledge.card_text import CardText
+from service.knowledge.card_text import PHRASE_FIELDS, SUMMARY_FIELDS, CardText
 from service.knowledge.models import (
     Analyte,
     Citation,
@@ -39,59 +39,6 @@ M = TypeVar("M", bound=BaseModel)
 KNOWLEDGE_DIR = Path(__file__).resolve().parent
 FILES = ("citations.yaml", "labs.yaml", "medications.yaml", "conditions.yaml", "cards.yaml", "orders.yaml")
 
-# Placeholders each summary family may use (cards.py fills exactly these).
-SUMMARY_FIELDS: Mapping[str, frozenset[str]] = {
-    "lab": frozenset({"value", "age", "suffix"}),
-    "drug": frozenset({"drug", "status", "suffix"}),
-    "exposure": frozenset({"suffix"}),
-    "red-flags": frozenset({"flags"}),
-    "workup": frozenset({"labs"}),
-}
-PHRASE_FIELDS: Mapping[str, frozenset[str]] = {
-    "footer": frozenset({"version", "rule_id"}),
-    "why_heading": frozenset(),
-    "do_heading": frozenset(),
-    "sources_heading": frozenset(),
-    "contributors": frozenset({"items"}),
-    "context": frozenset({"items"}),
-    "mg_first_suffix": frozenset(),
-    "mg_first_note": frozenset(),
-    "corrected_note": frozenset({"total", "albumin", "gap"}),
-    "uncorrected_note": frozenset({"hours"}),
-    "ionised_note": frozenset(),
-    "no_result": frozenset(),
-    "unit_unknown": frozenset({"value", "age"}),
-    "unit_unknown_note": frozenset(),
-    "preliminary_note": frozenset(),
-    "uncorrected_action": frozenset(),
-    "uncorrected_suffix": frozenset(),
-    "causes_found": frozenset({"items"}),
-    "stale_result": frozenset({"value", "age", "days"}),
-    "order_one": frozenset({"lab"}),
-    "order_all": frozenset({"count"}),
-    "order_reason": frozenset(),
-    "drug_active": frozenset(),
-    "drug_stopped": frozenset({"age"}),
-    "drug_stopped_undated": frozenset(),
-    "drug_given": frozenset({"ago"}),
-    "drug_started": frozenset({"date"}),
-    "drug_by_name": frozenset(),
-    "drug_evidence": frozenset({"evidence"}),
-    "drug_need": frozenset({"drug"}),
-    "condition_recorded": frozenset({"date"}),
-    "condition_by_text": frozenset(),
-    "denervation_found": frozenset({"states"}),
-    "lithium_no_level": frozenset(),
-    "lithium_unit_unknown": frozenset(),
-    "lithium_last_level": frozenset({"value", "age"}),
-    "lithium_no_recent_level": frozenset({"days"}),
-    "lithium_cause": frozenset(),
-    "lithium_high_cause": frozenset(),
-    "preliminary_suffix": frozenset(),
-    "gap_missing": frozenset(),
-    "gap_stale": frozenset(),
-    "gap_unreadable": frozenset(),
-}
 RED_FLAGS_RULE = "red-flags"
 WORKUP_RULE = "workup.labs"
 LITHIUM_TOXIC_RULE = "lab.lithium.toxic"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -21,8 +20,6 @@ from service.facts.units import convert
 from service.knowledge import Analyte, Knowledge, ValueRange
 from service.rules.judge import classify, critical_direction
 from service.rules.labs import corrected_calcium
-
-log = logging.getLogger(__name__)
 
 PRELIMINARY_STATUS = frozenset({"preliminary"})
 
@@ -99,11 +96,7 @@ def parsed_results(
         effective = observation_effective(raw) if match else None
         if match is None or effective is None or effective < since:
             continue
-        try:
-            result = lab_result(match[0], match[1], effective, raw, knowledge)
-        except Exception:  # a malformed resource is skipped as the facts edge skips it, never a 500
-            log.warning("work-up: skipped malformed Observation (analyte %s)", match[0])
-            continue
+        result = lab_result(match[0], match[1], effective, raw, knowledge)  # the gate skips what cannot be read
         if result is not None:
             found.setdefault(match[0], []).append((result, status in PRELIMINARY_STATUS))
     for results in found.values():
