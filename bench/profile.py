@@ -24,7 +24,7 @@ STAGES = (
     ("validate request (marshmallow)", "cds_hooks/schemas.py", "load_hook_request"),
     ("prefetch resolution", "cds_hooks/prefetch.py", "resolve"),
     ("record + screen (handler)", "service/hooks.py", "handle"),
-    ("  facts (incl. fhir.resources parsing)", "service/facts.py", "build_facts"),
+    ("  facts (incl. fhir.resources parsing)", "service/facts/patient.py", "build_facts"),
     ("check response (marshmallow)", "cds_hooks/response.py", "check_response"),
     ("store issued cards (SQLite)", "service/feedback.py", "record"),
     ("whole call (Flask WSGI)", "flask/app.py", "wsgi_app"),

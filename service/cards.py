@@ -8,8 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from cds_hooks.response import SUMMARY_MAX_CHARS
-from service.knowledge import Knowledge
-from service.knowledge_model import CardRule
+from service.knowledge import CardRule, Knowledge
 from service.rules.findings import Finding
 
 CARD_EXTENSION = "org.fasciculation-cds.card"

@@ -8,11 +8,11 @@ from datetime import datetime
 from typing import Any
 
 from cds_hooks import HookRequest, Prefetched, ServiceDefinition
+from service.facts.records import build_record
+from service.facts.skip_log import skip_log
 from service.knowledge import Knowledge
 from service.order_hooks import ORDER_HOOKS, order_service_definitions
-from service.records import build_record
 from service.screen import screen_patient
-from service.skip_log import skip_log
 
 log = logging.getLogger(__name__)
 

@@ -9,52 +9,41 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 from cds_hooks import HookRequest, Prefetched, ServiceDefinition
 from service.cards import build_card
 from service.facts import build_facts
-from service.knowledge import DENERVATION_GROUP, DENERVATION_RULE, LITHIUM_TOXIC_RULE, Knowledge
-from service.knowledge_model import DrugKind
-from service.orders import OrderRole, RecognisedOrder, as_signed, recognise_orders
-from service.reading import conform_bundle
-from service.records import PatientRecord, build_record
+from service.facts.records import PatientRecord, build_record
+from service.facts.skip_log import skip_log
+from service.knowledge import Knowledge
+from service.orders import OrderRole, RecognisedOrder, recognise_orders
 from service.rules.conditions import ScreenMode
 from service.rules.findings import Finding
 from service.screen import evaluate
-from service.skip_log import skip_log
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], dt.datetime]
 ORDER_HOOKS = ("order-select", "order-sign")
-# The lithium rule speaks as any of these (service/rules/medications.py lithium_finding).
-LITHIUM_RULES = ("drug.lithium", "lab.lithium.high", LITHIUM_TOXIC_RULE)
 
 
-def _culprit_rules(orders: Sequence[RecognisedOrder], knowledge: Knowledge) -> set[str]:
-    groups = {o.key for o in orders if o.role == OrderRole.CULPRIT}
-    rules = {f"drug.{group}" for group in groups}
-    if any(knowledge.drug_group(group).kind == DrugKind.LITHIUM for group in groups):
-        rules.update(LITHIUM_RULES)
-    if DENERVATION_GROUP in groups:
-        rules.add(DENERVATION_RULE)  # succinylcholine after denervation: the critical card, not "expected"
-    return rules
+def _culprit_rules(orders: Sequence[RecognisedOrder], knowledge: Knowledge) -> tuple[set[str], set[str]]:
+    """(rules the culprit orders speak as, those whose drug status reads "ordered now"): orders.yaml culprits."""
+    by_group = {item.group: item for item in knowledge.orders.culprits}
+    culprits = [by_group[o.key] for o in orders if o.role == OrderRole.CULPRIT]
+    return {r for c in culprits for r in c.rules}, {r for c in culprits for r in c.ordered_now}
 
 
 def _framed(
-    finding: Finding, culprit_rules: set[str], trigger_framing: str | None, knowledge: Knowledge
+    finding: Finding, culprit_rules: tuple[set[str], set[str]], trigger_framing: str | None, knowledge: Knowledge
 ) -> tuple[Finding, str] | None:
     """(finding, framing) for one finding, or None when it stays silent at this order."""
-    if finding.safety and finding.rule_id in culprit_rules:
-        return finding.with_summary(status=knowledge.orders.culprit_status), knowledge.orders.safety_framing
-    if finding.rule_id in culprit_rules:
-        group_id = finding.rule_id.removeprefix("drug.")
-        if group_id != finding.rule_id and knowledge.drug_group(group_id).kind == DrugKind.DIRECT:
-            # A new culprit order: the drug is "ordered now", not "active" (lithium keeps its level status).
+    speaks, ordered_now = culprit_rules
+    if finding.rule_id in speaks:
+        if finding.rule_id in ordered_now:  # a new order: the drug is "ordered now", not "active"
             finding = finding.with_summary(status=knowledge.orders.culprit_status)
-        return finding, knowledge.orders.culprit_framing
+        return finding, knowledge.orders.safety_framing if finding.safety else knowledge.orders.culprit_framing
     if trigger_framing is None or finding.rule_id in knowledge.orders.silent_rules:
         return None
     return finding, trigger_framing
@@ -69,15 +58,14 @@ def order_cards(
     knowledge: Knowledge,
 ) -> list[dict[str, Any]]:
     """Cards for a patient with documented fasciculations: trigger orders frame the screen, culprit drugs their own."""
-    culprits = [as_signed(o, now, record.patient_id) for o in orders if o.role == OrderRole.CULPRIT]
-    signed = replace(record, medication_requests=(*record.medication_requests, *culprits))
-    facts = build_facts(signed, now=now, knowledge=knowledge)
+    signed = tuple(use for o in orders for use in o.uses)
+    facts = build_facts(record, now=now, knowledge=knowledge, signed_orders=signed)
     mode, findings = evaluate(facts, knowledge)
     culprit_rules = _culprit_rules(orders, knowledge)
     triggers = {t.id: t.framing for t in knowledge.orders.triggers}
     trigger_framing = next((triggers[o.key] for o in orders if o.role == OrderRole.TRIGGER), None)
     if mode != ScreenMode.FULL:  # fasciculations not documented: only a safety warning about this order speaks
-        findings, trigger_framing = [f for f in findings if f.safety and f.rule_id in culprit_rules], None
+        findings, trigger_framing = [f for f in findings if f.safety and f.rule_id in culprit_rules[0]], None
     framed = [item for f in findings if (item := _framed(f, culprit_rules, trigger_framing, knowledge))]
     return [
         build_card(f, knowledge=knowledge, hook_instance=hook_instance, patient_id=facts.patient_id, framing=frame)
@@ -94,13 +82,13 @@ def order_handler(knowledge: Knowledge, clock: Clock) -> Callable[[HookRequest, 
 
     def _order_response(request: HookRequest, prefetched: Prefetched) -> dict[str, Any]:
         # draftOrders go through the same tolerant reader as prefetch (Sandbox: category as an object, no type).
-        drafts = conform_bundle(request.context["draftOrders"])
+        drafts = request.context["draftOrders"]
         selections = request.context.get("selections") if request.hook == "order-select" else None
-        record = build_record(v for v in prefetched.values() if v is not None)
-        with_drafts = replace(record, medications={**record.medications, **build_record([drafts]).medications})
-        orders = recognise_orders(drafts, selections, with_drafts, knowledge)
+        record = build_record((v for v in prefetched.values() if v is not None), draft_orders=drafts)
+        now = clock()
+        orders = recognise_orders(record, selections, now, knowledge)
         cards = (
-            order_cards(orders, with_drafts, now=clock(), hook_instance=request.hook_instance, knowledge=knowledge)
+            order_cards(orders, record, now=now, hook_instance=request.hook_instance, knowledge=knowledge)
             if orders
             else []
         )

@@ -2,7 +2,7 @@
 
 Triggers (orders.yaml) are the orders at which twitching is put down to progression: EMG / nerve conduction
 studies, neurology referrals, ALS or MS disease-modifying treatment. Culprit drugs are the medications.yaml groups
-listed in ``culprit_groups``, recognised by the screen's own drug matcher (``fact_index.match_drug``).
+listed in ``culprit_groups``, recognised by the screen's own drug matcher (``service.facts.code_index``).
 """
 
 from __future__ import annotations
@@ -13,20 +13,22 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
-
-from fhir.resources.R4B.medicationrequest import MedicationRequest
 
 from cds_hooks import BadRequest
-from service.fact_index import ATC_SYSTEM, RXNORM_SYSTEM, SNOMED_SYSTEM, Concept, as_list, fact_index, flatten_concepts
-from service.knowledge import Knowledge
-from service.knowledge_model import OrderTrigger
-from service.medication_facts import (
-    USE_ELEMENTS,
-    _medication_concepts,  # the screen's reading of a medication (code/reference)
+from service.facts.code_index import (
+    ATC_SYSTEM,
+    RXNORM_SYSTEM,
+    SNOMED_SYSTEM,
+    Concept,
+    Confidence,
+    Match,
+    fact_index,
+    flatten_concepts,
 )
-from service.reading import is_readable
-from service.records import PatientRecord, Resource
+from service.facts.dates import parse_instant
+from service.facts.medications import MedicationUse, UseStatus, medication_concepts, short_name, use_window
+from service.facts.records import PatientRecord, Resource
+from service.knowledge import Knowledge, OrderTrigger
 
 CPT_SYSTEM = "http://www.ama-assn.org/go/cpt"
 ORDER_TYPES = frozenset({"ServiceRequest", "MedicationRequest"})
@@ -47,14 +49,8 @@ class RecognisedOrder:
     reference: str
     role: OrderRole
     key: str
-    confidence: str  # "code" | "text"
-    resource: Resource
-    concept: Concept | None = None  # what the drug was recognised by (culprits)
-
-
-def _entries(draft_orders: Mapping[str, Any]) -> list[Resource]:
-    entries = as_list(draft_orders.get("entry"))
-    return [e["resource"] for e in entries if isinstance(e, dict) and isinstance(e.get("resource"), dict)]
+    confidence: Confidence
+    uses: tuple[MedicationUse, ...] = ()  # a culprit drug as the patient will take it once signed
 
 
 def _reference(resource: Resource) -> str | None:
@@ -62,9 +58,9 @@ def _reference(resource: Resource) -> str | None:
     return f"{resource.get('resourceType')}/{resource_id}" if isinstance(resource_id, str) else None
 
 
-def counted_orders(draft_orders: Mapping[str, Any], selections: Sequence[str] | None) -> list[Resource]:
+def counted_orders(drafts: Sequence[Resource], selections: Sequence[str] | None) -> list[Resource]:
     """Draft requests that count: those named in ``selections`` (order-select), else every one (order-sign)."""
-    resources = _entries(draft_orders)
+    resources = list(drafts)
     if selections is not None:
         by_reference = {ref: r for r in resources if (ref := _reference(r))}
         if any(selection not in by_reference for selection in selections):
@@ -94,74 +90,62 @@ def _coded(concept: Concept, trigger: OrderTrigger) -> bool:
     return False
 
 
-def match_trigger(resource_type: str, concept: Concept, knowledge: Knowledge) -> tuple[str, str] | None:
-    """(trigger id, "code"|"text") for an order concept: codes across all triggers first, then text."""
+def match_trigger(resource_type: str, concept: Concept, knowledge: Knowledge) -> Match | None:
+    """The trigger an order concept names: codes across all triggers first, then text."""
     triggers = [t for t in knowledge.orders.triggers if t.resource == resource_type]
     for trigger in triggers:
         if _coded(concept, trigger):
-            return trigger.id, "code"
+            return Match(trigger.id, Confidence.CODE)
     joined = " | ".join(concept.texts)
     patterns = _text_patterns(knowledge)
-    return next(((t.id, "text") for t in triggers if joined and patterns[t.id].search(joined)), None)
+    return next((Match(t.id, Confidence.TEXT) for t in triggers if joined and patterns[t.id].search(joined)), None)
 
 
-def _recognise(resource: Resource, record: PatientRecord, knowledge: Knowledge) -> RecognisedOrder | None:
+def signed_uses(draft: Resource, concept: Concept, now: dt.datetime, knowledge: Knowledge) -> tuple[MedicationUse, ...]:
+    """A culprit draft read once as the active MedicationRequest it becomes when signed: one use per drug group.
+
+    A recognised culprit is never dropped: the drug was recognised by its concept, so nothing else must be readable;
+    the use starts at the draft's ``authoredOn`` when that is a date, else now.
+    """
+    start, end = parse_instant(draft.get("authoredOn")) or now, use_window("MedicationRequest", draft)[1]
+    return tuple(
+        MedicationUse(
+            m.key,
+            short_name(concept, knowledge.drug_group(m.key)),
+            UseStatus.ACTIVE,
+            start or now,
+            end,
+            "MedicationRequest",
+            m.confidence,
+        )
+        for m in fact_index(knowledge).match_drug(concept)
+    )
+
+
+def _recognise(
+    resource: Resource, record: PatientRecord, now: dt.datetime, knowledge: Knowledge
+) -> RecognisedOrder | None:
     resource_type, reference = str(resource.get("resourceType")), _reference(resource) or "(no id)"
     if resource_type == "ServiceRequest":
         concept = flatten_concepts([resource.get("code")])
     else:
-        concept = flatten_concepts(_medication_concepts(resource, record)[0])
+        concept = flatten_concepts(medication_concepts(resource, record)[0])
     trigger = match_trigger(resource_type, concept, knowledge)
     if trigger is not None:
-        return RecognisedOrder(reference, OrderRole.TRIGGER, trigger[0], trigger[1], resource)
+        return RecognisedOrder(reference, OrderRole.TRIGGER, trigger.key, trigger.confidence)
     if resource_type != "MedicationRequest":
         return None
     culprits = knowledge.orders.culprit_groups
     match = next((m for m in fact_index(knowledge).match_drug(concept) if m.key in culprits), None)
     if match is None:
         return None
-    return RecognisedOrder(reference, OrderRole.CULPRIT, match.key, match.confidence, resource, concept)
+    uses = signed_uses(resource, concept, now, knowledge)
+    return RecognisedOrder(reference, OrderRole.CULPRIT, match.key, match.confidence, uses)
 
 
 def recognise_orders(
-    draft_orders: Mapping[str, Any], selections: Sequence[str] | None, record: PatientRecord, knowledge: Knowledge
+    record: PatientRecord, selections: Sequence[str] | None, now: dt.datetime, knowledge: Knowledge
 ) -> list[RecognisedOrder]:
     """The counted draft orders that are triggers or culprit drugs, in bundle (or selection) order."""
-    found = (_recognise(r, record, knowledge) for r in counted_orders(draft_orders, selections))
+    found = (_recognise(r, record, now, knowledge) for r in counted_orders(record.draft_orders, selections))
     return [order for order in found if order is not None]
-
-
-def _rebuilt(order: RecognisedOrder, concept: Concept, now: dt.datetime, patient_id: str | None) -> Resource:
-    """The signed order from what recognised the drug alone (the draft's own elements could not be read)."""
-    coding = [{"system": system, "code": code} for system, code in concept.codings]
-    medication = {"coding": coding, **({"text": " ".join(concept.texts)} if concept.texts else {})}
-    draft_id = order.resource.get("id")
-    return {
-        "resourceType": "MedicationRequest",
-        **({"id": draft_id} if isinstance(draft_id, str) else {}),
-        "status": "active",
-        "intent": "order",
-        "authoredOn": now.isoformat(),
-        "medicationCodeableConcept": medication,
-        "subject": {"reference": f"Patient/{patient_id or 'unknown'}"},
-    }
-
-
-def as_signed(order: RecognisedOrder, now: dt.datetime, patient_id: str | None) -> Resource:
-    """A culprit draft as the active order it becomes once signed, so the screen's drug rules see it.
-
-    A recognised culprit is never dropped: when an element the drug rules read cannot be read in the draft (a bad
-    date, a malformed coding), the signed order is rebuilt from what recognised the drug, started now.
-    """
-    draft = order.resource
-    subject = draft.get("subject") or ({"reference": f"Patient/{patient_id}"} if patient_id else None)
-    signed = {
-        **draft,
-        "status": "active",
-        "intent": "order",
-        "authoredOn": draft.get("authoredOn") or now.isoformat(),
-        **({"subject": subject} if subject else {}),
-    }
-    if order.concept is None or is_readable(MedicationRequest, signed, USE_ELEMENTS):
-        return signed
-    return _rebuilt(order, order.concept, now, patient_id)

@@ -9,8 +9,8 @@ from typing import Any
 
 from service.cards import build_cards
 from service.facts import PatientFacts, build_facts
+from service.facts.records import PatientRecord
 from service.knowledge import Knowledge
-from service.records import PatientRecord
 from service.rules.conditions import ScreenMode, context_lab_needs, exposure_findings, screen_mode
 from service.rules.findings import Finding, sort_findings
 from service.rules.labs import lab_findings

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from service.facts import ConditionFact, PatientFacts
-from service.knowledge import Knowledge
-from service.knowledge_model import ConditionRole, ConditionSet
+from service.facts import ConditionFact, Confidence, PatientFacts
+from service.knowledge import ConditionRole, ConditionSet, Knowledge
 from service.rules import text
 from service.rules.findings import Category, Finding, Indicator
 from service.rules.judge import classify
@@ -27,22 +26,23 @@ def screen_mode(facts: PatientFacts) -> ScreenMode:
     return ScreenMode.GATED if facts.conditions_with(ConditionRole.DISEASE) else ScreenMode.OFF
 
 
-def _condition_line(item: ConditionFact) -> str:
-    when = f", recorded {text.date(item.recorded)}" if item.recorded else ""
-    how = " (recognised by text only: please confirm)" if item.confidence == "text" else ""
+def condition_line(item: ConditionFact, knowledge: Knowledge) -> str:
+    """A condition as a card fact: its name, when recorded, and whether it was recognised by text only."""
+    phrases = knowledge.cards.phrases
+    when = phrases["condition_recorded"].format(date=text.date(item.recorded)) if item.recorded else ""
+    how = phrases["condition_by_text"] if item.confidence == Confidence.TEXT else ""
     return f"{item.name}{when}{how}"
 
 
 def _sets_for(knowledge: Knowledge, analyte_id: str) -> list[ConditionSet]:
-    calcium = {"calcium_total", "calcium_ionised"}
-    wanted = calcium if analyte_id in calcium else {analyte_id}
+    wanted = knowledge.same_question(analyte_id)
     return [s for s in knowledge.sets_with_role(ConditionRole.CONTEXT) if wanted & set(s.labs)]
 
 
 def context_note(facts: PatientFacts, knowledge: Knowledge, analyte_id: str) -> str | None:
     """Context conditions on the problem list that bear on this analyte (e.g. CKD, diarrhoea, alcohol use)."""
     ids = {s.id for s in _sets_for(knowledge, analyte_id)}
-    items = [_condition_line(c) for c in facts.conditions_with(ConditionRole.CONTEXT) if c.set_id in ids]
+    items = [condition_line(c, knowledge) for c in facts.conditions_with(ConditionRole.CONTEXT) if c.set_id in ids]
     return knowledge.cards.phrases["context"].format(items="; ".join(items)) if items else None
 
 
@@ -60,7 +60,7 @@ def _exposure_finding(facts: PatientFacts, knowledge: Knowledge, exposure: Condi
     items = [c for c in facts.conditions_with(ConditionRole.EXPOSURE) if c.set_id == exposure.id]
     if not items:
         return None
-    lines, orders, low = [_condition_line(c) for c in items], [], []
+    lines, orders, low = [condition_line(c, knowledge) for c in items], [], []
     for lab in exposure.labs:
         analyte = knowledge.analyte(lab)
         result = facts.recent(lab, analyte.lookback_days)

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from service.facts import LabResult
-from service.knowledge import Knowledge
-from service.knowledge_model import Analyte, Direction, ValueRange
-from service.units import convert
+from service.facts.units import convert
+from service.knowledge import Analyte, Direction, Knowledge, ValueRange
 
 LOW_CODES = frozenset({"L", "LL", "LU", "<"})
 HIGH_CODES = frozenset({"H", "HH", "HU", ">"})
@@ -32,7 +31,7 @@ def _lab_bounds(result: LabResult, analyte: Analyte, aliases: Mapping[str, str])
         return None
     low = convert(ref.low, result.reference_unit, result.unit, analyte, aliases) if ref.low is not None else None
     high = convert(ref.high, result.reference_unit, result.unit, analyte, aliases) if ref.high is not None else None
-    return None if low is None and high is None else ValueRange(low, high)
+    return None if low is None and high is None else ValueRange(low=low, high=high)
 
 
 def critical_direction(result: LabResult, analyte: Analyte) -> Direction | None:

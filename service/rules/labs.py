@@ -10,14 +10,13 @@ import datetime as dt
 from dataclasses import dataclass, replace
 
 from service.facts import LabResult, PatientFacts
-from service.knowledge import Knowledge
-from service.knowledge_model import Analyte, Direction
+from service.facts.units import convert, to_canonical
+from service.knowledge import Analyte, Direction, Knowledge
 from service.rules import text
 from service.rules.conditions import context_note
 from service.rules.findings import Category, Finding, Indicator
 from service.rules.judge import classify, critical_direction, lab_notes
 from service.rules.medications import contributor_note
-from service.units import convert, to_canonical
 
 
 @dataclass(frozen=True)
@@ -67,7 +66,8 @@ def calcium_reading(facts: PatientFacts, knowledge: Knowledge) -> CalciumReading
     albumin = facts.latest("albumin")
     corrected = corrected_calcium(total, albumin, knowledge) if albumin else None
     if corrected is None or albumin is None:
-        return CalciumReading(total, "calcium_total", "total", phrases["uncorrected_note"])
+        uncorrected = phrases["uncorrected_note"].format(hours=knowledge.albumin_correction.max_gap_hours)
+        return CalciumReading(total, "calcium_total", "total", uncorrected)
     gap = f"{abs(total.effective - albumin.effective).total_seconds() / 3600:.0f} h"
     note = phrases["corrected_note"].format(
         total=text.quantity(total.value_text, total.unit),
@@ -84,7 +84,9 @@ def _lab_finding(
     label = f"{analyte.display} ({basis})" if basis else analyte.display
     shown = text.quantity(result.value_text, result.unit) + (f" {basis}" if basis else "")
     if result.preliminary:
-        shown += ", preliminary"  # a critical escalation from a preliminary result always says so
+        shown += knowledge.cards.phrases[
+            "preliminary_suffix"
+        ]  # a critical escalation from a preliminary result says so
     notes = [
         note
         for note in (contributor_note(facts, knowledge, analyte.id), context_note(facts, knowledge, analyte.id))

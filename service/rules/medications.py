@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
-from service.facts import MedicationUse, PatientFacts, UseStatus
-from service.knowledge import DENERVATION_GROUP, DENERVATION_RULE, LITHIUM_TOXIC_RULE, Knowledge
-from service.knowledge_model import ConditionRole, Direction, DrugGroup, DrugKind
+from service.facts import Confidence, MedicationUse, PatientFacts, UseStatus
+from service.knowledge import (
+    DENERVATION_GROUP,
+    DENERVATION_RULE,
+    LITHIUM_TOXIC_RULE,
+    ConditionRole,
+    Direction,
+    DrugGroup,
+    DrugKind,
+    Knowledge,
+)
 from service.rules import text
 from service.rules.findings import Category, Finding, Indicator
 from service.rules.judge import classify, critical_direction, lab_notes
-
-CALCIUM_ANALYTES = frozenset({"calcium_total", "calcium_ionised"})
-
-
-def _same_lab(linked: str, analyte_id: str) -> bool:
-    return linked == analyte_id or (linked in CALCIUM_ANALYTES and analyte_id in CALCIUM_ANALYTES)
 
 
 def qualifying_uses(facts: PatientFacts, group: DrugGroup) -> tuple[MedicationUse, ...]:
@@ -38,27 +41,31 @@ def qualifying_uses(facts: PatientFacts, group: DrugGroup) -> tuple[MedicationUs
     return tuple(current)
 
 
-def use_status_text(use: MedicationUse, now: dt.datetime) -> str:
-    """'active', 'stopped 5 days ago' or 'given 6 h ago'."""
+def use_status_text(use: MedicationUse, now: dt.datetime, phrases: Mapping[str, str]) -> str:
+    """'active', 'stopped 5 days ago' or 'given 6 h ago' (cards.yaml phrases)."""
     if use.status == UseStatus.STOPPED:
-        return f"stopped {text.age(use.end, now)}" if use.end is not None else "stopped (stop date not recorded)"
+        return (
+            phrases["drug_stopped"].format(age=text.age(use.end, now)) if use.end else phrases["drug_stopped_undated"]
+        )
     if use.status == UseStatus.ADMINISTERED and use.start is not None:
-        return f"given {text.hours_ago(use.start, now)}"
-    return "active"
+        return phrases["drug_given"].format(ago=text.hours_ago(use.start, now))
+    return phrases["drug_active"]
 
 
-def _use_line(use: MedicationUse, group: DrugGroup, now: dt.datetime) -> str:
-    since = f", started {text.date(use.start)}" if use.start else ""
-    how = " (recognised by name only: please confirm)" if use.confidence == "text" else ""
-    return f"{use.name} ({group.display.lower()}; {use.resource_type} {use_status_text(use, now)}{since}){how}"
+def _use_line(use: MedicationUse, group: DrugGroup, now: dt.datetime, knowledge: Knowledge) -> str:
+    phrases = knowledge.cards.phrases
+    since = phrases["drug_started"].format(date=text.date(use.start)) if use.start else ""
+    how = phrases["drug_by_name"] if use.confidence == Confidence.TEXT else ""
+    status = use_status_text(use, now, phrases)
+    return f"{use.name} ({group.display.lower()}; {use.resource_type} {status}{since}){how}"
 
 
 def contributor_note(facts: PatientFacts, knowledge: Knowledge, analyte_id: str) -> str | None:
     """Drugs on record that lower (or, for TSH, shift) this analyte, as one sentence (medications.yaml labs)."""
     items = [
-        _use_line(use, group, facts.now)
+        _use_line(use, group, facts.now, knowledge)
         for group in knowledge.drug_groups
-        if group.kind != DrugKind.LITHIUM and any(_same_lab(lab, analyte_id) for lab in group.labs)
+        if group.kind != DrugKind.LITHIUM and knowledge.same_question(analyte_id) & set(group.labs)
         for use in qualifying_uses(facts, group)[:1]
     ]
     return knowledge.cards.phrases["contributors"].format(items="; ".join(items)) if items else None
@@ -70,7 +77,7 @@ def drug_lab_needs(facts: PatientFacts, knowledge: Knowledge) -> dict[str, list[
     for group in knowledge.drug_groups:
         uses = qualifying_uses(facts, group) if group.kind != DrugKind.LITHIUM else ()
         for lab in group.labs if uses else ():
-            needs.setdefault(lab, []).append(f"on {uses[0].name.lower()}")
+            needs.setdefault(lab, []).append(knowledge.cards.phrases["drug_need"].format(drug=uses[0].name.lower()))
     return needs
 
 
@@ -83,7 +90,8 @@ def _lithium_level_finding(facts: PatientFacts, knowledge: Knowledge) -> Finding
     twitching = bool(facts.conditions_with(ConditionRole.TRIGGER))
     toxic = critical_direction(level, analyte) == Direction.HIGH or twitching
     uses = qualifying_uses(facts, knowledge.drug_group("lithium"))
-    shown = text.quantity(level.value_text, level.unit) + (", preliminary" if level.preliminary else "")
+    phrases = knowledge.cards.phrases
+    shown = text.quantity(level.value_text, level.unit) + (phrases["preliminary_suffix"] if level.preliminary else "")
     return Finding(
         rule_id=LITHIUM_TOXIC_RULE if toxic else "lab.lithium.high",
         category=Category.LAB,
@@ -91,12 +99,12 @@ def _lithium_level_finding(facts: PatientFacts, knowledge: Knowledge) -> Finding
         summary={"value": shown, "age": text.age(level.effective, facts.now), "suffix": ""},
         facts=(
             text.lab_line(analyte.display, level.value_text, level, facts.now, flag="high"),
-            *(_use_line(u, knowledge.drug_group("lithium"), facts.now) for u in uses),
+            *(_use_line(u, knowledge.drug_group("lithium"), facts.now, knowledge) for u in uses),
         ),
         notes=lab_notes(level, knowledge),
         orders=("lithium",),
         citations=analyte.citations,
-        cause="lithium level high",
+        cause=phrases["lithium_high_cause"],
     )
 
 
@@ -109,19 +117,20 @@ def lithium_finding(facts: PatientFacts, knowledge: Knowledge) -> Finding | None
     uses = qualifying_uses(facts, group)
     if not uses:
         return None
-    analyte = knowledge.analyte("lithium")
+    analyte, phrases = knowledge.analyte("lithium"), knowledge.cards.phrases
     level = facts.latest("lithium")
-    lines = [_use_line(u, group, facts.now) for u in uses]
+    lines = [_use_line(u, group, facts.now, knowledge) for u in uses]
     if level is None:
-        status = "no level on record"
+        status = phrases["lithium_no_level"]
     elif not level.unit_understood and facts.now - level.effective <= dt.timedelta(days=analyte.lookback_days):
-        status = "level present, unit not understood — review"
+        status = phrases["lithium_unit_unknown"]
         lines.append(text.lab_line(analyte.display, level.value_text, level, facts.now))
     else:
-        status = f"last level {text.quantity(level.value_text, level.unit)}, {text.age(level.effective, facts.now)}"
+        value, age = text.quantity(level.value_text, level.unit), text.age(level.effective, facts.now)
+        status = phrases["lithium_last_level"].format(value=value, age=age)
         lines.append(text.lab_line(analyte.display, level.value_text, level, facts.now))
     if level is not None and facts.now - level.effective > dt.timedelta(days=analyte.lookback_days):
-        status = f"no level in {analyte.lookback_days} days"
+        status = phrases["lithium_no_recent_level"].format(days=analyte.lookback_days)
     return Finding(
         rule_id="drug.lithium",
         category=Category.DRUG,
@@ -130,7 +139,7 @@ def lithium_finding(facts: PatientFacts, knowledge: Knowledge) -> Finding | None
         facts=tuple(lines),
         orders=("lithium",),
         citations=group.citations,
-        cause="lithium",
+        cause=phrases["lithium_cause"],
     )
 
 
@@ -148,13 +157,14 @@ def denervation_sets(facts: PatientFacts, knowledge: Knowledge) -> list[str]:
 def _denervation_finding(facts: PatientFacts, knowledge: Knowledge, uses: tuple[MedicationUse, ...]) -> Finding:
     """Succinylcholine after denervation (martyn-succinylcholine-2006, label): critical, never 'expected'."""
     states = denervation_sets(facts, knowledge)
-    group = knowledge.drug_group(DENERVATION_GROUP)
+    group, phrases = knowledge.drug_group(DENERVATION_GROUP), knowledge.cards.phrases
+    denervation = phrases["denervation_found"].format(states="; ".join(states))
     return Finding(
         rule_id=DENERVATION_RULE,
         category=Category.DRUG,
         indicator=Indicator.CRITICAL,
-        summary={"drug": uses[0].name, "status": use_status_text(uses[0], facts.now), "suffix": ""},
-        facts=(*(_use_line(u, group, facts.now) for u in uses), f"Denervation on record: {'; '.join(states)}"),
+        summary={"drug": uses[0].name, "status": use_status_text(uses[0], facts.now, phrases), "suffix": ""},
+        facts=(*(_use_line(u, group, facts.now, knowledge) for u in uses), denervation),
         orders=("potassium",),
         citations=knowledge.denervation.citations,
         safety=True,
@@ -171,7 +181,7 @@ def succinylcholine_safety_finding(facts: PatientFacts, knowledge: Knowledge) ->
 
 def direct_drug_findings(facts: PatientFacts, knowledge: Knowledge) -> list[Finding]:
     """Drugs that can cause twitching themselves (beta-2 agonists, stimulants, cholinesterase inhibitors, ...)."""
-    findings = []
+    findings, phrases = [], knowledge.cards.phrases
     denervated = bool(denervation_sets(facts, knowledge))
     for group in knowledge.drug_groups:
         uses = qualifying_uses(facts, group) if group.kind == DrugKind.DIRECT else ()
@@ -183,9 +193,9 @@ def direct_drug_findings(facts: PatientFacts, knowledge: Knowledge) -> list[Find
                 rule_id=f"drug.{group.id}",
                 category=Category.DRUG,
                 indicator=Indicator.WARNING,
-                summary={"drug": uses[0].name, "status": use_status_text(uses[0], facts.now), "suffix": ""},
-                facts=tuple(_use_line(u, group, facts.now) for u in uses),
-                notes=(f"Strength of evidence: {group.evidence}.",),
+                summary={"drug": uses[0].name, "status": use_status_text(uses[0], facts.now, phrases), "suffix": ""},
+                facts=tuple(_use_line(u, group, facts.now, knowledge) for u in uses),
+                notes=(phrases["drug_evidence"].format(evidence=group.evidence),),
                 orders=missing,
                 citations=group.citations,
                 # Weakly evidenced culprits speak only when fasciculations are documented (medications.yaml).

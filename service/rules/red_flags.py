@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from service.facts import PatientFacts
-from service.knowledge import RED_FLAGS_RULE, Knowledge
-from service.knowledge_model import ConditionRole
-from service.rules import text
+from service.knowledge import RED_FLAGS_RULE, ConditionRole, Knowledge
+from service.rules.conditions import condition_line
 from service.rules.findings import Category, Finding, Indicator
 
 
@@ -22,12 +21,7 @@ def red_flag_finding(facts: PatientFacts, knowledge: Knowledge, found: Sequence[
         return None
     displays = {s.id: s.display for s in knowledge.sets_with_role(ConditionRole.RED_FLAG)}
     names = list(dict.fromkeys(displays[f.set_id].lower() for f in flags))
-    lines = tuple(
-        f"{f.name}"
-        + (f", recorded {text.date(f.recorded)}" if f.recorded else "")
-        + (" (recognised by text only: please confirm)" if f.confidence == "text" else "")
-        for f in flags
-    )
+    lines = tuple(condition_line(f, knowledge) for f in flags)
     return Finding(
         rule_id=RED_FLAGS_RULE,
         category=Category.RED_FLAG,

@@ -6,35 +6,34 @@ from collections.abc import Mapping, Sequence
 from enum import StrEnum
 
 from service.facts import PatientFacts
-from service.knowledge import WORKUP_RULE, Knowledge
-from service.knowledge_model import Workup
+from service.knowledge import WORKUP_RULE, Knowledge, Workup
 from service.rules import text
 from service.rules.findings import Category, Finding, Indicator
 
-CALCIUM_SATISFIED_BY_IONISED = frozenset({"calcium_total", "albumin"})
 
-
-def _wanted(facts: PatientFacts, knowledge: Knowledge, needs: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
-    """Core labs plus labs that drugs or conditions call for, each with its reasons."""
-    ionised = facts.recent("calcium_ionised", knowledge.analyte("calcium_ionised").lookback_days)
+def wanted_labs(facts: PatientFacts, knowledge: Knowledge, needs: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    """Core labs plus labs that drugs or conditions call for, each with its reasons (labs.yaml families)."""
     wanted: dict[str, list[str]] = {a.id: [] for a in knowledge.analytes.values() if a.workup == Workup.CORE}
     for need, reasons in needs.items():
-        lab = "calcium_total" if need == "calcium_ionised" else need  # total Ca with albumin answers a Ca need
+        family = knowledge.family_of(need)
+        lab = family.order_as if family else need  # total Ca (with albumin) answers a calcium need
         wanted.setdefault(lab, []).extend(r for r in reasons if r not in wanted.get(lab, []))
-    if ionised is not None and ionised.unit_understood:
-        for lab in CALCIUM_SATISFIED_BY_IONISED | {"calcium_ionised"}:
-            wanted.pop(lab, None)
-    elif ionised is not None:
-        wanted.setdefault("calcium_ionised", [])  # shown as present but not understood, and offered again
+    for family in knowledge.families:
+        answer = facts.recent(family.answered_by, knowledge.analyte(family.answered_by).lookback_days)
+        if answer is not None and answer.unit_understood:
+            for lab in (*family.labs, *family.answers_also):
+                wanted.pop(lab, None)
+        elif answer is not None:
+            wanted.setdefault(family.answered_by, [])  # shown as present but not understood, and offered again
     return wanted
 
 
 class Gap(StrEnum):
-    """Why a lab is offered again."""
+    """Why a lab is offered again (its words: the cards.yaml phrase ``gap_<value>``)."""
 
     MISSING = "missing"
     STALE = "stale"
-    UNREADABLE = "unit not understood"
+    UNREADABLE = "unreadable"
 
 
 def _state(facts: PatientFacts, knowledge: Knowledge, analyte_id: str) -> tuple[str, Gap] | None:
@@ -58,7 +57,7 @@ def _state(facts: PatientFacts, knowledge: Knowledge, analyte_id: str) -> tuple[
 
 def workup_finding(facts: PatientFacts, knowledge: Knowledge, needs: Mapping[str, Sequence[str]]) -> Finding | None:
     """The labs to order before new twitching is put down to progression (clinical-codes.md §4.3 tier A)."""
-    wanted = _wanted(facts, knowledge, needs)
+    wanted = wanted_labs(facts, knowledge, needs)
     gaps = {lab: state for lab in knowledge.analytes if lab in wanted and (state := _state(facts, knowledge, lab))}
     if not gaps:
         return None
@@ -73,7 +72,7 @@ def workup_finding(facts: PatientFacts, knowledge: Knowledge, needs: Mapping[str
     parts = []
     for gap in Gap:
         labs = [knowledge.analyte(lab).short for lab, (_, kind) in gaps.items() if kind == gap]
-        parts += [f"{', '.join(labs)} {gap.value}"] if labs else []
+        parts += [f"{', '.join(labs)} {knowledge.cards.phrases[f'gap_{gap.value}']}"] if labs else []
     return Finding(
         rule_id=WORKUP_RULE,
         category=Category.WORKUP,

@@ -11,7 +11,7 @@ from service.knowledge import Knowledge
 from service.rules import text
 from service.rules.conditions import context_lab_needs
 from service.rules.medications import drug_lab_needs
-from service.rules.workup import _wanted as wanted_labs  # the work-up rule's own list: one source of truth
+from service.rules.workup import wanted_labs  # the work-up rule's own list: one source of truth
 
 
 class LabState(StrEnum):

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from cds_hooks import FhirAuthorization, HookRequest, PrefetchResolver
 from cds_hooks.errors import FhirHttpError, FhirServerNotAllowed, FhirTimeout, PreconditionFailed
 from cds_hooks.fhir_client import ClientFactory
+from service.facts.records import PatientRecord, build_record
 from service.hooks import patient_prefetch
 from service.knowledge import Knowledge
-from service.records import PatientRecord, build_record
 
 TOKEN_REJECTED = frozenset({401, 403})
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from service.cli_inputs import parse_now, read_bundle_file
+from service.facts.records import build_record
 from service.knowledge import load_knowledge
-from service.records import build_record
 from service.workup.page import DEFAULT_WINDOW_DAYS, build_page, render_page
 
 

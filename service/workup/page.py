@@ -12,8 +12,8 @@ from markupsafe import Markup
 
 from service.cards import CARD_EXTENSION
 from service.facts import build_facts
+from service.facts.records import PatientRecord
 from service.knowledge import Knowledge
-from service.records import PatientRecord
 from service.rules import text
 from service.screen import screen_patient
 from service.workup.charts import Axis, lab_chart, medication_chart

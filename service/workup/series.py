@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from service.fact_index import as_list, fact_index
-from service.facts import LOINC_SYSTEM, USABLE_OBSERVATION_STATUS, LabResult
-from service.facts import _lab_result as lab_result  # the facts edge's own parser: one unit normalisation
-from service.facts import _observation_effective as observation_effective
-from service.knowledge import Knowledge
-from service.knowledge_model import Analyte, ValueRange
-from service.records import Resource
+from service.facts.code_index import as_list, fact_index
+from service.facts.labs import (  # the facts edge's own parser: one unit normalisation
+    LOINC_SYSTEM,
+    USABLE_OBSERVATION_STATUS,
+    LabResult,
+    lab_result,
+    observation_effective,
+)
+from service.facts.records import Resource
+from service.facts.units import convert
+from service.knowledge import Analyte, Knowledge, ValueRange
 from service.rules.judge import classify, critical_direction
 from service.rules.labs import corrected_calcium
-from service.units import convert
-
-log = logging.getLogger(__name__)
 
 PRELIMINARY_STATUS = frozenset({"preliminary"})
 
@@ -96,11 +96,7 @@ def parsed_results(
         effective = observation_effective(raw) if match else None
         if match is None or effective is None or effective < since:
             continue
-        try:
-            result = lab_result(match[0], match[1], effective, raw, knowledge)
-        except Exception:  # a malformed resource is skipped as the facts edge skips it, never a 500
-            log.warning("work-up: skipped malformed Observation (analyte %s)", match[0])
-            continue
+        result = lab_result(match[0], match[1], effective, raw, knowledge)  # the gate skips what cannot be read
         if result is not None:
             found.setdefault(match[0], []).append((result, status in PRELIMINARY_STATUS))
     for results in found.values():
@@ -118,7 +114,7 @@ def _band(latest: LabResult | None, analyte: Analyte, aliases: Mapping[str, str]
                 for bound in (latest.reference.low, latest.reference.high)
             )
             if low is not None or high is not None:
-                return ValueRange(low, high), "lab"
+                return ValueRange(low=low, high=high), "lab"
     return analyte.fallback_range, "knowledge"
 
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from service.facts.records import PatientRecord, build_record
 from service.knowledge import KNOWLEDGE_DIR, Knowledge, load_knowledge
-from service.records import PatientRecord, build_record
 from service.screen import ScreenResult, screen_patient
 from tests.synthea_data import SYNTHEA_DIR
 

@@ -7,9 +7,8 @@ import logging
 import pytest
 
 from service.facts import UseStatus, build_facts
-from service.knowledge import Knowledge
-from service.knowledge_model import ConditionRole
-from service.records import build_record
+from service.facts.records import build_record
+from service.knowledge import ConditionRole, Knowledge
 
 from .conftest import NOW, load_record
 

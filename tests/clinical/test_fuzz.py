@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cds_hooks.response import check_response
+from service.facts.records import build_record
 from service.knowledge import load_knowledge
-from service.records import build_record
 from service.screen import screen_patient
 
 from .conftest import NOW

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from service.facts.records import build_record
 from service.knowledge import Knowledge
-from service.records import build_record
 from service.screen import screen_patient
 from tests.synthea_data import read_bundle, synthea_path
 
@@ -56,7 +56,7 @@ def test_strongly_evidenced_culprit_speaks_without_fasciculations(knowledge: Kno
 
 
 def test_the_setting_is_knowledge_not_code(knowledge: Knowledge) -> None:
-    groups = tuple(replace(g, speaks_without_fasciculation=True) for g in knowledge.drug_groups)
+    groups = tuple(g.model_copy(update={"speaks_without_fasciculation": True}) for g in knowledge.drug_groups)
     loud = replace(knowledge, drug_groups=groups)
     assert rule_ids(with_active_drug("neuropathy_normal_labs", "435", "albuterol"), loud) == ("drug.beta2-agonist",)
 

@@ -62,6 +62,12 @@ def test_copy_of_packaged_files_loads(knowledge_copy: Path) -> None:
         ("labs.yaml", "alternative_to: cholinesterase_rbc", "alternative_to: cholinesterase_rbx", "alternative_to"),
         ("conditions.yaml", "always: [als-mnd, immobilisation]", "always: [als-mnd, immobilization]", "denervation"),
         ("cards.yaml", "  high/high:", "  high/hihg:", "thyroid_patterns"),
+        ("labs.yaml", "    answered_by: calcium_ionised", "    answered_by: calcium_ionisd", "calcium_ionisd"),
+        ("labs.yaml", "    answers_also: [albumin]", "    answers_also: [albumen]", "albumen"),
+        ("labs.yaml", "    order_as: calcium_total", "    order_as: albumin", "families calcium"),
+        ("cards.yaml", "within {hours} h", "within {hourz} h", "uncorrected_note"),
+        ("cards.yaml", '  drug_active: "active"\n', "", "phrases"),
+        ("medications.yaml", "    kind: lithium", "    kind: lithum", "kind"),
     ],
 )
 def test_bad_file_is_refused(knowledge_copy: Path, name: str, old: str, new: str, message: str) -> None:

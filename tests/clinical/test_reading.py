@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.facts import build_facts
+from service.facts.conform import conform_resource, element_shapes
+from service.facts.records import build_record
+from service.facts.skip_log import skip_log
 from service.knowledge import Knowledge
-from service.reading import conform_bundle, conform_resource, element_shapes
-from service.records import build_record
-from service.skip_log import skip_log
 from tests.clinical.conftest import NOW, load_record
 
 JSON = st.recursive(
@@ -82,6 +82,6 @@ def test_skips_inside_a_request_are_one_line(knowledge: Knowledge, caplog: pytes
 @given(TYPES, st.dictionaries(KEYS, JSON, max_size=4))
 def test_conform_never_raises(resource_type: Any, elements: dict[str, Any]) -> None:
     value = {"resourceType": resource_type, **elements}
-    conform_bundle(value)
-    conform_bundle({"resourceType": "Bundle", "entry": {"resource": value}})
-    build_record([value, {"resourceType": "Bundle", "entry": [value, {"resource": value}]}])
+    conform_resource(value)
+    build_record([], draft_orders={"resourceType": "Bundle", "entry": {"resource": value}})
+    build_record([value, {"resourceType": "Bundle", "entry": [value, {"resource": value}]}], draft_orders=value)

@@ -8,12 +8,11 @@ from dataclasses import replace
 import pytest
 
 from service.facts import LabResult, MedicationUse, PatientFacts, UseStatus
-from service.knowledge import load_knowledge
-from service.knowledge_model import Direction, ValueRange
+from service.facts.units import to_canonical
+from service.knowledge import Direction, ValueRange, load_knowledge
 from service.rules.judge import classify, critical_direction
 from service.rules.labs import corrected_calcium
 from service.rules.medications import qualifying_uses
-from service.units import to_canonical
 
 from .conftest import NOW
 
@@ -79,7 +78,7 @@ def test_lab_range_beats_fallback_and_flag_beats_range() -> None:
     analyte = KNOWLEDGE.analyte("magnesium")
     low = analyte.fallback_range.low
     assert low is not None
-    inside_lab_range = result("magnesium", low - EPSILON, reference=ValueRange(low - 0.2, low + 0.6))
+    inside_lab_range = result("magnesium", low - EPSILON, reference=ValueRange(low=low - 0.2, high=low + 0.6))
     assert classify(inside_lab_range, analyte, ALIASES) is None
     flagged = replace(inside_lab_range, interpretation=("L",))
     assert classify(flagged, analyte, ALIASES) == Direction.LOW
@@ -89,14 +88,14 @@ def test_lab_range_beats_fallback_and_flag_beats_range() -> None:
 
 def test_lab_range_in_other_unit_is_converted() -> None:
     analyte = KNOWLEDGE.analyte("magnesium")
-    value = result("magnesium", 0.6, "mmol/L", reference=ValueRange(1.7, 2.4), reference_unit="mg/dL")
+    value = result("magnesium", 0.6, "mmol/L", reference=ValueRange(low=1.7, high=2.4), reference_unit="mg/dL")
     assert classify(value, analyte, ALIASES) == Direction.LOW
 
 
 def test_unconvertible_unit_uses_lab_range_only() -> None:
     analyte = KNOWLEDGE.analyte("cholinesterase_rbc")
     assert classify(result("cholinesterase_rbc", 5000, "U/L"), analyte, ALIASES) is None
-    flagged = result("cholinesterase_rbc", 5000, "U/L", reference=ValueRange(7900, 11900))
+    flagged = result("cholinesterase_rbc", 5000, "U/L", reference=ValueRange(low=7900, high=11900))
     assert classify(flagged, analyte, ALIASES) == Direction.LOW
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from cds_hooks.response import check_response
+from service.facts.records import build_record
 from service.knowledge import Knowledge
-from service.records import build_record
 from service.screen import screen_patient
 from tests.synthea_data import read_bundle, synthea_paths
 

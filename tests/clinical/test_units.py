@@ -6,8 +6,9 @@ import datetime as dt
 
 import pytest
 
+from service.facts.dates import parse_instant
+from service.facts.units import convert, is_ucum, to_canonical, ucum_code
 from service.knowledge import load_knowledge
-from service.units import convert, is_ucum, parse_instant, to_canonical, ucum_code
 
 KNOWLEDGE = load_knowledge()
 ALIASES = KNOWLEDGE.unit_aliases

@@ -147,3 +147,16 @@ def test_non_draft_orders_do_not_count(client: FlaskClient) -> None:
     body = copy.deepcopy(order_request("order-sign", "emg_low_magnesium"))
     body["context"]["draftOrders"]["entry"][0]["resource"]["status"] = "active"  # a re-signed order, not new
     assert call(client, body) == (200, {"cards": []})
+
+
+def test_a_culprit_is_read_once_as_the_order_it_becomes(client: FlaskClient) -> None:
+    """The draft's own start date is used; a validity end or a Medication that cannot be read does not drop it."""
+    body = copy.deepcopy(order_request("order-sign", "new_albuterol"))
+    draft = body["context"]["draftOrders"]["entry"][0]["resource"]
+    draft["authoredOn"] = "2026-11-19T08:00:00Z"
+    draft["dispenseRequest"] = {"validityPeriod": {"end": "when the inhaler runs out"}}
+    draft["contained"] = [{"resourceType": "Medication", "id": "m", "code": {"coding": "not a list of codings"}}]
+    _, document = call(client, body)
+    (card,) = document["cards"]
+    assert card["summary"] == f"{NEW}: Albuterol ordered now: can cause twitching"
+    assert "MedicationRequest active, started 2026-11-19" in card["detail"]

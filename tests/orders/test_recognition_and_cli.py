@@ -9,11 +9,16 @@ from pathlib import Path
 import pytest
 
 from service.cli import main
-from service.fact_index import flatten_concepts
+from service.facts.code_index import Match, flatten_concepts
 from service.knowledge import KNOWLEDGE_DIR, KnowledgeError, load_knowledge, load_knowledge_from
 from service.orders import CPT_SYSTEM, match_trigger
 
 from .conftest import ROOT, order_request
+
+
+def _key(match: Match | None) -> tuple[str, str] | None:
+    """A recognised trigger as (trigger id, how it was recognised)."""
+    return (match.key, match.confidence) if match else None
 
 
 @pytest.mark.parametrize(
@@ -29,16 +34,16 @@ from .conftest import ROOT, order_request
     ],
 )
 def test_service_request_triggers(concept: dict[str, object], expected: tuple[str, str] | None) -> None:
-    assert match_trigger("ServiceRequest", flatten_concepts([concept]), load_knowledge()) == expected
+    assert _key(match_trigger("ServiceRequest", flatten_concepts([concept]), load_knowledge())) == expected
 
 
 def test_medication_triggers_by_code_and_name() -> None:
     knowledge = load_knowledge()
     rxnorm = {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "1876380"}]}
-    assert match_trigger("MedicationRequest", flatten_concepts([rxnorm]), knowledge) == ("ms-dmt", "code")
+    assert _key(match_trigger("MedicationRequest", flatten_concepts([rxnorm]), knowledge)) == ("ms-dmt", "code")
     named = flatten_concepts([{"text": "Dimethyl fumarate 240 MG Delayed Release Oral Capsule"}])
-    assert match_trigger("MedicationRequest", named, knowledge) == ("ms-dmt", "text")
-    assert match_trigger("MedicationRequest", flatten_concepts([{"text": "Edaravone"}]), knowledge) == (
+    assert _key(match_trigger("MedicationRequest", named, knowledge)) == ("ms-dmt", "text")
+    assert _key(match_trigger("MedicationRequest", flatten_concepts([{"text": "Edaravone"}]), knowledge)) == (
         "als-treatment",
         "text",
     )
@@ -48,7 +53,9 @@ def test_medication_triggers_by_code_and_name() -> None:
     ("old", "new", "message"),
     [
         ("silent_rules: [red-flags]", "silent_rules: [red-flags]\nsurprise: 1", "surprise"),
-        ("culprit_groups: [lithium,", "culprit_groups: [ppi, lithium,", "ppi"),
+        ("  - group: lithium\n", "  - group: ppi\n", "ppi"),
+        ("    rules: [drug.stimulant]\n", "    rules: [drug.stimulent]\n", "drug.stimulent"),
+        ("    ordered_now: [drug.stimulant]\n", "    ordered_now: [drug.lithium]\n", "drug.lithium"),
         ("citations: [atc-riluzole,", "citations: [no-such-source,", "no-such-source"),
         ('"95885-95887"', '"95887-95885"', "backwards"),
         ("silent_rules: [red-flags]", "silent_rules: [no.such.rule]", "no.such.rule"),

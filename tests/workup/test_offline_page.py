@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from service.cli import main
+from service.facts.records import build_record
 from service.knowledge import load_knowledge
-from service.records import build_record
 from service.screen import screen_patient
 from service.workup.page import build_page, render_page
 from tests.synthea_data import read_bundle, synthea_paths

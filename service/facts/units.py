@@ -1,4 +1,4 @@
-"""UCUM unit conversion (ucumvert on pint) and FHIR date parsing: the two conversions every lab fact needs.
+"""UCUM unit conversion (ucumvert on pint): every lab value and reference range goes through here.
 
 Any valid UCUM expression is parsed and converted. Mass <-> mole <-> equivalent conversions use the analyte's
 molar mass and valence (labs.yaml). UCUM defines ``eq`` as a plain mole, so equivalents are recognised here and
@@ -7,16 +7,16 @@ scaled by the valence. Factors are cached per (unit, analyte), so each spelling 
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
+from lark.exceptions import LarkError
 from pint.errors import PintError
 from ucumvert import PintUcumRegistry
 
-from service.knowledge_model import Analyte
+from service.knowledge.models import Analyte
 
 UCUM_SYSTEM = "http://unitsofmeasure.org"
 MICRO_SIGNS = ("\u00b5", "\u03bc")  # micro sign and Greek small mu, both written for UCUM's "u"
@@ -53,7 +53,7 @@ def resolve(unit: str | None, aliases: Mapping[str, str]) -> str | None:
 def _quantity(unit: str) -> Any:
     try:
         return registry().from_ucum(unit)
-    except Exception as exc:  # ucumvert raises lark and pint errors of several kinds for bad input
+    except (LarkError, PintError, ValueError, KeyError) as exc:  # what ucumvert raises for text that is not UCUM
         raise UnitError(unit) from exc
 
 
@@ -150,23 +150,3 @@ def ucum_code(code: str | None, unit: str | None, aliases: Mapping[str, str]) ->
     """The UCUM code of a Quantity: its ``code`` when it parses, else its display ``unit``, through the aliases."""
     candidates = [resolved for item in (code, unit) if (resolved := resolve(item, aliases)) is not None]
     return next((item for item in candidates if is_ucum(item)), candidates[0] if candidates else None)
-
-
-def parse_instant(value: Any) -> dt.datetime | None:
-    """A timezone-aware datetime from a FHIR date/dateTime/instant (partial dates start at their first moment)."""
-    if isinstance(value, dt.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-    if isinstance(value, dt.date):
-        return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
-    if not isinstance(value, str) or len(value) < 4:
-        return None
-    text = value.strip()
-    try:
-        if len(text) == 4:
-            return dt.datetime(int(text), 1, 1, tzinfo=dt.UTC)
-        if len(text) == 7:
-            return dt.datetime(int(text[:4]), int(text[5:7]), 1, tzinfo=dt.UTC)
-        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)

@@ -9,71 +9,36 @@ from __future__ import annotations
 import functools
 import string
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from marshmallow import Schema, ValidationError
+from pydantic import BaseModel, ValidationError
 
-from service.knowledge_model import (
-    AlbuminCorrection,
+from service.facts.units import is_ucum
+from service.knowledge.base import Knowledge
+from service.knowledge.card_text import PHRASE_FIELDS, SUMMARY_FIELDS, CardText
+from service.knowledge.models import (
     Analyte,
-    CardText,
     Citation,
+    CitationsFile,
     ConditionRole,
     ConditionSet,
-    Denervation,
+    ConditionsFile,
     DrugGroup,
     DrugKind,
-    OrderKnowledge,
-    frozen_map,
+    LabFamily,
+    LabsFile,
+    MedicationsFile,
+    read_only,
 )
-from service.knowledge_schema import (
-    CardsFileSchema,
-    CitationsFileSchema,
-    ConditionsFileSchema,
-    LabsFileSchema,
-    MedicationsFileSchema,
-    OrdersFileSchema,
-)
-from service.units import is_ucum
+from service.knowledge.order_rules import OrderKnowledge
 
-KNOWLEDGE_DIR = Path(__file__).resolve().parent / "knowledge"
+M = TypeVar("M", bound=BaseModel)
+
+KNOWLEDGE_DIR = Path(__file__).resolve().parent
 FILES = ("citations.yaml", "labs.yaml", "medications.yaml", "conditions.yaml", "cards.yaml", "orders.yaml")
 
-# Placeholders each summary family may use (cards.py fills exactly these).
-SUMMARY_FIELDS: Mapping[str, frozenset[str]] = {
-    "lab": frozenset({"value", "age", "suffix"}),
-    "drug": frozenset({"drug", "status", "suffix"}),
-    "exposure": frozenset({"suffix"}),
-    "red-flags": frozenset({"flags"}),
-    "workup": frozenset({"labs"}),
-}
-PHRASE_FIELDS: Mapping[str, frozenset[str]] = {
-    "footer": frozenset({"version", "rule_id"}),
-    "why_heading": frozenset(),
-    "do_heading": frozenset(),
-    "sources_heading": frozenset(),
-    "contributors": frozenset({"items"}),
-    "context": frozenset({"items"}),
-    "mg_first_suffix": frozenset(),
-    "mg_first_note": frozenset(),
-    "corrected_note": frozenset({"total", "albumin", "gap"}),
-    "uncorrected_note": frozenset(),
-    "ionised_note": frozenset(),
-    "no_result": frozenset(),
-    "unit_unknown": frozenset({"value", "age"}),
-    "unit_unknown_note": frozenset(),
-    "preliminary_note": frozenset(),
-    "uncorrected_action": frozenset(),
-    "uncorrected_suffix": frozenset(),
-    "causes_found": frozenset({"items"}),
-    "stale_result": frozenset({"value", "age", "days"}),
-    "order_one": frozenset({"lab"}),
-    "order_all": frozenset({"count"}),
-    "order_reason": frozenset(),
-}
 RED_FLAGS_RULE = "red-flags"
 WORKUP_RULE = "workup.labs"
 LITHIUM_TOXIC_RULE = "lab.lithium.toxic"
@@ -85,37 +50,8 @@ class KnowledgeError(Exception):
     """A knowledge file is missing, malformed or refers to something that does not exist."""
 
 
-@dataclass(frozen=True, eq=False)
-class Knowledge:
-    """Everything the screen knows, validated and read-only (hashable by identity, so indexes can be cached)."""
-
-    version: str
-    citations: Mapping[str, Citation]
-    analytes: Mapping[str, Analyte]
-    unit_aliases: Mapping[str, str]
-    albumin_correction: AlbuminCorrection
-    drug_groups: tuple[DrugGroup, ...]
-    condition_sets: tuple[ConditionSet, ...]
-    cards: CardText
-    lab_loinc_codes: tuple[str, ...]
-    orders: OrderKnowledge
-    denervation: Denervation
-    unit_citations: tuple[str, ...] = ()
-
-    def analyte(self, analyte_id: str) -> Analyte:
-        """The analyte with this id."""
-        return self.analytes[analyte_id]
-
-    def drug_group(self, group_id: str) -> DrugGroup:
-        """The drug group with this id."""
-        return next(group for group in self.drug_groups if group.id == group_id)
-
-    def sets_with_role(self, role: ConditionRole) -> tuple[ConditionSet, ...]:
-        """Condition sets of one role, in file order."""
-        return tuple(item for item in self.condition_sets if item.role == role)
-
-
-def _read(path: Path, schema: Schema) -> Any:
+def _read(path: Path, model: type[M]) -> M:
+    """One file, validated by its model; any problem is a KnowledgeError naming the file and the key."""
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
@@ -123,9 +59,10 @@ def _read(path: Path, schema: Schema) -> Any:
     if not isinstance(document, dict):
         raise KnowledgeError(f"{path.name}: expected a mapping at the top level")
     try:
-        return schema.load(document)
+        return model.model_validate(document)
     except ValidationError as exc:
-        raise KnowledgeError(f"{path.name}: {exc.messages}") from exc
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(file)'}: {e['msg']}" for e in exc.errors())
+        raise KnowledgeError(f"{path.name}: {problems}") from exc
 
 
 def _unique(kind: str, ids: Iterable[str]) -> None:
@@ -209,16 +146,21 @@ def _check_cards(
             raise KnowledgeError(f"cards.yaml phrase {key}: unknown placeholder(s) in {text!r}")
 
 
-def _check_orders(orders: OrderKnowledge, groups: Iterable[DrugGroup], citations: Mapping[str, Citation]) -> None:
+def _check_orders(
+    orders: OrderKnowledge, groups: Iterable[DrugGroup], citations: Mapping[str, Citation], rule_ids: set[str]
+) -> None:
     _unique("order trigger", (t.id for t in orders.triggers))
     for trigger in orders.triggers:
         _check_refs(f"orders.yaml {trigger.id}", "citation", trigger.citations, citations)
         if _placeholders(trigger.framing):
             raise KnowledgeError(f"orders.yaml {trigger.id}: framing takes no placeholders")
     kinds = {g.id: g.kind for g in groups}
-    for group_id in orders.culprit_groups:
-        if kinds.get(group_id) not in (DrugKind.DIRECT, DrugKind.LITHIUM):
-            raise KnowledgeError(f"orders.yaml culprit_groups: {group_id!r} is not a direct or lithium drug group")
+    _unique("culprit group", orders.culprit_groups)
+    for culprit in orders.culprits:
+        if kinds.get(culprit.group) not in (DrugKind.DIRECT, DrugKind.LITHIUM):
+            raise KnowledgeError(f"orders.yaml culprits: {culprit.group!r} is not a direct or lithium drug group")
+        _check_refs(f"orders.yaml culprits {culprit.group}", "rule", culprit.rules, dict.fromkeys(rule_ids))
+        _check_refs(f"orders.yaml culprits {culprit.group}", "rule", culprit.ordered_now, dict.fromkeys(culprit.rules))
     if _placeholders(orders.culprit_framing) or _placeholders(orders.culprit_status):
         raise KnowledgeError("orders.yaml: culprit_framing and culprit_status take no placeholders")
 
@@ -227,59 +169,85 @@ def _loinc_codes(analytes: Mapping[str, Analyte]) -> tuple[str, ...]:
     return tuple(sorted({code for analyte in analytes.values() for code in analyte.loinc}))
 
 
-def load_knowledge_from(directory: Path | str) -> Knowledge:
-    """Load and validate the knowledge files in ``directory``; raise KnowledgeError on any problem."""
-    folder = Path(directory)
-    cites = _read(folder / "citations.yaml", CitationsFileSchema())
-    labs = _read(folder / "labs.yaml", LabsFileSchema())
-    meds = _read(folder / "medications.yaml", MedicationsFileSchema())
-    conditions = _read(folder / "conditions.yaml", ConditionsFileSchema())
-    cards: CardText = _read(folder / "cards.yaml", CardsFileSchema())
-    _unique("citation", (c.id for c in cites["citations"]))
-    _unique("analyte", (a.id for a in labs["analytes"]))
-    _unique("drug group", (g.id for g in meds["groups"]))
-    _unique("condition set", (s.id for s in conditions["sets"]))
-    citations = frozen_map({c.id: c for c in cites["citations"]})
-    analytes = frozen_map({a.id: a for a in labs["analytes"]})
-    exposure_labs = {lab for s in conditions["sets"] if s.role == ConditionRole.EXPOSURE for lab in s.labs}
+def _check_families(
+    families: Iterable[LabFamily], analytes: Mapping[str, Analyte], citations: Mapping[str, Any]
+) -> None:
+    _unique("lab family", (f.id for f in families))
+    seen: set[str] = set()
+    for family in families:
+        where = f"labs.yaml families {family.id}"
+        _check_refs(where, "lab", (*family.labs, *family.answers_also), analytes)
+        _check_refs(where, "member", (family.order_as, family.answered_by), dict.fromkeys(family.labs))
+        _check_refs(where, "citation", family.citations, citations)
+        if seen & set(family.labs):
+            raise KnowledgeError(f"{where}: {sorted(seen & set(family.labs))} already in another family")
+        seen |= set(family.labs)
+
+
+def _check_labs(labs: LabsFile, conditions: ConditionsFile, citations: Mapping[str, Citation]) -> None:
+    _unique("analyte", (a.id for a in labs.analytes))
+    analytes = {a.id: a for a in labs.analytes}
+    exposure_labs = {lab for s in conditions.sets if s.role == ConditionRole.EXPOSURE for lab in s.labs}
     _check_analytes(analytes, exposure_labs)
-    correction: AlbuminCorrection = labs["albumin_correction"]
-    _check_refs("labs.yaml albumin_correction", "citation", correction.citations, citations)
-    _check_refs("labs.yaml unit_citations", "citation", labs["unit_citations"], citations)
-    for alias, target in labs["unit_aliases"].items():
+    _check_refs("labs.yaml albumin_correction", "citation", labs.albumin_correction.citations, citations)
+    _check_refs("labs.yaml unit_citations", "citation", labs.unit_citations, citations)
+    for alias, target in labs.unit_aliases.items():
         if not is_ucum(target):
             raise KnowledgeError(f"labs.yaml unit_aliases: {alias!r} maps to non-UCUM {target!r}")
     for analyte in analytes.values():
         _check_refs(f"labs.yaml {analyte.id}", "citation", analyte.citations, citations)
-    for group in meds["groups"]:
+    _check_families(labs.families, analytes, citations)
+
+
+def _check_drugs_and_conditions(
+    meds: MedicationsFile, conditions: ConditionsFile, citations: Mapping[str, Citation], analytes: Mapping[str, Any]
+) -> None:
+    _unique("drug group", (g.id for g in meds.groups))
+    _unique("condition set", (s.id for s in conditions.sets))
+    for group in meds.groups:
         _check_refs(f"medications.yaml {group.id}", "citation", group.citations, citations)
         _check_refs(f"medications.yaml {group.id}", "lab", group.labs, analytes)
-    for item in conditions["sets"]:
+    for item in conditions.sets:
         _check_refs(f"conditions.yaml {item.id}", "citation", item.citations, citations)
         _check_refs(f"conditions.yaml {item.id}", "lab", item.labs, analytes)
-    expected = expected_rule_ids(analytes, meds["groups"], conditions["sets"])
-    _check_cards(cards, expected, citations, analytes)
-    denervation: Denervation = conditions["denervation"]
-    sets = {s.id: s for s in conditions["sets"]}
+    denervation, sets = conditions.denervation, {s.id: s for s in conditions.sets}
     where = "conditions.yaml denervation"
     _check_refs(where, "condition set", (*denervation.always, *denervation.with_weakness, *denervation.weakness), sets)
     _check_refs(where, "citation", denervation.citations, citations)
-    orders: OrderKnowledge = _read(folder / "orders.yaml", OrdersFileSchema())
-    _check_orders(orders, meds["groups"], citations)
+
+
+def load_knowledge_from(directory: Path | str) -> Knowledge:
+    """Load and validate the knowledge files in ``directory``; raise KnowledgeError on any problem."""
+    folder = Path(directory)
+    cites = _read(folder / "citations.yaml", CitationsFile)
+    labs = _read(folder / "labs.yaml", LabsFile)
+    meds = _read(folder / "medications.yaml", MedicationsFile)
+    conditions = _read(folder / "conditions.yaml", ConditionsFile)
+    cards = _read(folder / "cards.yaml", CardText)
+    _unique("citation", (c.id for c in cites.citations))
+    citations = read_only({c.id: c for c in cites.citations})
+    _check_labs(labs, conditions, citations)
+    analytes = read_only({a.id: a for a in labs.analytes})
+    _check_drugs_and_conditions(meds, conditions, citations, analytes)
+    expected = expected_rule_ids(analytes, meds.groups, conditions.sets)
+    _check_cards(cards, expected, citations, analytes)
+    orders = _read(folder / "orders.yaml", OrderKnowledge)
+    _check_orders(orders, meds.groups, citations, expected)
     _check_refs("orders.yaml silent_rules", "rule", orders.silent_rules, dict.fromkeys(expected))
     return Knowledge(
-        version=cites["version"],
+        version=cites.version,
         citations=citations,
         analytes=analytes,
-        unit_aliases=frozen_map(labs["unit_aliases"]),
-        albumin_correction=correction,
-        drug_groups=tuple(meds["groups"]),
-        condition_sets=tuple(conditions["sets"]),
+        unit_aliases=labs.unit_aliases,
+        albumin_correction=labs.albumin_correction,
+        families=labs.families,
+        drug_groups=meds.groups,
+        condition_sets=conditions.sets,
         cards=cards,
         lab_loinc_codes=_loinc_codes(analytes),
         orders=orders,
-        denervation=denervation,
-        unit_citations=tuple(labs["unit_citations"]),
+        denervation=conditions.denervation,
+        unit_citations=labs.unit_citations,
     )
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from service.reading import conform_resource
+from service.facts.conform import conform_resource
 
 Resource = dict[str, Any]
 
@@ -39,6 +39,7 @@ class PatientRecord:
     medication_statements: tuple[Resource, ...] = ()
     medication_administrations: tuple[Resource, ...] = ()
     medications: Mapping[str, Resource] = field(default_factory=dict)
+    draft_orders: tuple[Resource, ...] = ()  # the entries of an order hook's draftOrders, conformed, in order
 
     @property
     def patient_id(self) -> str | None:
@@ -49,7 +50,7 @@ class PatientRecord:
 def _iter_resources(value: Any) -> Iterable[tuple[str | None, Resource]]:
     """(fullUrl, conformed resource) for a resource or every entry of a Bundle (nested Bundles included).
 
-    Tolerant of what clients send (service/reading.py): no ``Bundle.type``, ``entry`` as a single object, and the
+    Tolerant of what clients send (service.facts.conform): no ``Bundle.type``, ``entry`` as a single object, and the
     cardinality quirks of the elements the screen reads.
     """
     if not isinstance(value, dict):
@@ -68,8 +69,29 @@ def _iter_resources(value: Any) -> Iterable[tuple[str | None, Resource]]:
         yield None, conform_resource(value)
 
 
-def build_record(values: Iterable[Any]) -> PatientRecord:
-    """Group resources (or Bundles of them) by type, dropping duplicates of the same type/id."""
+def _draft_entries(draft_orders: Any) -> tuple[Resource, ...]:
+    """The resources of draftOrders' entries (an ``entry`` object is one entry), each conformed."""
+    entries = draft_orders.get("entry") if isinstance(draft_orders, dict) else None
+    listed = [entries] if isinstance(entries, dict) else entries if isinstance(entries, list) else []
+    resources = (e["resource"] for e in listed if isinstance(e, dict) and isinstance(e.get("resource"), dict))
+    return tuple(conform_resource(resource) for resource in resources)
+
+
+def _draft_medications(draft_orders: Any) -> dict[str, Resource]:
+    """The Medications draftOrders carry, by reference and fullUrl (they win over prefetched ones)."""
+    found: dict[str, Resource] = {}
+    for full_url, resource in _iter_resources(draft_orders):
+        if resource.get("resourceType") == "Medication":
+            resource_id = resource.get("id")
+            by_id = f"Medication/{resource_id}" if isinstance(resource_id, str) else None
+            for key in (by_id, full_url):
+                if key:
+                    found.setdefault(key, resource)
+    return found
+
+
+def build_record(values: Iterable[Any], draft_orders: Any = None) -> PatientRecord:
+    """Resources (or Bundles) by type, type/id duplicates dropped; ``draft_orders`` kept apart (not yet the record)."""
     grouped: dict[str, list[Resource]] = {t: [] for t in KNOWN_TYPES}
     medications: dict[str, Resource] = {}
     seen: set[tuple[str, str]] = set()
@@ -96,5 +118,6 @@ def build_record(values: Iterable[Any]) -> PatientRecord:
         medication_requests=tuple(grouped["MedicationRequest"]),
         medication_statements=tuple(grouped["MedicationStatement"]),
         medication_administrations=tuple(grouped["MedicationAdministration"]),
-        medications=medications,
+        medications={**medications, **_draft_medications(draft_orders)},
+        draft_orders=_draft_entries(draft_orders),
     )

@@ -6,9 +6,11 @@ import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
-from service.knowledge import Knowledge
+if TYPE_CHECKING:
+    from service.knowledge import Knowledge
 
 RXNORM_SYSTEM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 ATC_SYSTEM = "http://www.whocc.no/atc"
@@ -16,12 +18,19 @@ SNOMED_SYSTEM = "http://snomed.info/sct"
 ICD10CM_SYSTEM = "http://hl7.org/fhir/sid/icd-10-cm"
 
 
+class Confidence(StrEnum):
+    """How a fact was recognised: by a code, or less surely by words in its text."""
+
+    CODE = "code"
+    TEXT = "text"
+
+
 @dataclass(frozen=True)
 class Match:
     """One knowledge key (drug group or condition set) recognised by code or, less surely, by text."""
 
     key: str
-    confidence: str  # "code" | "text"
+    confidence: Confidence
 
 
 @dataclass(frozen=True)
@@ -110,7 +119,7 @@ class FactIndex:
         # so most texts (no known drug or condition named) cost one search instead of one per group.
         if not joined or any_phrase is None or not any_phrase.search(joined):
             return []
-        return [Match(key, "text") for pattern, key in patterns if pattern.search(joined)]
+        return [Match(key, Confidence.TEXT) for pattern, key in patterns if pattern.search(joined)]
 
     def match_drug(self, concept: Concept) -> tuple[Match, ...]:
         """Drug groups a flattened medication concept belongs to (codes first; names only when no code matched)."""
@@ -122,7 +131,7 @@ class FactIndex:
                 keys.update(self.atc.get(code, ()))
                 keys.update(key for prefix, key in self.atc_prefixes if code.startswith(prefix))
         if keys:
-            return tuple(Match(key, "code") for key in sorted(keys))
+            return tuple(Match(key, Confidence.CODE) for key in sorted(keys))
         return tuple(self._by_text(concept.texts, self.drug_names, self.any_drug_name))
 
     def match_condition(self, code: Any) -> tuple[Match, ...]:
@@ -137,7 +146,7 @@ class FactIndex:
                 keys.update(self.icd.get(icd, ()))
                 keys.update(key for prefix, key in self.icd_prefixes if icd.startswith(prefix))
         if keys:
-            return tuple(Match(key, "code") for key in sorted(keys))
+            return tuple(Match(key, Confidence.CODE) for key in sorted(keys))
         return tuple(self._by_text(concept.texts, self.condition_text, self.any_condition_text))
 
 

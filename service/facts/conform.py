@@ -1,27 +1,20 @@
-"""The tolerant reader at the facts edge: repair what clients send, then decide once whether a rule can use it.
+"""The tolerant reader's first step: repair the shape of what clients send, guided by R4's element definitions.
 
-Two steps, one place:
-
-- ``conform_resource`` (records edge, every resource of prefetch, FHIR fall-back answers and ``draftOrders``)
-  repairs the shape of what clients send, guided by the R4 element definitions of ``fhir.resources``: a single
-  object where R4 says array is wrapped (the CDS Hooks Sandbox sends ``MedicationRequest.category`` that way), a
-  one-item array where R4 says single is unwrapped, and unknown elements, extensions, primitive extensions
-  (``_status``) and JSON nulls are dropped - no rule reads them, so they must not cost the resource.
-- ``read_model`` (facts gate) validates only the elements a rule reads. When one of them cannot be read, the
-  resource is skipped for that rule and the skip is tallied (``service.skip_log``: ONE log line per request).
+``conform_resource`` (records edge, every resource of prefetch, FHIR fall-back answers and ``draftOrders``) wraps a
+single object where R4 says array (the CDS Hooks Sandbox sends ``MedicationRequest.category`` that way), unwraps a
+one-item array where R4 says single, and drops unknown elements, extensions, primitive extensions (``_status``)
+and JSON nulls - no rule reads them, so they must not cost the resource. The second step, deciding whether a rule
+can use a resource, is the gate (``service.facts.gate``).
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
-
-from service.skip_log import note_skip
 
 Resource = dict[str, Any]
 # An R4B model class (fhir.resources ships no type information, so models are Any to mypy).
@@ -92,12 +85,18 @@ def element_shapes(type_name: str) -> dict[str, ElementShape]:
     return shapes
 
 
-def _conform_value(value: Any, shape: ElementShape) -> Any:
-    """The value in R4's cardinality, its parts conformed; the very same object when nothing had to change."""
+def _in_cardinality(value: Any, shape: ElementShape) -> Any:
+    """A lone value wrapped where R4 says array, a one-item array unwrapped where R4 says single."""
     if shape.repeats and not isinstance(value, list):
-        value = [value]
-    elif not shape.repeats and isinstance(value, list) and len(value) == 1:
-        value = value[0]
+        return [value]
+    if not shape.repeats and isinstance(value, list) and len(value) == 1:
+        return value[0]
+    return value
+
+
+def conform_value(value: Any, shape: ElementShape) -> Any:
+    """The value in R4's cardinality, its parts conformed; the very same object when nothing had to change."""
+    value = _in_cardinality(value, shape)
     if shape.child is None:
         return value
     if isinstance(value, list):
@@ -117,7 +116,7 @@ def _conform_element(value: Any, type_name: str) -> Any:
     for key, item in value.items():
         shape = shapes.get(key)
         if shape is not None and item is not None:
-            conformed[key] = _conform_value(item, shape)
+            conformed[key] = conform_value(item, shape)
     if len(conformed) == len(value) and all(conformed[key] is value[key] for key in conformed):
         return value  # well-formed already: no copy
     return conformed
@@ -132,10 +131,7 @@ def _codings_listed(concept: Any) -> Any:
 
 def _shallow(value: Any, shape: ElementShape) -> Any:
     """Cardinality of one top-level element (and of ``coding`` in CodeableConcepts); the same object when fine."""
-    if shape.repeats and not isinstance(value, list):
-        value = [value]
-    elif not shape.repeats and isinstance(value, list) and len(value) == 1:
-        value = value[0]
+    value = _in_cardinality(value, shape)
     if shape.child == _ANY_RESOURCE and isinstance(value, list):
         return [conform_resource(item) if isinstance(item, dict) else item for item in value]  # contained
     if shape.child != "CodeableConcept":
@@ -158,107 +154,3 @@ def conform_resource(raw: Resource) -> Resource:
     shapes = element_shapes(str(raw["resourceType"]))
     repaired = {key: fixed for key in read if key in raw and (fixed := _shallow(raw[key], shapes[key])) is not raw[key]}
     return {**raw, **repaired} if repaired else raw
-
-
-def conform_bundle(value: Any) -> Any:
-    """A Bundle with ``entry`` as an array of objects and every entry's resource conformed (a missing type is fine)."""
-    if not isinstance(value, dict) or value.get("resourceType") != "Bundle":
-        return conform_resource(value) if isinstance(value, dict) else value
-    entries = value.get("entry")
-    entries = [entries] if isinstance(entries, dict) else entries if isinstance(entries, list) else []
-    conformed = []
-    for entry in entries:
-        if isinstance(entry, dict) and isinstance(entry.get("resource"), dict):
-            conformed.append({**entry, "resource": conform_bundle(entry["resource"])})
-    return {**value, "entry": conformed}
-
-
-def _element_path(location: tuple[int | str, ...]) -> str:
-    return ".".join(str(part) for part in location if isinstance(part, str)) or "(resource)"
-
-
-def _unreadable_elements(error: Exception) -> tuple[str, ...]:
-    locations = _error_locations(error)
-    if locations is not None:
-        return tuple(sorted({_element_path(location) for location in locations}))
-    return ("(resource)",)
-
-
-def _kept(model: FhirModel, raw: Resource, elements: Collection[str]) -> Resource:
-    """The elements in ``elements`` that R4 defines for the type, conformed (unknown elements are left out)."""
-    shapes = element_shapes(model.__name__)
-    kept: Resource = {"resourceType": raw["resourceType"]} if "resourceType" in raw else {}
-    for key, value in raw.items():
-        if key in elements and key in shapes and value is not None:
-            kept[key] = _conform_value(value, shapes[key])
-    return kept
-
-
-def _without(value: Any, location: tuple[int | str, ...]) -> Any:
-    """A copy of ``value`` without the leaf at ``location`` (the path of a validation error)."""
-    if not location:
-        return value
-    head, rest = location[0], location[1:]
-    if isinstance(value, dict) and head in value:
-        if not rest:
-            return {key: item for key, item in value.items() if key != head}
-        return {**value, head: _without(value[head], rest)}
-    if isinstance(value, list) and isinstance(head, int) and 0 <= head < len(value):
-        return [*value[:head], _without(value[head], rest), *value[head + 1 :]]
-    return value
-
-
-def _error_locations(error: Exception) -> list[tuple[int | str, ...]] | None:
-    """The element paths of a pydantic validation error (as raised by the models), None for any other error."""
-    errors = getattr(error, "errors", None)
-    if not callable(errors):
-        return None
-    try:
-        return [tuple(item["loc"]) for item in errors()]
-    except (TypeError, KeyError):
-        return None
-
-
-def _minor_leaves(error: Exception) -> list[tuple[int | str, ...]] | None:
-    """The error paths when every one ends in a leaf no rule reads (inside a read element); else None."""
-    locations = _error_locations(error)
-    if locations is None:
-        return None
-    names = [[part for part in location if isinstance(part, str)] for location in locations]
-    if all(len(parts) > 1 and parts[-1] not in READ_LEAVES for parts in names):
-        return locations
-    return None
-
-
-def _validated(model: FhirModel, kept: Resource) -> Any:
-    """Validate; when the only errors are leaves no rule reads (``coding.userSelected``), drop them and retry once."""
-    try:
-        return model.model_validate(kept)
-    except ValueError as error:  # pydantic's ValidationError is a ValueError
-        minor = _minor_leaves(error)
-        if minor is None:
-            raise
-        for location in minor:
-            kept = _without(kept, location)
-        return model.model_validate(kept)
-
-
-def is_readable(model: FhirModel, raw: Resource, elements: Collection[str]) -> bool:
-    """Whether ``read_model`` would read the resource (nothing is tallied)."""
-    try:
-        _validated(model, _kept(model, raw, elements))
-    except Exception:  # any model failure means an unreadable element
-        return False
-    return True
-
-
-def read_model(model: FhirModel, raw: Resource, elements: Collection[str], rules: Iterable[str]) -> Any:
-    """The resource validated on the elements a rule reads, or None (and a tallied skip) when one is unreadable.
-
-    Elements R4 does not define for the type are left out (unknown elements never cost the resource).
-    """
-    try:
-        return _validated(model, _kept(model, raw, elements))
-    except Exception as exc:  # any model failure means an unreadable element: skip the resource, never a 500
-        note_skip(str(raw.get("resourceType") or model.__name__), _unreadable_elements(exc), rules)
-        return None

@@ -8,19 +8,21 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fhir.resources.R4B.medication import Medication
 from fhir.resources.R4B.medicationadministration import MedicationAdministration
 from fhir.resources.R4B.medicationrequest import MedicationRequest
 from fhir.resources.R4B.medicationstatement import MedicationStatement
 
-from service.fact_index import RXNORM_SYSTEM, Concept, Match, as_list, fact_index, flatten_concepts
-from service.knowledge import Knowledge
-from service.knowledge_model import DrugGroup
-from service.reading import read_model
-from service.records import PatientRecord, Resource
-from service.units import parse_instant
+from service.facts.code_index import RXNORM_SYSTEM, Concept, Confidence, Match, as_list, fact_index, flatten_concepts
+from service.facts.dates import parse_instant
+from service.facts.gate import read_model
+from service.facts.records import PatientRecord, Resource
+
+if TYPE_CHECKING:
+    from service.knowledge import Knowledge
+    from service.knowledge.models import DrugGroup
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +76,7 @@ class MedicationUse:
     start: dt.datetime | None
     end: dt.datetime | None
     resource_type: str
-    confidence: str
+    confidence: Confidence
 
 
 def _reference_target(ref: str, raw: Resource, record: PatientRecord) -> Resource | None:
@@ -89,7 +91,7 @@ def _reference_target(ref: str, raw: Resource, record: PatientRecord) -> Resourc
     return record.medications.get("/".join(parts[-2:])) if len(parts) >= 2 else None
 
 
-def _medication_concepts(raw: Resource, record: PatientRecord) -> tuple[list[Any], Resource | None]:
+def medication_concepts(raw: Resource, record: PatientRecord) -> tuple[list[Any], Resource | None]:
     """The medication's concepts (product code plus ingredients) and the referenced Medication, if any."""
     if isinstance(raw.get("medicationCodeableConcept"), dict):
         return [raw["medicationCodeableConcept"]], None
@@ -115,7 +117,8 @@ def short_name(concept: Concept, group: DrugGroup) -> str:
     return group.display
 
 
-def _window(resource_type: str, raw: Resource) -> tuple[dt.datetime | None, dt.datetime | None]:
+def use_window(resource_type: str, raw: Resource) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """When a use started and ended, from the dates its resource type records."""
     if resource_type == "MedicationRequest":
         validity = (raw.get("dispenseRequest") or {}).get("validityPeriod") or {}
         return parse_instant(raw.get("authoredOn") or validity.get("start")), parse_instant(validity.get("end"))
@@ -152,19 +155,21 @@ def _uses(resource_type: str, raw: Resource, record: PatientRecord, knowledge: K
     status = use_status(resource_type, raw)
     if status is None:
         return
-    concepts, target = _medication_concepts(raw, record)
+    concepts, target = medication_concepts(raw, record)
     concept = flatten_concepts(concepts)
     matches = fact_index(knowledge).match_drug(concept)
     if not matches or not _is_valid(resource_type, raw, target, matches):
         return
-    start, end = _window(resource_type, raw)
+    start, end = use_window(resource_type, raw)
     for match in matches:
         name = short_name(concept, knowledge.drug_group(match.key))
         yield MedicationUse(match.key, name, status, start, end, resource_type, match.confidence)
 
 
-def medication_uses(record: PatientRecord, knowledge: Knowledge) -> Iterable[MedicationUse]:
-    """Every counted use of a known drug group in the record."""
+def medication_uses(
+    record: PatientRecord, knowledge: Knowledge, signed_orders: Iterable[MedicationUse] = ()
+) -> Iterable[MedicationUse]:
+    """Every counted use of a known drug group in the record, signed draft orders after the MedicationRequests."""
     sources = (
         ("MedicationRequest", record.medication_requests),
         ("MedicationStatement", record.medication_statements),
@@ -174,3 +179,5 @@ def medication_uses(record: PatientRecord, knowledge: Knowledge) -> Iterable[Med
         for raw in resources:
             if isinstance(raw, dict):
                 yield from _uses(resource_type, raw, record, knowledge)
+        if resource_type == "MedicationRequest":
+            yield from signed_orders

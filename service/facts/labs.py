@@ -1,0 +1,173 @@
+"""Observations -> the latest usable result per analyte, in the unit it was reported and the analyte's canonical one.
+
+Raw JSON dicts are pre-filtered by LOINC code through the precompiled index; only the candidates are parsed with
+``fhir.resources.R4B`` models through the gate (``service.facts.gate``), newest first, until one can be read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from fhir.resources.R4B.observation import Observation
+
+from service.facts.code_index import FactIndex, as_list, fact_index
+from service.facts.dates import parse_instant
+from service.facts.gate import read_model
+from service.facts.records import Resource
+from service.facts.units import to_canonical, ucum_code
+from service.knowledge.models import ValueRange
+
+if TYPE_CHECKING:
+    from service.knowledge import Knowledge
+
+LOINC_SYSTEM = "http://loinc.org"
+FINAL_OBSERVATION_STATUS = frozenset({"final", "amended", "corrected"})
+PRELIMINARY_STATUS = "preliminary"
+# Preliminary results count (labelled, lower confidence) unless a final one is at least as new; cancelled and
+# entered-in-error never count.
+USABLE_OBSERVATION_STATUS = FINAL_OBSERVATION_STATUS | {PRELIMINARY_STATUS}
+
+
+@dataclass(frozen=True)
+class LabResult:
+    """The latest valid result of one analyte, as reported and in the canonical unit."""
+
+    analyte: str
+    loinc: str
+    value: float
+    value_text: str
+    unit: str | None
+    canonical: float | None
+    effective: dt.datetime
+    reference: ValueRange
+    reference_unit: str | None
+    interpretation: tuple[str, ...]
+    preliminary: bool = False
+
+    @property
+    def unit_understood(self) -> bool:
+        """Whether the value could be put in the analyte's canonical unit (else it is uninterpretable)."""
+        return self.canonical is not None
+
+
+# The elements the rules read (plus those R4 requires): only these are parsed and validated by fhir.resources,
+# so an unrelated element (an encounter reference, a narrative) neither costs time nor discards a usable result.
+OBSERVATION_ELEMENTS = frozenset(
+    {
+        "resourceType",
+        "id",
+        "status",
+        "code",
+        "valueQuantity",
+        "effectiveDateTime",
+        "effectiveInstant",
+        "effectivePeriod",
+        "issued",
+        "referenceRange",
+        "interpretation",
+    }
+)
+
+
+def is_one_of(value: Any, allowed: frozenset[str]) -> bool:
+    """Membership that tolerates any JSON value (lists and objects are simply not members)."""
+    return isinstance(value, str) and value in allowed
+
+
+def observation_effective(raw: Resource) -> dt.datetime | None:
+    """When an Observation was drawn: effective[x], else the start of its period, else when it was issued."""
+    period = raw.get("effectivePeriod")
+    start = period.get("start") if isinstance(period, dict) else None
+    return parse_instant(raw.get("effectiveDateTime") or raw.get("effectiveInstant") or start or raw.get("issued"))
+
+
+def _lab_candidates(
+    observations: Iterable[Resource], index: FactIndex
+) -> dict[str, list[tuple[dt.datetime, str, Resource]]]:
+    found: dict[str, list[tuple[dt.datetime, str, Resource]]] = {}
+    for raw in observations:
+        if not is_one_of(raw.get("status"), USABLE_OBSERVATION_STATUS):
+            continue
+        code = raw.get("code")
+        for coding in as_list(code.get("coding")) if isinstance(code, dict) else ():
+            if not isinstance(coding, dict) or coding.get("system") != LOINC_SYSTEM:
+                continue
+            code_value = coding.get("code")
+            analyte = index.loinc.get(code_value) if isinstance(code_value, str) else None
+            effective = observation_effective(raw) if analyte else None
+            if analyte and effective:
+                found.setdefault(analyte, []).append((effective, str(coding["code"]), raw))
+                break
+    return found
+
+
+def _quantity_value(quantity: Any) -> tuple[float, str | None, str | None] | None:
+    if quantity is None or quantity.value is None:
+        return None
+    return float(quantity.value), quantity.code, quantity.unit
+
+
+def _value_text(quantity: Any) -> str:
+    comparator = quantity.comparator or ""
+    return f"{comparator}{quantity.value}"
+
+
+def _reference(model: Any, aliases: Mapping[str, str]) -> tuple[ValueRange, str | None]:
+    for item in model.referenceRange or ():
+        low, high = _quantity_value(item.low), _quantity_value(item.high)
+        if low or high:
+            source = low or high
+            assert source is not None
+            unit = ucum_code(source[1], source[2], aliases)
+            return ValueRange(low=low[0] if low else None, high=high[0] if high else None), unit
+    return ValueRange(), None
+
+
+def _interpretation(model: Any) -> tuple[str, ...]:
+    return tuple(c.code for concept in model.interpretation or () for c in concept.coding or () if c.code)
+
+
+def lab_result(
+    analyte_id: str, loinc: str, effective: dt.datetime, raw: Resource, knowledge: Knowledge
+) -> LabResult | None:
+    """One Observation as a LabResult in the analyte's canonical unit, or None when the gate skips it."""
+    model = read_model(Observation, raw, OBSERVATION_ELEMENTS, (f"lab.{analyte_id}",))
+    if model is None:
+        return None
+    quantity = _quantity_value(model.valueQuantity)
+    if quantity is None:
+        return None
+    value, code, unit_text = quantity
+    unit = ucum_code(code, unit_text, knowledge.unit_aliases)
+    reference, reference_unit = _reference(model, knowledge.unit_aliases)
+    canonical = to_canonical(value, unit, knowledge.analyte(analyte_id), knowledge.unit_aliases)
+    return LabResult(
+        analyte_id,
+        loinc,
+        value,
+        _value_text(model.valueQuantity),
+        unit,
+        canonical,
+        effective,
+        reference,
+        reference_unit,
+        _interpretation(model),
+        preliminary=raw.get("status") == PRELIMINARY_STATUS,
+    )
+
+
+def latest_labs(observations: Iterable[Resource], knowledge: Knowledge) -> dict[str, LabResult]:
+    """The newest usable result per analyte; only candidates are parsed, newest first, until one is valid."""
+    latest: dict[str, LabResult] = {}
+    for analyte_id, candidates in _lab_candidates(observations, fact_index(knowledge)).items():
+        # Newest first; at the same instant a final result comes before a preliminary one.
+        candidates.sort(key=lambda item: (item[0], item[2].get("status") != PRELIMINARY_STATUS), reverse=True)
+        for effective, loinc, raw in candidates:
+            result = lab_result(analyte_id, loinc, effective, raw, knowledge)
+            if result is not None:
+                latest[analyte_id] = result
+                break
+    return latest

@@ -1,0 +1,60 @@
+"""PatientFacts: the typed snapshot of one patient the rules read, built from a PatientRecord in one pass."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from service.facts.conditions import ConditionFact, current_conditions
+from service.facts.labs import LabResult, latest_labs
+from service.facts.medications import MedicationUse, medication_uses
+from service.facts.records import PatientRecord
+from service.knowledge.models import ConditionRole
+
+if TYPE_CHECKING:
+    from service.knowledge import Knowledge
+
+
+@dataclass(frozen=True)
+class PatientFacts:
+    """A typed snapshot of one patient at ``now``."""
+
+    now: dt.datetime
+    patient_id: str | None
+    labs: Mapping[str, LabResult]
+    medications: tuple[MedicationUse, ...]
+    conditions: tuple[ConditionFact, ...]
+
+    def latest(self, analyte: str) -> LabResult | None:
+        """The latest valid result of an analyte, however old."""
+        return self.labs.get(analyte)
+
+    def recent(self, analyte: str, days: int) -> LabResult | None:
+        """The latest valid result when drawn within ``days`` of now."""
+        result = self.labs.get(analyte)
+        if result is None or self.now - result.effective > dt.timedelta(days=days):
+            return None
+        return result
+
+    def conditions_with(self, role: ConditionRole) -> tuple[ConditionFact, ...]:
+        """Current conditions of one role."""
+        return tuple(item for item in self.conditions if item.role == role)
+
+    def uses_of(self, group: str) -> tuple[MedicationUse, ...]:
+        """Medication uses of one drug group."""
+        return tuple(use for use in self.medications if use.group == group)
+
+
+def build_facts(
+    record: PatientRecord, *, now: dt.datetime, knowledge: Knowledge, signed_orders: tuple[MedicationUse, ...] = ()
+) -> PatientFacts:
+    """Everything the rules read about one patient; ``signed_orders``: draft orders as the uses they become."""
+    return PatientFacts(
+        now=now,
+        patient_id=record.patient_id,
+        labs=latest_labs(record.observations, knowledge),
+        medications=tuple(medication_uses(record, knowledge, signed_orders)),
+        conditions=tuple(current_conditions(record.conditions, knowledge)),
+    )

@@ -1,0 +1,59 @@
+"""Knowledge: the whole validated knowledge base, as the rules read it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from service.knowledge.card_text import CardText
+from service.knowledge.models import (
+    AlbuminCorrection,
+    Analyte,
+    Citation,
+    ConditionRole,
+    ConditionSet,
+    Denervation,
+    DrugGroup,
+    LabFamily,
+)
+from service.knowledge.order_rules import OrderKnowledge
+
+
+@dataclass(frozen=True, eq=False)
+class Knowledge:
+    """Everything the screen knows, validated and read-only (hashable by identity, so indexes can be cached)."""
+
+    version: str
+    citations: Mapping[str, Citation]
+    analytes: Mapping[str, Analyte]
+    unit_aliases: Mapping[str, str]
+    albumin_correction: AlbuminCorrection
+    families: tuple[LabFamily, ...]
+    drug_groups: tuple[DrugGroup, ...]
+    condition_sets: tuple[ConditionSet, ...]
+    cards: CardText
+    lab_loinc_codes: tuple[str, ...]
+    orders: OrderKnowledge
+    denervation: Denervation
+    unit_citations: tuple[str, ...] = ()
+
+    def analyte(self, analyte_id: str) -> Analyte:
+        """The analyte with this id."""
+        return self.analytes[analyte_id]
+
+    def drug_group(self, group_id: str) -> DrugGroup:
+        """The drug group with this id."""
+        return next(group for group in self.drug_groups if group.id == group_id)
+
+    def sets_with_role(self, role: ConditionRole) -> tuple[ConditionSet, ...]:
+        """Condition sets of one role, in file order."""
+        return tuple(item for item in self.condition_sets if item.role == role)
+
+    def family_of(self, analyte_id: str) -> LabFamily | None:
+        """The family an analyte belongs to, if any."""
+        return next((family for family in self.families if analyte_id in family.labs), None)
+
+    def same_question(self, analyte_id: str) -> frozenset[str]:
+        """The analyte and every lab that answers the same question (total and ionised calcium)."""
+        family = self.family_of(analyte_id)
+        return frozenset(family.labs) if family else frozenset({analyte_id})

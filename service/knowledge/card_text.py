@@ -1,0 +1,133 @@
+"""cards.yaml as records: every word a card says, per rule and shared (phrases), declared once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, Field, field_validator, model_validator
+
+from service.knowledge.models import Codes, HttpUrl, NonBlank, Record, Required, read_only
+
+# Placeholders each summary family may use (service/cards.py fills exactly these; checked at load).
+SUMMARY_FIELDS: Mapping[str, frozenset[str]] = {
+    "lab": frozenset({"value", "age", "suffix"}),
+    "drug": frozenset({"drug", "status", "suffix"}),
+    "exposure": frozenset({"suffix"}),
+    "red-flags": frozenset({"flags"}),
+    "workup": frozenset({"labs"}),
+}
+PHRASE_FIELDS: Mapping[str, frozenset[str]] = {
+    "footer": frozenset({"version", "rule_id"}),
+    "why_heading": frozenset(),
+    "do_heading": frozenset(),
+    "sources_heading": frozenset(),
+    "contributors": frozenset({"items"}),
+    "context": frozenset({"items"}),
+    "mg_first_suffix": frozenset(),
+    "mg_first_note": frozenset(),
+    "corrected_note": frozenset({"total", "albumin", "gap"}),
+    "uncorrected_note": frozenset({"hours"}),
+    "ionised_note": frozenset(),
+    "no_result": frozenset(),
+    "unit_unknown": frozenset({"value", "age"}),
+    "unit_unknown_note": frozenset(),
+    "preliminary_note": frozenset(),
+    "uncorrected_action": frozenset(),
+    "uncorrected_suffix": frozenset(),
+    "causes_found": frozenset({"items"}),
+    "stale_result": frozenset({"value", "age", "days"}),
+    "order_one": frozenset({"lab"}),
+    "order_all": frozenset({"count"}),
+    "order_reason": frozenset(),
+    "drug_active": frozenset(),
+    "drug_stopped": frozenset({"age"}),
+    "drug_stopped_undated": frozenset(),
+    "drug_given": frozenset({"ago"}),
+    "drug_started": frozenset({"date"}),
+    "drug_by_name": frozenset(),
+    "drug_evidence": frozenset({"evidence"}),
+    "drug_need": frozenset({"drug"}),
+    "condition_recorded": frozenset({"date"}),
+    "condition_by_text": frozenset(),
+    "denervation_found": frozenset({"states"}),
+    "lithium_no_level": frozenset(),
+    "lithium_unit_unknown": frozenset(),
+    "lithium_last_level": frozenset({"value", "age"}),
+    "lithium_no_recent_level": frozenset({"days"}),
+    "lithium_cause": frozenset(),
+    "lithium_high_cause": frozenset(),
+    "preliminary_suffix": frozenset(),
+    "gap_missing": frozenset(),
+    "gap_stale": frozenset(),
+    "gap_unreadable": frozenset(),
+}
+
+
+class OverrideReason(Record):
+    """An override reason offered on every card."""
+
+    code: NonBlank
+    display: NonBlank
+
+
+class CardRule(Record):
+    """The wording of one rule's card (its id is its key in cards.yaml)."""
+
+    id: NonBlank
+    summary: NonBlank
+    why: NonBlank
+    action: NonBlank
+    labs: Codes = ()
+    citations: Required
+
+
+class ThyroidPattern(Record):
+    """The reading of one TSH direction / free T4 state pair."""
+
+    label: NonBlank
+    note: NonBlank
+
+
+class CardSource(Record):
+    """The card source shown on every card."""
+
+    label: NonBlank
+
+
+THYROID_PATTERN_KEYS = frozenset(
+    f"{tsh}/{ft4}" for tsh in ("low", "high") for ft4 in ("low", "normal", "high", "absent")
+)
+
+
+class CardText(Record):
+    """cards.yaml: source, override reasons, shared phrases, per-rule texts and thyroid patterns."""
+
+    source: CardSource
+    override_reason_system: HttpUrl
+    override_reasons: Annotated[tuple[OverrideReason, ...], Field(min_length=1)]
+    phrases: Annotated[Mapping[str, NonBlank], AfterValidator(read_only)]
+    rules: Annotated[Mapping[str, CardRule], AfterValidator(read_only)]
+    thyroid_patterns: Annotated[Mapping[str, ThyroidPattern], AfterValidator(read_only)]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _rule_ids(cls, data: Any) -> Any:
+        """Each rule's id is its key in the file."""
+        rules = data.get("rules") if isinstance(data, dict) else None
+        if isinstance(rules, dict):
+            return {**data, "rules": {k: {"id": k, **v} if isinstance(v, dict) else v for k, v in rules.items()}}
+        return data
+
+    @field_validator("thyroid_patterns")
+    @classmethod
+    def _every_pattern(cls, value: Mapping[str, ThyroidPattern]) -> Mapping[str, ThyroidPattern]:
+        """Exactly one reading per TSH direction / free T4 state pair."""
+        if set(value) != THYROID_PATTERN_KEYS:
+            raise ValueError(f"expected exactly {sorted(THYROID_PATTERN_KEYS)}")
+        return value
+
+    @property
+    def source_label(self) -> str:
+        """The label of every card's source."""
+        return self.source.label

@@ -1,0 +1,224 @@
+"""The knowledge records, declared once: pydantic models that validate service/knowledge/*.yaml and that the rules read.
+
+Every model is frozen and refuses unknown keys; lists become tuples and mappings read-only, so nothing can change a
+loaded knowledge base. Cross-file references (citations, labs, rules) are checked by the loader.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Annotated, Literal, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+V = TypeVar("V")
+
+NonBlank = Annotated[str, StringConstraints(min_length=1)]
+HttpUrl = Annotated[str, StringConstraints(pattern=r"^https?://\S+$")]
+Codes = tuple[NonBlank, ...]
+Required = Annotated[tuple[NonBlank, ...], Field(min_length=1)]
+PositiveInt = Annotated[int, Field(ge=1)]
+
+
+def read_only(value: Mapping[str, V]) -> Mapping[str, V]:
+    return MappingProxyType(dict(value))
+
+
+StrMap = Annotated[Mapping[str, str], AfterValidator(read_only)]
+
+
+class Record(BaseModel):
+    """A knowledge record: immutable, unknown keys refused."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+
+class Direction(StrEnum):
+    """Which side of the range a result falls on."""
+
+    LOW = "low"
+    HIGH = "high"
+
+
+class Workup(StrEnum):
+    """Whether a lab belongs to the standard twitching work-up."""
+
+    CORE = "core"
+    BUNDLED = "bundled"
+    NONE = "none"
+
+
+class DrugKind(StrEnum):
+    """How a drug group relates to fasciculations."""
+
+    LITHIUM = "lithium"
+    DIRECT = "direct"
+    ELECTROLYTE = "electrolyte"
+    THYROID = "thyroid"
+
+
+class ConditionRole(StrEnum):
+    """What a condition set means for the screen."""
+
+    TRIGGER = "trigger"
+    DISEASE = "disease"
+    CONTEXT = "context"
+    EXPOSURE = "exposure"
+    RED_FLAG = "red_flag"
+    DENERVATION = "denervation"
+
+
+class Citation(Record):
+    """A public source."""
+
+    id: NonBlank
+    title: NonBlank
+    url: HttpUrl
+    accessed: dt.date
+    via: Literal["reference", "search"]
+
+
+class ValueRange(Record):
+    """A low/high pair in one unit; either side may be open."""
+
+    low: float | None = None
+    high: float | None = None
+
+
+class OrderCode(Record):
+    """The LOINC code to order for an analyte."""
+
+    loinc: NonBlank
+    display: NonBlank
+
+
+class Analyte(Record):
+    """One laboratory concept: its LOINC set, unit data, ranges, thresholds and look-back window."""
+
+    id: NonBlank
+    display: NonBlank
+    short: NonBlank
+    loinc: Required
+    order: OrderCode
+    canonical_unit: NonBlank
+    fallback_range: ValueRange
+    range_source: NonBlank
+    flag: tuple[Direction, ...]
+    workup: Workup
+    lookback_days: PositiveInt
+    citations: Required
+    finding: str | None = None
+    critical_low: float | None = None
+    critical_high: float | None = None
+    alert_high: float | None = None
+    molar_mass: Annotated[float, Field(gt=0)] | None = None  # g/mol, for mass <-> mole conversion
+    valence: PositiveInt | None = None  # charge, for mole <-> equivalent conversion
+    unit_aliases: StrMap = {}
+    critical_source: str | None = None
+    alternative_to: str | None = None  # a recent result of this analyte answers the need for that one
+
+
+class LabFamily(Record):
+    """Labs that answer one clinical question (total and ionised calcium): a need for any is one need."""
+
+    id: NonBlank
+    labs: Annotated[tuple[NonBlank, ...], Field(min_length=2)]
+    order_as: NonBlank  # the member ordered when the family is needed (total calcium, with its albumin)
+    answered_by: NonBlank  # a recent, understood result of this member answers the whole family...
+    answers_also: Codes = ()  # ...and these labs, needed only to read another member (albumin)
+    citations: Required
+
+
+class CorrectionFormula(Record):
+    """Corrected Ca = Ca + factor x (reference_albumin - albumin), in one unit system."""
+
+    factor: float
+    reference_albumin: float
+    calcium_unit: str
+    albumin_unit: str
+    decimals: Annotated[int, Field(ge=0, le=3)]
+
+
+class AlbuminCorrection(Record):
+    """Both unit systems of the albumin correction and the allowed gap between the draws."""
+
+    conventional: CorrectionFormula
+    si: CorrectionFormula
+    max_gap_hours: PositiveInt
+    citations: Required
+
+
+class LabsFile(Record):
+    """labs.yaml."""
+
+    unit_aliases: StrMap = {}
+    unit_citations: Required
+    albumin_correction: AlbuminCorrection
+    families: tuple[LabFamily, ...] = ()
+    analytes: Annotated[tuple[Analyte, ...], Field(min_length=1)]
+
+
+class DrugGroup(Record):
+    """A class of drugs matched by RxNorm, ATC or name."""
+
+    id: NonBlank
+    display: NonBlank
+    kind: DrugKind
+    evidence: NonBlank
+    ingredients: Annotated[StrMap, Field(min_length=1)]
+    products: StrMap = {}
+    atc: Codes = ()
+    atc_prefixes: Codes = ()
+    names: Required
+    labs: Codes = ()
+    citations: Required
+    min_duration_days: PositiveInt | None = None
+    recently_stopped_days: PositiveInt | None = None
+    recent_hours: PositiveInt | None = None
+    speaks_without_fasciculation: bool = True
+
+
+class MedicationsFile(Record):
+    """medications.yaml."""
+
+    groups: Annotated[tuple[DrugGroup, ...], Field(min_length=1)]
+
+
+class ConditionSet(Record):
+    """A clinical concept matched by SNOMED CT, ICD-10-CM (exact or prefix) or text."""
+
+    id: NonBlank
+    display: NonBlank
+    role: ConditionRole
+    snomed: Codes = ()
+    icd10cm: Codes = ()
+    icd10cm_prefixes: Codes = ()
+    text: Codes = ()
+    labs: Codes = ()
+    citations: Required
+
+
+class Denervation(Record):
+    """Condition sets that make succinylcholine dangerous: alone, or only together with weakness."""
+
+    always: Required
+    with_weakness: Codes = ()
+    weakness: Codes = ()
+    citations: Required
+
+
+class ConditionsFile(Record):
+    """conditions.yaml."""
+
+    denervation: Denervation
+    sets: Annotated[tuple[ConditionSet, ...], Field(min_length=1)]
+
+
+class CitationsFile(Record):
+    """citations.yaml."""
+
+    version: NonBlank
+    citations: Annotated[tuple[Citation, ...], Field(min_length=1)]
