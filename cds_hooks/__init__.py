@@ -42,6 +42,7 @@ from cds_hooks.events import (
     FetchOutcome,
     FhirFetchDone,
 )
+from cds_hooks.feedback import FeedbackItem, load_feedback
 from cds_hooks.fhir_client import (
     FhirClient,
     FhirClientSettings,
@@ -51,7 +52,7 @@ from cds_hooks.fhir_client import (
 from cds_hooks.openapi import openapi_document
 from cds_hooks.prefetch import PrefetchResolver, render_template
 from cds_hooks.response import ResponseInvalid, as_response, check_response, load_response
-from cds_hooks.schemas import FeedbackItem, FhirAuthorization, HookRequest, load_feedback, load_hook_request
+from cds_hooks.schemas import FhirAuthorization, HookRequest, load_hook_request
 from cds_hooks.urls import ServerAllowList
 
 __all__ = [

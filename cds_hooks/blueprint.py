@@ -22,11 +22,12 @@ from cds_hooks.cards import HookResponse
 from cds_hooks.definitions import ServiceDefinition, ServiceRegistry
 from cds_hooks.errors import BadRequest, CdsHooksError, NotFound
 from cds_hooks.events import CallFinished, CardsIssued, EventBus, FeedbackFinished, FetchOutcome, FhirFetchDone
+from cds_hooks.feedback import FeedbackItem, load_feedback
 from cds_hooks.fhir_client import ClientFactory
 from cds_hooks.openapi import openapi_document
 from cds_hooks.prefetch import PrefetchResolver
 from cds_hooks.response import ResponseInvalid, as_response
-from cds_hooks.schemas import FeedbackItem, HookRequest, load_feedback, load_hook_request
+from cds_hooks.schemas import HookRequest, load_hook_request
 
 log = logging.getLogger(__name__)
 
