@@ -46,7 +46,6 @@ from cds_hooks.feedback import FeedbackItem, load_feedback
 from cds_hooks.fhir_client import (
     FhirClient,
     FhirClientSettings,
-    bundle_resources,
     client_factory,
 )
 from cds_hooks.openapi import openapi_document
@@ -103,7 +102,6 @@ __all__ = [
     "TrustedClient",
     "TrustedClientsError",
     "Unauthorized",
-    "bundle_resources",
     "check_response",
     "client_factory",
     "create_blueprint",
