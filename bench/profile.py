@@ -25,7 +25,10 @@ STAGES = (
     ("prefetch resolution", "cds_hooks/prefetch.py", "resolve"),
     ("record + screen (handler)", "service/hooks.py", "handle"),
     ("  facts (incl. fhir.resources parsing)", "service/facts/patient.py", "build_facts"),
-    ("check response (marshmallow)", "cds_hooks/response.py", "check_response"),
+    ("  cards (card model, its checks included)", "service/cards.py", "build_cards"),
+    ("work-up links (card model)", "service/workup/links.py", "add_links"),
+    ("check a plain-JSON response (marshmallow)", "cds_hooks/response.py", "load_response"),
+    ("serialise response (card model to_json)", "cds_hooks/model.py", "to_json"),
     ("store issued cards (SQLite)", "service/feedback.py", "record"),
     ("whole call (Flask WSGI)", "flask/app.py", "wsgi_app"),
 )

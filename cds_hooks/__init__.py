@@ -1,4 +1,4 @@
-"""A domain-free CDS Hooks 2.0 toolkit: schemas, discovery, prefetch with FHIR fall-back, errors, Flask blueprint."""
+"""A domain-free CDS Hooks 2.0 toolkit: schemas, card model, discovery, prefetch with FHIR fall-back, blueprint."""
 
 from cds_hooks.auth import (
     JwtAuthenticator,
@@ -9,6 +9,20 @@ from cds_hooks.auth import (
     load_trusted_clients,
 )
 from cds_hooks.blueprint import Authenticator, EndpointOptions, create_blueprint, install_error_handlers, json_response
+from cds_hooks.cards import (
+    Action,
+    ActionType,
+    Card,
+    Coding,
+    HookResponse,
+    Indicator,
+    Link,
+    LinkType,
+    OverrideReason,
+    SelectionBehavior,
+    Source,
+    Suggestion,
+)
 from cds_hooks.definitions import Handler, Prefetched, ServiceDefinition, ServiceRegistry
 from cds_hooks.errors import (
     BadRequest,
@@ -28,19 +42,33 @@ from cds_hooks.events import (
     FetchOutcome,
     FhirFetchDone,
 )
+from cds_hooks.feedback import FeedbackItem, load_feedback
 from cds_hooks.fhir_client import (
     FhirClient,
     FhirClientSettings,
-    bundle_resources,
     client_factory,
 )
 from cds_hooks.openapi import openapi_document
 from cds_hooks.prefetch import PrefetchResolver, render_template
-from cds_hooks.response import ResponseInvalid, check_response
-from cds_hooks.schemas import FeedbackItem, FhirAuthorization, HookRequest, load_feedback, load_hook_request
+from cds_hooks.response import ResponseInvalid, as_response, check_response, load_response
+from cds_hooks.schemas import FhirAuthorization, HookRequest, load_hook_request
 from cds_hooks.urls import ServerAllowList
 
 __all__ = [
+    "Action",
+    "ActionType",
+    "Card",
+    "Coding",
+    "HookResponse",
+    "Indicator",
+    "Link",
+    "LinkType",
+    "OverrideReason",
+    "SelectionBehavior",
+    "Source",
+    "Suggestion",
+    "as_response",
+    "load_response",
     "Authenticator",
     "BadRequest",
     "CallFinished",
@@ -74,7 +102,6 @@ __all__ = [
     "TrustedClient",
     "TrustedClientsError",
     "Unauthorized",
-    "bundle_resources",
     "check_response",
     "client_factory",
     "create_blueprint",

@@ -18,20 +18,22 @@ import orjson
 from flask import Blueprint, Flask, Response, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from cds_hooks.cards import HookResponse
 from cds_hooks.definitions import ServiceDefinition, ServiceRegistry
 from cds_hooks.errors import BadRequest, CdsHooksError, NotFound
 from cds_hooks.events import CallFinished, CardsIssued, EventBus, FeedbackFinished, FetchOutcome, FhirFetchDone
+from cds_hooks.feedback import FeedbackItem, load_feedback
 from cds_hooks.fhir_client import ClientFactory
 from cds_hooks.openapi import openapi_document
 from cds_hooks.prefetch import PrefetchResolver
-from cds_hooks.response import ResponseInvalid, check_response
-from cds_hooks.schemas import FeedbackItem, HookRequest, load_feedback, load_hook_request
+from cds_hooks.response import ResponseInvalid, as_response
+from cds_hooks.schemas import HookRequest, load_hook_request
 
 log = logging.getLogger(__name__)
 
 Authenticator = Callable[[str | None, str], None]
 # What an application's card recorder looks like (subscribe it to ``CardsIssued``).
-CardsObserver = Callable[[ServiceDefinition, HookRequest, dict[str, Any]], None]
+CardsObserver = Callable[[ServiceDefinition, HookRequest, HookResponse], None]
 FeedbackSink = Callable[[str, Sequence[FeedbackItem]], dict[str, Any]]
 
 CORS_ALLOW_HEADERS = "Authorization, Content-Type"
@@ -112,18 +114,17 @@ class _Endpoints:
         hook_request = load_hook_request(_read_json(), frozenset({definition.hook}))
         g.cds_hooks_call = (definition.id, definition.hook)
         prefetched = self._prefetch(definition, hook_request)
-        document = definition.handler(hook_request, prefetched)
-        check_response(document)
-        self.options.events.publish(CardsIssued(definition, hook_request, document))
+        response = as_response(definition.handler(hook_request, prefetched))
+        self.options.events.publish(CardsIssued(definition, hook_request, response))
         log.info(
             "service=%s hook=%s hookInstance=%s cards=%d elapsed_ms=%.1f",
             service_id,
             hook_request.hook,
             hook_request.hook_instance,
-            len(document["cards"]),
+            len(response.cards),
             (time.perf_counter() - started) * 1000,
         )
-        return json_response(document)
+        return json_response(response.to_json())
 
     def _prefetch(self, definition: ServiceDefinition, hook_request: HookRequest) -> dict[str, Any | None]:
         """Resolve the prefetch (FHIR fall-back included), publishing how it ended and how long it took."""

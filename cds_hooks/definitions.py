@@ -6,13 +6,16 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cds_hooks.cards import HookResponse
 from cds_hooks.errors import BadRequest, NotFound
 from cds_hooks.prefetch import check_template
 from cds_hooks.response import check_discovery
 from cds_hooks.schemas import HookRequest
 
 Prefetched = Mapping[str, Any | None]
-Handler = Callable[[HookRequest, Prefetched], dict[str, Any]]
+# A handler answers with the card model; a plain JSON document is checked against the model's schema.
+Answer = HookResponse | Mapping[str, Any]
+Handler = Callable[[HookRequest, Prefetched], Answer]
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ application may publish ``CardsRecorded`` and ``DatabaseError`` on the same bus.
 card recording) run in the request's thread, in subscription order. A subscriber that raises is logged (its type
 only: the message may quote request data) and skipped, so an observer can never turn a call into an error.
 
-Events carry no patient data beyond what ``CardsIssued`` must hand over (the request and the response document).
+Events carry no patient data beyond what ``CardsIssued`` must hand over (the request and the typed response).
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
+
+from cds_hooks.cards import HookResponse
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +52,11 @@ class FhirFetchDone:
 
 @dataclass(frozen=True)
 class CardsIssued:
-    """A validated response is about to be sent: the ``definition``, ``request`` and ``document`` of the call."""
+    """A valid response is about to be sent: the ``definition``, ``request`` and typed ``response`` of the call."""
 
     definition: Any
     request: Any
-    document: dict[str, Any]
+    response: HookResponse
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import http.client
 import http.cookiejar
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -178,13 +178,6 @@ def next_link(bundle: dict[str, Any]) -> str | None:
             url: str = link["url"]
             return url
     return None
-
-
-def bundle_resources(bundle: dict[str, Any]) -> Iterable[dict[str, Any]]:
-    """The resources of a Bundle's entries (entries without a resource object are passed over)."""
-    for entry in bundle.get("entry") or []:
-        if isinstance(entry, dict) and isinstance(entry.get("resource"), dict):
-            yield entry["resource"]
 
 
 def cookieless_session() -> requests.Session:

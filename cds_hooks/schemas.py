@@ -1,4 +1,4 @@
-"""Marshmallow schemas for what a CDS client sends: the hook request, its contexts, and feedback.
+"""Marshmallow schemas for what a CDS client sends: the hook request and its contexts (feedback: ``feedback``).
 
 Inbound schemas ignore unknown keys (clients add extensions); every loaded object is a frozen dataclass.
 Field rules follow CDS Hooks 2.0 §Calling a CDS Service, §Feedback and the CDS Hooks Library hook pages.
@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
@@ -19,7 +18,6 @@ from cds_hooks.limits import (
     FHIR_ID_PATTERN,
     HOOK_INSTANCE_PATTERN,
     MAX_ACCESS_TOKEN_CHARS,
-    MAX_CODE_CHARS,
     MAX_NAME_CHARS,
     MAX_TEXT_CHARS,
     MAX_URI_CHARS,
@@ -99,12 +97,28 @@ class HookRequestSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
+    # Invariant cds-r-1 as JSON Schema for the OpenAPI document (checked in code below).
+    json_schema_invariants: ClassVar[dict[str, Any]] = {
+        "description": "fhirServer is required when fhirAuthorization is given (CDS Hooks invariant cds-r-1)",
+        "anyOf": [{"not": {"required": ["fhirAuthorization"]}}, {"required": ["fhirServer"]}],
+    }
+
     hook = fields.String(required=True, validate=_name)
     hookInstance = fields.String(required=True, validate=_hook_instance)
-    fhirServer = fields.Url(schemes={"http", "https"}, require_tld=False, validate=longest(MAX_URL_CHARS))
+    fhirServer = fields.Url(
+        schemes={"http", "https"},
+        require_tld=False,
+        validate=longest(MAX_URL_CHARS),
+        metadata={"format": "uri", "pattern": "^https?://"},
+    )
     fhirAuthorization = fields.Nested(FhirAuthorizationSchema)
     context = fields.Dict(required=True)
-    prefetch = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True), validate=_short_keys)
+    prefetch = fields.Dict(
+        keys=fields.String(),
+        values=fields.Raw(allow_none=True),
+        validate=_short_keys,
+        metadata={"description": f"keys are 1 to {MAX_NAME_CHARS} characters"},
+    )
 
     @validates_schema
     def _authorization_needs_server(self, data: dict[str, Any], **_: Any) -> None:
@@ -122,6 +136,10 @@ class HookRequestSchema(Schema):
             fhir_authorization=data.get("fhirAuthorization"),
             prefetch=data.get("prefetch") or {},
         )
+
+
+# What _must_be_bundle checks, as JSON Schema for the OpenAPI document.
+_BUNDLE_SHAPE = {"required": ["resourceType"], "properties": {"resourceType": {"type": "string", "enum": ["Bundle"]}}}
 
 
 def _must_be_bundle(value: Mapping[str, Any]) -> None:
@@ -152,7 +170,7 @@ class PatientViewContextSchema(Schema):
 class OrderSignContextSchema(PatientViewContextSchema):
     """``order-sign`` context: the draft orders about to be signed."""
 
-    draftOrders = fields.Dict(required=True, validate=_must_be_bundle)
+    draftOrders = fields.Dict(required=True, validate=_must_be_bundle, metadata=_BUNDLE_SHAPE)
 
 
 class OrderSelectContextSchema(OrderSignContextSchema):
@@ -168,93 +186,7 @@ CONTEXT_SCHEMAS: dict[str, Schema] = {
 }
 
 
-@dataclass(frozen=True)
-class FeedbackItem:
-    """One feedback entry: what the clinician did with one card."""
-
-    card: str
-    outcome: str
-    outcome_timestamp: datetime
-    accepted_suggestions: tuple[str, ...] = ()
-    override_code: str | None = None
-    override_system: str | None = None
-    override_comment: str | None = None
-
-
-class _CodingSchema(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
-    code = fields.String(required=True, validate=between(1, MAX_CODE_CHARS))
-    system = fields.String(required=True, validate=between(1, MAX_URI_CHARS))
-    display = fields.String(validate=longest(MAX_URI_CHARS))
-
-
-class _AcceptedSuggestionSchema(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
-    id = fields.String(required=True, validate=_name)
-
-
-class _OverrideReasonSchema(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
-    reason = fields.Nested(_CodingSchema)
-    userComment = fields.String(validate=longest(MAX_TEXT_CHARS))
-
-    @validates_schema
-    def _reason_or_comment(self, data: dict[str, Any], **_: Any) -> None:
-        # CDS Hooks 3.0-ballot invariant cds-fb-3: an override reason says something.
-        if "reason" not in data and "userComment" not in data:
-            raise ValidationError("needs reason or userComment", "overrideReason")
-
-
-class FeedbackItemSchema(Schema):
-    """One element of ``feedback`` (CDS Hooks 2.0 §Feedback)."""
-
-    class Meta:
-        unknown = EXCLUDE
-
-    card = fields.String(required=True, validate=_name)
-    outcome = fields.String(required=True, validate=validate.OneOf(["accepted", "overridden"]))
-    acceptedSuggestions = fields.List(fields.Nested(_AcceptedSuggestionSchema))
-    overrideReason = fields.Nested(_OverrideReasonSchema)
-    outcomeTimestamp = fields.AwareDateTime(required=True, format="iso")
-
-    @validates_schema
-    def _accepted_needs_suggestions(self, data: dict[str, Any], **_: Any) -> None:
-        # CDS Hooks 2.0: acceptedSuggestions is REQUIRED for an accepted outcome (invariant cds-fb-2).
-        if data.get("outcome") == "accepted" and not data.get("acceptedSuggestions"):
-            raise ValidationError("is required when outcome is accepted", "acceptedSuggestions")
-
-    @post_load
-    def _make(self, data: dict[str, Any], **_: Any) -> FeedbackItem:
-        reason = data.get("overrideReason", {})
-        coding = reason.get("reason", {})
-        return FeedbackItem(
-            card=data["card"],
-            outcome=data["outcome"],
-            outcome_timestamp=data["outcomeTimestamp"],
-            accepted_suggestions=tuple(s["id"] for s in data.get("acceptedSuggestions", [])),
-            override_code=coding.get("code"),
-            override_system=coding.get("system"),
-            override_comment=reason.get("userComment"),
-        )
-
-
-class FeedbackRequestSchema(Schema):
-    """The body of ``POST /cds-services/{id}/feedback``."""
-
-    class Meta:
-        unknown = EXCLUDE
-
-    feedback = fields.List(fields.Nested(FeedbackItemSchema), required=True, validate=_not_blank)
-
-
 HOOK_REQUEST_SCHEMA = HookRequestSchema()
-FEEDBACK_REQUEST_SCHEMA = FeedbackRequestSchema()
 
 
 def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -302,15 +234,3 @@ def load_hook_request(body: Any, served_hooks: frozenset[str]) -> HookRequest:
         fhir_authorization=request.fhir_authorization,
         prefetch=request.prefetch,
     )
-
-
-def load_feedback(body: Any) -> list[FeedbackItem]:
-    """Validate a feedback body or raise BadRequest naming the fields (``feedback.0.outcome``)."""
-    if not isinstance(body, Mapping):
-        raise BadRequest("request body must be a JSON object", {"body": ["must be a JSON object"]})
-    try:
-        data = FEEDBACK_REQUEST_SCHEMA.load(body)
-    except ValidationError as exc:
-        raise BadRequest("invalid feedback", flatten_messages(exc.messages)) from exc
-    items: list[FeedbackItem] = data["feedback"]
-    return items

@@ -57,7 +57,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     store = open_resilient_store(settings, events.publish)
     app.extensions["fasciculation_cds.store"] = store
     record_cards = card_recorder(store, settings.patient_hash_key)
-    events.subscribe(CardsIssued, lambda issued: record_cards(issued.definition, issued.request, issued.document))
+    events.subscribe(CardsIssued, lambda issued: record_cards(issued.definition, issued.request, issued.response))
     fhir_clients = _fhir_client_factory(settings)
     options = EndpointOptions(
         client_factory=fhir_clients,

@@ -4,10 +4,24 @@ from __future__ import annotations
 
 import string
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
-from cds_hooks.response import SUMMARY_MAX_CHARS
+from marshmallow import fields, validate
+
+from cds_hooks.cards import (
+    SUMMARY_MAX_CHARS,
+    Action,
+    ActionType,
+    Card,
+    Indicator,
+    OverrideReason,
+    SelectionBehavior,
+    Source,
+    Suggestion,
+)
+from cds_hooks.model import WireModel, wire, wire_model
 from service.knowledge import CardRule, Knowledge
 from service.rules.findings import Finding
 
@@ -15,6 +29,23 @@ CARD_EXTENSION = "org.fasciculation-cds.card"
 LOINC_SYSTEM = "http://loinc.org"
 # Fixed namespace: the same hookInstance, finding and label always give the same uuid.
 UUID_NAMESPACE = uuid.UUID("6f1c64a4-3f0e-5a55-9a7e-2f9a3c1d0b11")
+
+
+@wire_model
+@dataclass(frozen=True, kw_only=True)
+class CardProvenance(WireModel):
+    """The rule and knowledge version behind a card, sent as its ``org.fasciculation-cds.card`` extension."""
+
+    rule_id: str = field(metadata=wire(fields.String(data_key="ruleId", required=True, validate=validate.Length(1))))
+    knowledge_version: str = field(
+        metadata=wire(fields.String(data_key="knowledgeVersion", required=True, validate=validate.Length(1)))
+    )
+
+
+def provenance(card: Card) -> CardProvenance | None:
+    """The provenance of one of our cards (None for a card built elsewhere)."""
+    tag = (card.extension or {}).get(CARD_EXTENSION)
+    return tag if isinstance(tag, CardProvenance) else None
 
 
 class _Blank(dict[str, str]):
@@ -71,59 +102,58 @@ def service_request(analyte_id: str, knowledge: Knowledge, patient_id: str | Non
     return request
 
 
-def _action(analyte_id: str, knowledge: Knowledge, patient_id: str | None) -> dict[str, Any]:
+def _action(analyte_id: str, knowledge: Knowledge, patient_id: str | None) -> Action:
     order = knowledge.analyte(analyte_id).order
-    return {
-        "type": "create",
-        "description": f"Order {order.display} (LOINC {order.loinc})",
-        "resource": service_request(analyte_id, knowledge, patient_id),
-    }
+    return Action(
+        type=ActionType.CREATE,
+        description=f"Order {order.display} (LOINC {order.loinc})",
+        resource=service_request(analyte_id, knowledge, patient_id),
+    )
 
 
-def _suggestions(finding: Finding, knowledge: Knowledge, hook_instance: str, patient_id: str | None) -> list[Any]:
+def _suggestions(
+    finding: Finding, knowledge: Knowledge, hook_instance: str, patient_id: str | None
+) -> tuple[Suggestion, ...]:
     phrases, orders = knowledge.cards.phrases, list(dict.fromkeys(finding.orders))
-    suggestions = []
-    for lab in orders:
-        label = phrases["order_one"].format(lab=knowledge.analyte(lab).display)
-        actions = [_action(lab, knowledge, patient_id)]
-        suggestions.append(
-            {"label": label, "uuid": stable_uuid(hook_instance, finding.rule_id, label), "actions": actions}
-        )
+    labelled = [(phrases["order_one"].format(lab=knowledge.analyte(lab).display), [lab]) for lab in orders]
     if len(orders) > 1:
-        label = phrases["order_all"].format(count=len(orders))
-        actions = [_action(lab, knowledge, patient_id) for lab in orders]
-        suggestions.append(
-            {"label": label, "uuid": stable_uuid(hook_instance, finding.rule_id, label), "actions": actions}
+        labelled.append((phrases["order_all"].format(count=len(orders)), orders))
+    return tuple(
+        Suggestion(
+            label=label,
+            uuid=stable_uuid(hook_instance, finding.rule_id, label),
+            actions=tuple(_action(lab, knowledge, patient_id) for lab in labs),
         )
-    return suggestions
+        for label, labs in labelled
+    )
 
 
-def _override_reasons(knowledge: Knowledge) -> list[Mapping[str, str]]:
+def _override_reasons(knowledge: Knowledge) -> tuple[OverrideReason, ...]:
     system = knowledge.cards.override_reason_system
-    return [{"code": r.code, "system": system, "display": r.display} for r in knowledge.cards.override_reasons]
+    return tuple(
+        OverrideReason(code=r.code, system=system, display=r.display) for r in knowledge.cards.override_reasons
+    )
 
 
 def build_card(
     finding: Finding, *, knowledge: Knowledge, hook_instance: str, patient_id: str | None, framing: str | None = None
-) -> dict[str, Any]:
+) -> Card:
     """The CDS Hooks card for one finding."""
     rule = knowledge.cards.rules[finding.rule_id]
     summary = string.Formatter().vformat(rule.summary, (), _Blank(finding.summary))
     first_citation = knowledge.citations[_citation_ids(rule, finding)[0]]
-    card: dict[str, Any] = {
-        "uuid": stable_uuid(hook_instance, finding.rule_id, "card"),
-        "summary": fit_summary(summary, framing),
-        "detail": _detail(finding, rule, knowledge),
-        "indicator": finding.indicator.value,
-        "source": {"label": knowledge.cards.source_label, "url": first_citation.url},
-        "overrideReasons": _override_reasons(knowledge),
-        "extension": {CARD_EXTENSION: {"ruleId": finding.rule_id, "knowledgeVersion": knowledge.version}},
-    }
     suggestions = _suggestions(finding, knowledge, hook_instance, patient_id)
-    if suggestions:
-        card["suggestions"] = suggestions
-        card["selectionBehavior"] = "any"
-    return card
+    return Card(
+        uuid=stable_uuid(hook_instance, finding.rule_id, "card"),
+        summary=fit_summary(summary, framing),
+        detail=_detail(finding, rule, knowledge),
+        indicator=Indicator(finding.indicator.value),
+        source=Source(label=knowledge.cards.source_label, url=first_citation.url),
+        override_reasons=_override_reasons(knowledge),
+        extension={CARD_EXTENSION: CardProvenance(rule_id=finding.rule_id, knowledge_version=knowledge.version)},
+        suggestions=suggestions or None,
+        selection_behavior=SelectionBehavior.ANY if suggestions else None,
+    )
 
 
 def build_cards(
@@ -133,7 +163,7 @@ def build_cards(
     hook_instance: str,
     patient_id: str | None,
     framing: str | None = None,
-) -> list[dict[str, Any]]:
+) -> list[Card]:
     """Cards for findings already in display order."""
     return [
         build_card(f, knowledge=knowledge, hook_instance=hook_instance, patient_id=patient_id, framing=framing)

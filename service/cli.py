@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from cds_hooks import CdsHooksError, HookRequest, PrefetchResolver, ServiceRegistry, check_response, load_hook_request
+from cds_hooks import CdsHooksError, HookRequest, PrefetchResolver, ServiceRegistry, as_response, load_hook_request
 from service.cli_inputs import parse_now, read_bundle_file
 from service.config import fhir_client_settings, load_settings
 from service.hooks import SERVICE_IDS, service_definitions
@@ -58,8 +58,7 @@ def evaluate(args: argparse.Namespace) -> int:
         request = HookRequest(args.hook, args.hook_instance, context, fhir_server=args.fhir_server.rstrip("/"))
         resolver = PrefetchResolver(definition.prefetch, _cli_client_factory(args.token))
         prefetched = dict(resolver.resolve(request))
-    document = definition.handler(request, prefetched)
-    check_response(document)
+    document = as_response(definition.handler(request, prefetched)).to_json()
     sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
     return 0
 

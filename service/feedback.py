@@ -14,19 +14,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from cds_hooks import BadRequest, FeedbackItem, HookRequest, ServiceDefinition
+from cds_hooks import BadRequest, Card, FeedbackItem, HookRequest, HookResponse, ServiceDefinition
 from cds_hooks.blueprint import CardsObserver, FeedbackSink
+from service.cards import provenance
 from service.store import IssuedCard, OfferedReason, Store, utc_now
 
 log = logging.getLogger(__name__)
-
-CARD_EXTENSION = "org.fasciculation-cds.card"
 
 
 def patient_hash(patient_id: str, key: str | None) -> str | None:
@@ -36,39 +35,24 @@ def patient_hash(patient_id: str, key: str | None) -> str | None:
     return hmac.new(key.encode(), patient_id.encode(), hashlib.sha256).hexdigest()
 
 
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _offered_reasons(card: Mapping[str, Any]) -> tuple[OfferedReason, ...]:
-    reasons = card.get("overrideReasons") or []
-    return tuple(
-        OfferedReason(str(r["code"]), str(r["system"]), _text(r.get("display")))
-        for r in reasons
-        if isinstance(r, Mapping) and _text(r.get("code")) and _text(r.get("system"))
-    )
-
-
 def issued_card(
-    card: Mapping[str, Any], definition: ServiceDefinition, request: HookRequest, patient: str | None, now: datetime
+    card: Card, definition: ServiceDefinition, request: HookRequest, patient: str | None, now: datetime
 ) -> IssuedCard | None:
     """What we remember of one card (None for a card without a uuid: no feedback can name it)."""
-    card_uuid = _text(card.get("uuid"))
-    if card_uuid is None:
+    if card.uuid is None:
         return None
-    extension = (card.get("extension") or {}).get(CARD_EXTENSION) or {}
-    suggestions = card.get("suggestions") or []
+    tag = provenance(card)
     return IssuedCard(
-        card_uuid=card_uuid,
+        card_uuid=card.uuid,
         service_id=definition.id,
         hook=request.hook,
         hook_instance=request.hook_instance,
-        indicator=str(card.get("indicator")),
+        indicator=card.indicator.value,
         issued_at=now,
-        rule_id=_text(extension.get("ruleId")),
-        knowledge_version=_text(extension.get("knowledgeVersion")),
-        suggestion_uuids=tuple(s["uuid"] for s in suggestions if isinstance(s, Mapping) and _text(s.get("uuid"))),
-        override_reasons=_offered_reasons(card),
+        rule_id=tag.rule_id if tag else None,
+        knowledge_version=tag.knowledge_version if tag else None,
+        suggestion_uuids=tuple(s.uuid for s in card.suggestions or () if s.uuid),
+        override_reasons=tuple(OfferedReason(r.code, r.system, r.display) for r in card.override_reasons or ()),
         patient_hash=patient,
     )
 
@@ -76,10 +60,10 @@ def issued_card(
 def card_recorder(store: Store, patient_hash_key: str | None, clock: Callable[[], datetime] = utc_now) -> CardsObserver:
     """The ``CardsIssued`` subscriber: record every card of a validated response (a database failure only logs)."""
 
-    def record(definition: ServiceDefinition, request: HookRequest, document: dict[str, Any]) -> None:
+    def record(definition: ServiceDefinition, request: HookRequest, response: HookResponse) -> None:
         patient = patient_hash(str(request.context.get("patientId") or ""), patient_hash_key)
         now = clock()
-        cards = [issued_card(card, definition, request, patient, now) for card in document.get("cards", [])]
+        cards = [issued_card(card, definition, request, patient, now) for card in response.cards]
         kept = [card for card in cards if card is not None]
         try:
             store.record_cards(kept)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
-from cds_hooks import HookRequest, Prefetched, ServiceDefinition
+from cds_hooks import HookRequest, HookResponse, Prefetched, ServiceDefinition
 from service.facts.records import build_record
 from service.facts.skip_log import skip_log
 from service.knowledge import Knowledge
@@ -48,15 +47,15 @@ def patient_prefetch(knowledge: Knowledge) -> dict[str, str]:
     }
 
 
-def patient_view_handler(knowledge: Knowledge, clock: Clock) -> Callable[[HookRequest, Prefetched], dict[str, Any]]:
+def patient_view_handler(knowledge: Knowledge, clock: Clock) -> Callable[[HookRequest, Prefetched], HookResponse]:
     """The patient-view handler: prefetched data -> patient record -> screen -> cards."""
 
-    def handle(request: HookRequest, prefetched: Prefetched) -> dict[str, Any]:
+    def handle(request: HookRequest, prefetched: Prefetched) -> HookResponse:
         with skip_log(request.hook_instance):
             record = build_record(v for v in prefetched.values() if v is not None)
             result = screen_patient(record, now=clock(), hook_instance=request.hook_instance, knowledge=knowledge)
         log.info("hookInstance=%s rules=%s", request.hook_instance, ",".join(result.rule_ids) or "-")
-        return {"cards": result.cards}
+        return HookResponse(cards=tuple(result.cards))
 
     return handle
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 
-from cds_hooks import HookRequest, Prefetched, ServiceDefinition
+from cds_hooks import Card, HookRequest, HookResponse, Prefetched, ServiceDefinition
 from service.cards import build_card
 from service.facts import build_facts
 from service.facts.records import PatientRecord, build_record
@@ -56,7 +55,7 @@ def order_cards(
     now: dt.datetime,
     hook_instance: str,
     knowledge: Knowledge,
-) -> list[dict[str, Any]]:
+) -> list[Card]:
     """Cards for a patient with documented fasciculations: trigger orders frame the screen, culprit drugs their own."""
     signed = tuple(use for o in orders for use in o.uses)
     facts = build_facts(record, now=now, knowledge=knowledge, signed_orders=signed)
@@ -73,14 +72,14 @@ def order_cards(
     ]
 
 
-def order_handler(knowledge: Knowledge, clock: Clock) -> Callable[[HookRequest, Prefetched], dict[str, Any]]:
+def order_handler(knowledge: Knowledge, clock: Clock) -> Callable[[HookRequest, Prefetched], HookResponse]:
     """The order-select / order-sign handler: prefetched patient + draft orders -> recognised orders -> cards."""
 
-    def handle(request: HookRequest, prefetched: Prefetched) -> dict[str, Any]:
+    def handle(request: HookRequest, prefetched: Prefetched) -> HookResponse:
         with skip_log(request.hook_instance):
             return _order_response(request, prefetched)
 
-    def _order_response(request: HookRequest, prefetched: Prefetched) -> dict[str, Any]:
+    def _order_response(request: HookRequest, prefetched: Prefetched) -> HookResponse:
         # draftOrders go through the same tolerant reader as prefetch (Sandbox: category as an object, no type).
         drafts = request.context["draftOrders"]
         selections = request.context.get("selections") if request.hook == "order-select" else None
@@ -94,7 +93,7 @@ def order_handler(knowledge: Knowledge, clock: Clock) -> Callable[[HookRequest, 
         )
         keys = ",".join(f"{o.role}:{o.key}" for o in orders) or "-"
         log.info("hookInstance=%s hook=%s orders=%s cards=%d", request.hook_instance, request.hook, keys, len(cards))
-        return {"cards": cards}
+        return HookResponse(cards=tuple(cards))
 
     return handle
 

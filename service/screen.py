@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
+from cds_hooks import Card
 from service.cards import build_cards
 from service.facts import PatientFacts, build_facts
 from service.facts.records import PatientRecord
@@ -28,7 +28,7 @@ from service.rules.workup import workup_finding
 class ScreenResult:
     """Cards in display order, the rule id of each, and the findings behind them."""
 
-    cards: list[dict[str, Any]]
+    cards: list[Card]
     rule_ids: tuple[str, ...]
     findings: tuple[Finding, ...] = ()
     mode: ScreenMode = ScreenMode.OFF

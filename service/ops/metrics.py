@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
 
 from flask import Blueprint, Response
 
+from cds_hooks import Card
 from cds_hooks.events import (
     CallFinished,
     CardsIssued,
@@ -23,7 +23,7 @@ from cds_hooks.events import (
     FeedbackFinished,
     FhirFetchDone,
 )
-from service.feedback import CARD_EXTENSION
+from service.cards import provenance
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -67,11 +67,9 @@ class Metrics:
         return generate_latest(registry)
 
 
-def _card_rule(card: Any) -> str:
-    extension = card.get("extension") if isinstance(card, dict) else None
-    ours = extension.get(CARD_EXTENSION) if isinstance(extension, dict) else None
-    rule = ours.get("ruleId") if isinstance(ours, dict) else None
-    return rule if isinstance(rule, str) else "none"
+def _card_rule(card: Card) -> str:
+    tag = provenance(card)
+    return tag.rule_id if tag else "none"
 
 
 def subscribe_metrics(metrics: Metrics, events: EventBus, degraded: Callable[[], bool]) -> None:
@@ -83,8 +81,8 @@ def subscribe_metrics(metrics: Metrics, events: EventBus, degraded: Callable[[],
         metrics.degraded.set(1 if degraded() else 0)
 
     def cards_issued(event: CardsIssued) -> None:
-        for card in event.document.get("cards", []):
-            metrics.cards.labels(event.definition.id, _card_rule(card), str(card.get("indicator"))).inc()
+        for card in event.response.cards:
+            metrics.cards.labels(event.definition.id, _card_rule(card), card.indicator.value).inc()
 
     def fetch_done(event: FhirFetchDone) -> None:
         metrics.fetches.labels(event.outcome.value).inc()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from flask import has_request_context, request
 
-from cds_hooks import HookRequest, Prefetched, ServiceDefinition
-from service.cards import CARD_EXTENSION
+from cds_hooks import Card, HookRequest, HookResponse, Link, LinkType, Prefetched, ServiceDefinition, as_response
+from cds_hooks.definitions import Handler
+from service.cards import provenance
 
 LINK_LABEL = "Open the work-up view: lab trends, drugs and checklist"
 # Outside a request (the CLI) and without CDS_PUBLIC_URL, links point at the default `serve` address.
@@ -22,24 +23,28 @@ def launch_url(public_url: str | None) -> str:
     return f"{base.rstrip('/')}/workup/launch"
 
 
-def smart_link(rule_id: str, url: str) -> dict[str, str]:
+def smart_link(rule_id: str, url: str) -> Link:
     """One card link that launches the SMART app with the finding as its appContext."""
-    return {"label": LINK_LABEL, "url": url, "type": "smart", "appContext": f"finding={rule_id}"}
+    return Link(label=LINK_LABEL, url=url, type=LinkType.SMART, app_context=f"finding={rule_id}")
 
 
-def add_links(cards: Iterable[dict[str, Any]], url: str) -> None:
-    """Append the work-up link to every card that names its rule (in place)."""
-    for card in cards:
-        rule_id = card.get("extension", {}).get(CARD_EXTENSION, {}).get("ruleId")
-        if isinstance(rule_id, str):
-            card["links"] = [*card.get("links", []), smart_link(rule_id, url)]
+def with_link(card: Card, url: str) -> Card:
+    """The card with the work-up link appended, when it names its rule (else the card as it is)."""
+    tag = provenance(card)
+    if tag is None:
+        return card
+    return dataclasses.replace(card, links=(*(card.links or ()), smart_link(tag.rule_id, url)))
 
 
-def _linking(handler: Callable[[HookRequest, Prefetched], dict[str, Any]], public_url: str | None) -> Any:
-    def handle(hook_request: HookRequest, prefetched: Prefetched) -> dict[str, Any]:
-        document = handler(hook_request, prefetched)
-        add_links(document.get("cards") or [], launch_url(public_url))
-        return document
+def add_links(cards: Iterable[Card], url: str) -> list[Card]:
+    """The cards, each with the work-up link when it names its rule."""
+    return [with_link(card, url) for card in cards]
+
+
+def _linking(handler: Handler, public_url: str | None) -> Any:
+    def handle(hook_request: HookRequest, prefetched: Prefetched) -> HookResponse:
+        response = as_response(handler(hook_request, prefetched))
+        return dataclasses.replace(response, cards=tuple(add_links(response.cards, launch_url(public_url))))
 
     return handle
 

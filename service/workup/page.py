@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from service.cards import CARD_EXTENSION
+from cds_hooks import Card
+from service.cards import provenance
 from service.facts import build_facts
 from service.facts.records import PatientRecord
 from service.knowledge import Knowledge
@@ -78,10 +78,11 @@ def patient_label(record: PatientRecord) -> str:
     return ", ".join(part for part in [label or "Unnamed patient", *extras] if part)
 
 
-def _finding(card: dict[str, Any], highlight: str | None) -> FindingView:
-    rule_id = str(card.get("extension", {}).get(CARD_EXTENSION, {}).get("ruleId", ""))
-    detail = Markup(_MARKDOWN.render(str(card.get("detail", ""))))  # noqa: S704 - markdown-it escapes (html off)
-    return FindingView(rule_id, str(card["indicator"]), str(card["summary"]), detail, rule_id == highlight)
+def _finding(card: Card, highlight: str | None) -> FindingView:
+    tag = provenance(card)
+    rule_id = tag.rule_id if tag else ""
+    detail = Markup(_MARKDOWN.render(card.detail or ""))  # noqa: S704 - markdown-it escapes (html off)
+    return FindingView(rule_id, card.indicator.value, card.summary, detail, rule_id == highlight)
 
 
 def build_page(

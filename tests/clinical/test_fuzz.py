@@ -80,4 +80,4 @@ def test_screen_never_raises(items: list[dict[str, Any]], with_trigger: bool) ->
     trigger = {"resourceType": "Condition", "code": {"text": "fasciculations"}}
     record = build_record([*items, *([trigger] if with_trigger else [])])
     result = screen_patient(record, now=NOW, hook_instance="fuzz", knowledge=KNOWLEDGE)
-    check_response({"cards": result.cards})
+    check_response({"cards": [card.to_json() for card in result.cards]})

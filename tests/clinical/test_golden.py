@@ -34,7 +34,7 @@ SCENARIOS = [
 
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_golden_cards(screen: Callable[..., ScreenResult], name: str) -> None:
-    cards = screen(name).cards
+    cards = [card.to_json() for card in screen(name).cards]
     path = GOLDEN / f"{name}.json"
     rendered = json.dumps(cards, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
     if os.environ.get("UPDATE_GOLDEN") == "1":

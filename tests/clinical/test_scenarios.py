@@ -83,18 +83,23 @@ def test_scenario_cards(screen: Screen, name: str) -> None:
     mode, expected = EXPECTED[name]
     result = screen(name)
     assert result.mode == mode
-    assert [(c["extension"][CARD_EXTENSION]["ruleId"], c["indicator"]) for c in result.cards] == expected
+    assert [(c["extension"][CARD_EXTENSION]["ruleId"], c["indicator"]) for c in _json(result)] == expected
     assert result.rule_ids == tuple(rule for rule, _ in expected)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_every_card_passes_the_spec_check(screen: Screen, name: str, knowledge: Knowledge) -> None:
     result = screen(name)
-    check_response({"cards": result.cards})
-    for card in result.cards:
+    check_response({"cards": _json(result)})
+    for card in _json(result):
         assert card["extension"][CARD_EXTENSION]["knowledgeVersion"] == knowledge.version
         assert f"Knowledge base {knowledge.version}" in card["detail"]
         assert "benign" not in (card["summary"] + card["detail"]).lower()
+
+
+def _json(result: ScreenResult) -> list[dict[str, Any]]:
+    """The cards as they go on the wire."""
+    return [card.to_json() for card in result.cards]
 
 
 def _all_uuids(cards: list[dict[str, Any]]) -> list[str]:
@@ -104,13 +109,13 @@ def _all_uuids(cards: list[dict[str, Any]]) -> list[str]:
 def test_uuids_are_stable_per_hook_instance(screen: Screen) -> None:
     first, again = screen("fasciculation_missing_labs"), screen("fasciculation_missing_labs")
     other = screen("fasciculation_missing_labs", hook_instance="another-instance")
-    assert _all_uuids(first.cards) == _all_uuids(again.cards)
-    assert not set(_all_uuids(first.cards)) & set(_all_uuids(other.cards))
-    assert len(set(_all_uuids(first.cards))) == len(_all_uuids(first.cards))
+    assert _all_uuids(_json(first)) == _all_uuids(_json(again))
+    assert not set(_all_uuids(_json(first))) & set(_all_uuids(_json(other)))
+    assert len(set(_all_uuids(_json(first)))) == len(_all_uuids(_json(first)))
 
 
 def test_work_up_orders_are_loinc_service_requests(screen: Screen, knowledge: Knowledge) -> None:
-    card = screen("fasciculation_missing_labs").cards[0]
+    card = _json(screen("fasciculation_missing_labs"))[0]
     assert card["selectionBehavior"] == "any"
     singles, everything = card["suggestions"][:-1], card["suggestions"][-1]
     assert len(everything["actions"]) == len(singles) > 1
@@ -132,20 +137,20 @@ def test_work_up_orders_are_loinc_service_requests(screen: Screen, knowledge: Kn
 
 
 def test_organophosphate_orders_plasma_and_rbc_cholinesterase(screen: Screen) -> None:
-    card = screen("organophosphate").cards[0]
+    card = _json(screen("organophosphate"))[0]
     codes = {s["actions"][0]["resource"]["code"]["coding"][0]["code"] for s in card["suggestions"][:-1]}
     assert codes == {"2098-2", "49230-6"}
 
 
 def test_magnesium_first_is_said(screen: Screen) -> None:
-    magnesium, potassium = screen("magnesium_first").cards
+    magnesium, potassium = _json(screen("magnesium_first"))
     assert magnesium["summary"].endswith("correct Mg first")
     assert "correct magnesium first" in potassium["detail"]
     assert "Omeprazole" in magnesium["detail"] and "Chronic diarrhea" in magnesium["detail"]
 
 
 def test_corrected_calcium_shows_its_sources(screen: Screen) -> None:
-    card = screen("calcium_low_corrected").cards[0]
+    card = _json(screen("calcium_low_corrected"))[0]
     assert card["summary"].startswith("Calcium low (7.3 mg/dL corrected")
     assert "7.6 mg/dL" in card["detail"] and "4.4 g/dL" in card["detail"]
     assert "Furosemide" in card["detail"] and "Chronic kidney disease" in card["detail"]
@@ -153,12 +158,12 @@ def test_corrected_calcium_shows_its_sources(screen: Screen) -> None:
 
 def test_framing_prefixes_every_summary(screen: Screen) -> None:
     result = screen("magnesium_first", framing="Before this EMG")
-    assert all(card["summary"].startswith("Before this EMG: ") for card in result.cards)
-    check_response({"cards": result.cards})
+    assert all(card["summary"].startswith("Before this EMG: ") for card in _json(result))
+    check_response({"cards": _json(result)})
 
 
 def test_red_flag_card_names_no_diagnosis(screen: Screen) -> None:
-    card = screen("red_flags").cards[0]
+    card = _json(screen("red_flags"))[0]
     text = (card["summary"] + card["detail"]).lower()
     assert "emg" in text and "neurology" in text
     for diagnosis in ("als", "amyotrophic", "motor neuron disease", "multiple sclerosis"):

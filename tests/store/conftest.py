@@ -18,7 +18,20 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
-from cds_hooks import HookRequest, ServiceDefinition
+from cds_hooks import (
+    Action,
+    ActionType,
+    Card,
+    HookRequest,
+    HookResponse,
+    Indicator,
+    OverrideReason,
+    SelectionBehavior,
+    ServiceDefinition,
+    Source,
+    Suggestion,
+)
+from service.cards import CARD_EXTENSION, CardProvenance
 from service.config import Settings
 from service.store import Store, open_store
 
@@ -122,29 +135,28 @@ class CardSpec:
     suggestion_uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
 
 
-def card(spec: CardSpec) -> dict[str, Any]:
-    """A spec-valid card carrying ``org.fasciculation-cds.card``, one suggestion and two override reasons."""
-    return {
-        "uuid": spec.card_uuid,
-        "summary": f"card from {spec.rule_id}",
-        "indicator": "warning",
-        "source": {"label": "store test"},
-        "selectionBehavior": "at-most-one",
-        "suggestions": [
-            {
-                "label": "Order magnesium",
-                "uuid": spec.suggestion_uuid,
-                "actions": [{"type": "create", "description": "order", "resource": {"resourceType": "ServiceRequest"}}],
-            }
-        ],
-        "overrideReasons": [
-            {"code": "already-done", "system": "http://example.org/override", "display": "Already ordered"},
-            {"code": "not-relevant", "system": "http://example.org/override", "display": "Not relevant"},
-        ],
-        "extension": {
-            "org.fasciculation-cds.card": {"ruleId": spec.rule_id, "knowledgeVersion": spec.knowledge_version}
-        },
-    }
+def card(spec: CardSpec) -> Card:
+    """A spec-valid card carrying our provenance extension, one suggestion and two override reasons."""
+    order = Action(type=ActionType.CREATE, description="order", resource={"resourceType": "ServiceRequest"})
+    system = "http://example.org/override"
+    return Card(
+        uuid=spec.card_uuid,
+        summary=f"card from {spec.rule_id}",
+        indicator=Indicator.WARNING,
+        source=Source(label="store test"),
+        selection_behavior=SelectionBehavior.AT_MOST_ONE,
+        suggestions=(Suggestion(label="Order magnesium", uuid=spec.suggestion_uuid, actions=(order,)),),
+        override_reasons=(
+            OverrideReason(code="already-done", system=system, display="Already ordered"),
+            OverrideReason(code="not-relevant", system=system, display="Not relevant"),
+        ),
+        extension={CARD_EXTENSION: CardProvenance(rule_id=spec.rule_id, knowledge_version=spec.knowledge_version)},
+    )
+
+
+def response(*specs: CardSpec) -> HookResponse:
+    """A hook response holding one card per spec."""
+    return HookResponse(cards=tuple(card(spec) for spec in specs))
 
 
 def accepted(spec: CardSpec, at: str = "2025-03-01T12:05:00Z") -> dict[str, Any]:

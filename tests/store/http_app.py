@@ -17,6 +17,7 @@ from cds_hooks import (
     EventBus,
     FhirClientSettings,
     HookRequest,
+    HookResponse,
     Prefetched,
     ServerAllowList,
     ServiceDefinition,
@@ -27,7 +28,7 @@ from cds_hooks import (
 )
 from service.feedback import card_recorder, feedback_sink
 from service.store import Store
-from tests.store.conftest import SERVICE_ID, CardSpec, card
+from tests.store.conftest import SERVICE_ID, CardSpec, response
 
 RULES = ("low-magnesium", "low-calcium", "thyroid", "statin", "salbutamol")
 
@@ -41,8 +42,8 @@ def card_specs(hook_instance: str) -> list[CardSpec]:
     ]
 
 
-def _handler(request: HookRequest, prefetched: Prefetched) -> dict[str, Any]:
-    return {"cards": [card(spec) for spec in card_specs(request.hook_instance)]}
+def _handler(request: HookRequest, prefetched: Prefetched) -> HookResponse:
+    return response(*card_specs(request.hook_instance))
 
 
 def build_app(store: Store, hash_key: str | None = "http-test-key") -> Flask:
@@ -51,7 +52,7 @@ def build_app(store: Store, hash_key: str | None = "http-test-key") -> Flask:
     settings = FhirClientSettings(connect_timeout_s=0.5, read_timeout_s=0.5, max_pages=1)
     events = EventBus()
     record_cards = card_recorder(store, hash_key)
-    events.subscribe(CardsIssued, lambda issued: record_cards(issued.definition, issued.request, issued.document))
+    events.subscribe(CardsIssued, lambda issued: record_cards(issued.definition, issued.request, issued.response))
     options = EndpointOptions(
         client_factory=client_factory(ServerAllowList(None), settings),
         feedback_sink=feedback_sink(store),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 from typing import Any
@@ -10,19 +11,28 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 
-from cds_hooks import BadRequest, load_feedback
+from cds_hooks import BadRequest, HookResponse, load_feedback
 from service.feedback import card_recorder, feedback_sink, patient_hash
 from service.store import IssuedCard, Store
 from service.store.tables import feedback, issued_cards
-from tests.store.conftest import DEFINITION, SERVICE_ID, CardSpec, FakeClock, accepted, card, hook_request, overridden
+from tests.store.conftest import (
+    DEFINITION,
+    SERVICE_ID,
+    CardSpec,
+    FakeClock,
+    accepted,
+    card,
+    hook_request,
+    overridden,
+    response,
+)
 
 KEY = "test-hash-key"
 
 
 def issue(store: Store, *specs: CardSpec, key: str | None = KEY, patient_id: str = "pat-secret-42") -> None:
     """Run the CardsIssued subscriber over a response holding ``specs``."""
-    document = {"cards": [card(spec) for spec in specs]}
-    card_recorder(store, key)(DEFINITION, hook_request(patient_id), document)
+    card_recorder(store, key)(DEFINITION, hook_request(patient_id), response(*specs))
 
 
 def post(store: Store, *items: dict[str, Any]) -> dict[str, Any]:
@@ -137,12 +147,12 @@ def test_a_database_failure_while_recording_cards_does_not_fail_the_hook(
             raise OperationalError("INSERT", {}, Exception("disk full"))
 
     broken = Broken(store.engine)
-    card_recorder(broken, KEY)(DEFINITION, hook_request(), {"cards": [card(CardSpec("r"))]})
+    card_recorder(broken, KEY)(DEFINITION, hook_request(), response(CardSpec("r")))
     assert "could not record 1 cards" in caplog.text and "pat-secret-42" not in caplog.text
 
 
 def test_cards_without_uuid_are_not_recorded(store: Store) -> None:
-    document = {"cards": [{k: v for k, v in card(CardSpec("r")).items() if k != "uuid"}]}
+    document = HookResponse(cards=(dataclasses.replace(card(CardSpec("r")), uuid=None),))
     card_recorder(store, KEY)(DEFINITION, hook_request(), document)
     with store.engine.connect() as connection:
         assert connection.scalar(select(text("count(*)")).select_from(issued_cards)) == 0

@@ -11,12 +11,21 @@ from cds_hooks import load_feedback
 from service.feedback import card_recorder, feedback_sink
 from service.report import build_report, parse_since, report_json, report_text
 from service.store import Store
-from tests.store.conftest import DEFINITION, SERVICE_ID, CardSpec, FakeClock, accepted, card, hook_request, overridden
+from tests.store.conftest import (
+    DEFINITION,
+    SERVICE_ID,
+    CardSpec,
+    FakeClock,
+    accepted,
+    hook_request,
+    overridden,
+    response,
+)
 
 
 def issue(store: Store, clock: FakeClock, *specs: CardSpec) -> None:
     """Record ``specs`` as issued at the clock's time."""
-    card_recorder(store, None, clock)(DEFINITION, hook_request(), {"cards": [card(s) for s in specs]})
+    card_recorder(store, None, clock)(DEFINITION, hook_request(), response(*specs))
 
 
 def post(store: Store, *items: dict[str, Any]) -> dict[str, Any]:

@@ -33,7 +33,7 @@ def test_a_call_publishes_fetch_cards_and_finish(fhir: LoopbackFhir) -> None:
     assert [type(event) for event in seen] == [FhirFetchDone, CardsIssued, CallFinished]
     fetch, issued, finished = seen
     assert (fetch.service_id, fetch.hook, fetch.outcome) == ("echo", "patient-view", FetchOutcome.FETCHED)
-    assert issued.definition.id == "echo" and len(issued.document["cards"]) == 1
+    assert issued.definition.id == "echo" and len(issued.response.cards) == 1
     assert (finished.service_id, finished.hook, finished.status) == ("echo", "patient-view", 200)
     assert finished.duration_s >= fetch.duration_s >= 0
 

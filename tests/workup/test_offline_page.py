@@ -64,7 +64,7 @@ def test_workup_cli_renders_every_patient(bundle: Path, tmp_path: Path) -> None:
     cards = screen_patient(record, now=NOW, hook_instance="workup-view", knowledge=load_knowledge()).cards
     parsed = _Summaries()
     parsed.feed(html)
-    assert parsed.summaries == [card["summary"] for card in cards]  # same words, same order as the cards
+    assert parsed.summaries == [card.summary for card in cards]  # same words, same order as the cards
 
 
 def test_magnesium_page_has_trend_points_timeline_and_checklist() -> None:
