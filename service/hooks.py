@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from cds_hooks import HookRequest, Prefetched, ServiceDefinition
+from service.fallback_paging import labs_pages_enough
 from service.knowledge import Knowledge
 from service.order_hooks import ORDER_HOOKS, order_service_definitions
 from service.records import build_record
@@ -75,6 +76,8 @@ def service_definitions(knowledge: Knowledge, clock: Clock) -> list[ServiceDefin
                 "to disease progression, and offers orders for missing or stale labs."
             ),
             prefetch=prefetch,
+            # The labs search is newest first: the fall-back stops paging once no later page can change a result.
+            pages_enough={"labs": labs_pages_enough(knowledge)},
             handler=patient_view_handler(knowledge, clock),
             usage_requirements="Needs read access to Patient, Observation, Condition, MedicationRequest, "
             "MedicationStatement, MedicationAdministration and Medication for the patient in context.",
