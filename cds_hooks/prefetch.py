@@ -126,7 +126,9 @@ class PrefetchResolver:
             if value is None:
                 resolved[key] = None
             elif _is_usable(value):
-                resolved[key] = self._guard(key, partial(_complete_sent_bundle, key, value, client, self._enough.get(key)))
+                resolved[key] = self._guard(
+                    key, partial(_complete_sent_bundle, key, value, client, self._enough.get(key))
+                )
             else:
                 missing.append(key)
         if not missing:
@@ -136,7 +138,10 @@ class PrefetchResolver:
         urls = {key: render_template(self.templates[key], request.context) for key in missing}
         # Missing keys are fetched side by side: the call waits for the slowest query, not for their sum.
         with ThreadPoolExecutor(max_workers=min(len(urls), MAX_PARALLEL_FETCHES)) as pool:
-            futures = {key: pool.submit(self._guard, key, partial(client.fetch, url, self._enough.get(key))) for key, url in urls.items()}
+            futures = {
+                key: pool.submit(self._guard, key, partial(client.fetch, url, self._enough.get(key)))
+                for key, url in urls.items()
+            }
             for key, future in futures.items():
                 resolved[key] = future.result()
         return resolved

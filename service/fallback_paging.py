@@ -12,13 +12,15 @@ newest-first order (a server that ignored ``_sort``).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from service.fact_index import fact_index
 from service.facts import latest_labs
 from service.knowledge import Knowledge
 
 MIN_FULL_DATETIME = len("2020-01-01T00:00:00")
+LOINC_SYSTEM = "http://loinc.org"
 
 
 def _full_datetime(resource: dict[str, Any]) -> dt.datetime | None:
@@ -46,12 +48,28 @@ def _oldest_if_newest_first(resources: Sequence[dict[str, Any]]) -> dt.datetime 
     return previous
 
 
+def _analytes_coded(resources: Sequence[dict[str, Any]], analyte_of_loinc: Mapping[str, str]) -> set[str]:
+    """The analytes some resource is coded as (a cheap pre-check: no resource is parsed)."""
+    found = set()
+    for resource in resources:
+        code = resource.get("code")
+        for coding in code.get("coding") or () if isinstance(code, dict) else ():
+            if isinstance(coding, dict) and coding.get("system") == LOINC_SYSTEM:
+                analyte = analyte_of_loinc.get(str(coding.get("code")))
+                if analyte is not None:
+                    found.add(analyte)
+    return found
+
+
 def labs_pages_enough(knowledge: Knowledge) -> Callable[[Sequence[dict[str, Any]]], bool]:
     """The ``labs`` key's paging test for the FHIR fall-back (see the module docstring)."""
     analytes = frozenset(knowledge.analytes)
+    analyte_of_loinc = fact_index(knowledge).loinc
 
     def enough(entries: Sequence[dict[str, Any]]) -> bool:
         resources = [e["resource"] for e in entries if isinstance(e, dict) and isinstance(e.get("resource"), dict)]
+        if _analytes_coded(resources, analyte_of_loinc) != analytes:
+            return False  # some analyte has no result at all yet: later pages may hold its newest one
         oldest = _oldest_if_newest_first(resources)
         if oldest is None:
             return False
