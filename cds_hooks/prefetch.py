@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 from cds_hooks.errors import BadRequest, FhirClientError, FhirServerNotAllowed, PreconditionFailed
-from cds_hooks.fhir_client import ClientFactory, FhirClient, next_link
+from cds_hooks.fhir_client import ClientFactory, FhirClient, PagesEnough, next_link
 from cds_hooks.schemas import HookRequest
 
 log = logging.getLogger(__name__)
@@ -67,22 +67,38 @@ def _is_usable(value: Any) -> bool:
     return isinstance(value, dict) and value.get("resourceType") not in (None, "OperationOutcome")
 
 
-def _complete_sent_bundle(key: str, value: dict[str, Any], client: FhirClient | None) -> dict[str, Any]:
+def _complete_sent_bundle(
+    key: str, value: dict[str, Any], client: FhirClient | None, enough: PagesEnough | None
+) -> dict[str, Any]:
     if value.get("resourceType") != "Bundle" or next_link(value) is None:
         return value
     if client is None:
         raise PreconditionFailed("prefetch is paged and no FHIR server was given to read the rest", [key])
-    return client.complete_bundle(value)
+    return client.complete_bundle(value, enough)
 
 
 class PrefetchResolver:
-    """Resolves one service's prefetch templates for one hook call."""
+    """Resolves one service's prefetch templates for one hook call.
 
-    def __init__(self, templates: Mapping[str, str], client_factory: ClientFactory) -> None:
+    ``enough`` may give, per key, the service's test for "later pages cannot change my answer" (for example: the
+    search is sorted newest first and every item the rules read already has its latest value); paging a searchset
+    of that key stops as soon as the test says so.
+    """
+
+    def __init__(
+        self,
+        templates: Mapping[str, str],
+        client_factory: ClientFactory,
+        enough: Mapping[str, PagesEnough] | None = None,
+    ) -> None:
         for template in templates.values():
             check_template(template)
         self.templates = dict(templates)
         self._client_factory = client_factory
+        self._enough = dict(enough or {})
+        unknown = set(self._enough) - set(self.templates)
+        if unknown:
+            raise ValueError(f"paging tests for keys without a template: {sorted(unknown)}")
 
     def _client(self, request: HookRequest) -> FhirClient | None:
         if request.fhir_server is None:
@@ -110,7 +126,9 @@ class PrefetchResolver:
             if value is None:
                 resolved[key] = None
             elif _is_usable(value):
-                resolved[key] = self._guard(key, partial(_complete_sent_bundle, key, value, client))
+                resolved[key] = self._guard(
+                    key, partial(_complete_sent_bundle, key, value, client, self._enough.get(key))
+                )
             else:
                 missing.append(key)
         if not missing:
@@ -120,7 +138,10 @@ class PrefetchResolver:
         urls = {key: render_template(self.templates[key], request.context) for key in missing}
         # Missing keys are fetched side by side: the call waits for the slowest query, not for their sum.
         with ThreadPoolExecutor(max_workers=min(len(urls), MAX_PARALLEL_FETCHES)) as pool:
-            futures = {key: pool.submit(self._guard, key, partial(client.fetch, url)) for key, url in urls.items()}
+            futures = {
+                key: pool.submit(self._guard, key, partial(client.fetch, url, self._enough.get(key)))
+                for key, url in urls.items()
+            }
             for key, future in futures.items():
                 resolved[key] = future.result()
         return resolved

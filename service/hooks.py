@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from cds_hooks import HookRequest, HookResponse, Prefetched, ServiceDefinition
+from service.facts.fallback_paging import labs_pages_enough
 from service.facts.records import build_record
 from service.facts.skip_log import skip_log
 from service.knowledge import Knowledge
@@ -74,6 +75,8 @@ def service_definitions(knowledge: Knowledge, clock: Clock) -> list[ServiceDefin
                 "to disease progression, and offers orders for missing or stale labs."
             ),
             prefetch=prefetch,
+            # The labs search is newest first: the fall-back stops paging once no later page can change a result.
+            pages_enough={"labs": labs_pages_enough(knowledge)},
             handler=patient_view_handler(knowledge, clock),
             usage_requirements="Needs read access to Patient, Observation, Condition, MedicationRequest, "
             "MedicationStatement, MedicationAdministration and Medication for the patient in context.",
