@@ -104,7 +104,7 @@ def _readings(raw: Resource, index: FactIndex, signs: ObservedSigns) -> Iterator
 
 
 def _negative(raw: Resource, signs: ObservedSigns) -> bool:
-    """For a finding named in the value: only an interpretation (NEG, N) or valueBoolean false can deny it."""
+    """For a finding named in the value (a generic exam row): only an interpretation (NEG, N) can deny it."""
     flags = {code for item in as_list(raw.get("interpretation")) for _, code in flatten_concepts([item]).codings}
     return bool(flags & set(signs.absent_interpretations))
 
