@@ -204,5 +204,5 @@ def direct_drug_findings(facts: PatientFacts, knowledge: Knowledge) -> list[Find
         )
         # A withdrawal or peri-operative effect is not weighed by how long before the twitching the drug started.
         timed = group.recently_stopped_days is None and group.recent_hours is None
-        findings.append(with_onset_lead(finding, uses, facts, knowledge) if timed else finding)
+        findings.append(with_onset_lead(finding, group.id, facts, knowledge) if timed else finding)
     return findings

@@ -79,16 +79,29 @@ def early_note(early: EarlyDraw, knowledge: Knowledge, lab: str) -> str:
     return knowledge.cards.phrases["early_note"].format(lab=lab, due=due, **early_words(early, knowledge))
 
 
-def with_onset_lead(
-    finding: Finding, uses: tuple[MedicationUse, ...], facts: PatientFacts, knowledge: Knowledge
-) -> Finding:
+GAP_IN_USE = dt.timedelta(days=30)  # records closer than this (renewals, refills) are one continuous course
+
+
+def course_start(uses: tuple[MedicationUse, ...]) -> dt.datetime | None:
+    """When the current course began: back from the newest record through renewals that follow on without a gap."""
+    dated = sorted((u for u in uses if u.start is not None), key=lambda u: u.start or dt.datetime.min, reverse=True)
+    if not dated:
+        return None
+    start = dated[0].start
+    for older in dated[1:]:
+        if start is not None and (older.end is None or older.end >= start - GAP_IN_USE):
+            start = older.start
+    return start
+
+
+def with_onset_lead(finding: Finding, group: str, facts: PatientFacts, knowledge: Knowledge) -> Finding:
     """A direct culprit weighed by its start against the twitching's first record (who-umc-causality).
 
     A drug started shortly before the twitching has a plausible time relationship and is named a stronger lead;
-    one taken for years before it is named a weaker lead (medications.yaml onset_lead windows).
+    one taken for years before it is named a weaker lead (medications.yaml onset_lead windows). The course is
+    followed back through renewals, so a prescription renewed last week is not mistaken for a new drug.
     """
-    onset, lead = facts.onset(), knowledge.onset_lead
-    start = uses[0].start if uses else None
+    onset, lead, start = facts.onset(), knowledge.onset_lead, course_start(facts.uses_of(group))
     if onset is None or lead is None or start is None or start > onset:
         return finding
     phrases, days = knowledge.cards.phrases, (onset - start).days
@@ -98,7 +111,6 @@ def with_onset_lead(
         return replace(finding.with_summary(suffix=suffix), notes=(note, *finding.notes))
     if days > lead.long_standing_days:
         years = text.age(start, onset).removesuffix(" ago")
-        return finding.with_notes(
-            phrases["lead_long_note"].format(date=text.date(start), years=years, onset=text.date(onset))
-        )
+        note = phrases["lead_long_note"].format(date=text.date(start), years=years, onset=text.date(onset))
+        return finding.with_notes(note)
     return finding

@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 from service.facts import build_facts
 from service.facts.records import build_record
 from service.knowledge import ConditionRole, Knowledge
+from service.screen import screen_patient
 
 from .conftest import NOW
 from .test_safety_review import _both, _only, client
@@ -175,3 +176,26 @@ def test_encounter_diagnoses_count_like_problem_list_entries(knowledge: Knowledg
 def test_lab_quantities_are_not_read_as_signs(knowledge: Knowledge) -> None:
     quantity = _exam(FASCICULATION, valueQuantity={"value": 1, "unit": "1"})
     assert _signs(knowledge, quantity) == set()
+
+
+def _albuterol(days: float, status: str = "active") -> dict[str, Any]:
+    concept = {
+        "coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "435"}],
+        "text": "Albuterol",
+    }
+    authored = (NOW - dt.timedelta(days=days)).isoformat()
+    request = {"resourceType": "MedicationRequest", "status": status, "intent": "order", "authoredOn": authored}
+    return {**request, "medicationCodeableConcept": concept, "subject": {"reference": "Patient/p"}}
+
+
+def test_a_renewal_is_not_a_new_start(knowledge: Knowledge) -> None:
+    """Albuterol since 700 days, renewed 12 days ago: the course started 700 days ago, a weaker lead."""
+    fasciculation = _exam(FASCICULATION, days=5)
+    record = build_record([fasciculation, _albuterol(700, "completed"), _albuterol(12)])
+    result = screen_patient(record, now=NOW, hook_instance="issue-15", knowledge=knowledge)
+    (card,) = [c for c in result.cards if "Albuterol" in c.summary]
+    assert "before the twitching" not in card.summary and "weaker lead" in (card.detail or "")
+    fresh = screen_patient(
+        build_record([fasciculation, _albuterol(12)]), now=NOW, hook_instance="i", knowledge=knowledge
+    )
+    assert "started 7 days before the twitching" in fresh.cards[0].summary
