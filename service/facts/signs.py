@@ -137,7 +137,11 @@ def _name(raw: Resource, knowledge: Knowledge, set_id: str) -> str:
 
 
 def observed_signs(observations: Iterable[Resource], knowledge: Knowledge, now: dt.datetime) -> list[ConditionFact]:
-    """The observed sets present now: the newest readable Observation about each says present, within look-back."""
+    """The observed sets present now: the newest readable Observation about each says present, within look-back.
+
+    Exam findings (fhir-observation-category ``exam``) are read like Conditions; an answer meaning absent
+    (mcode-present-absent 2667000, ``false``, NEG/N) never counts; a pregnancy status follows us-core-pregnancy-status.
+    """
     signs = knowledge.observed_signs
     by_set: dict[str, list[SignReading]] = {}
     for reading in sign_readings(observations, knowledge):
