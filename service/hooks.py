@@ -30,12 +30,17 @@ Clock = Callable[[], datetime]
 
 
 def patient_prefetch(knowledge: Knowledge) -> dict[str, str]:
-    """Prefetch for the screen: the patient, the relevant labs by LOINC, medications and conditions."""
-    loinc = ",".join(f"http://loinc.org|{code}" for code in knowledge.lab_loinc_codes)
+    """Prefetch for the screen: the patient, labs by LOINC, exam findings, medications and conditions."""
+    # The pregnancy status question (social-history, no lab) rides with the labs: TSH and calcium read differently.
+    questions = knowledge.observed_signs.question_loinc if knowledge.observed_signs else ()
+    loinc = ",".join(f"http://loinc.org|{code}" for code in (*knowledge.lab_loinc_codes, *questions))
     patient = "Patient/{{context.patientId}}"
     return {
         "patient": patient,
         "labs": f"Observation?patient={patient}&code={loinc}&_sort=-date&_count=200",
+        # Signs charted on examination (fasciculations, weakness, atrophy, bulbar signs, reflexes) as Observations of
+        # category exam (HL7 observation-category; any system, so local category codings match too): issue 15.
+        "examObservations": f"Observation?patient={patient}&category=exam&_sort=-date&_count=200",
         "conditions": f"Condition?patient={patient}&_count=200",
         "medicationRequests": f"MedicationRequest?patient={patient}&_include=MedicationRequest:medication&_count=200",
         "medicationStatements": (
