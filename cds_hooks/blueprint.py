@@ -78,7 +78,8 @@ class _Endpoints:
         self.registry = registry
         self.options = options
         self.resolvers = {
-            d.id: PrefetchResolver(d.prefetch, options.client_factory, d.pages_enough) for d in registry.definitions
+            d.id: PrefetchResolver(d.prefetch, options.client_factory, d.pages_enough, d.optional_prefetch)
+            for d in registry.definitions
         }
         self.openapi_document = openapi_document(
             registry,

@@ -32,6 +32,9 @@ class ServiceDefinition:
     usage_requirements: str | None = None
     # Per prefetch key, when paging the FHIR fall-back may stop early (see PrefetchResolver); never in discovery.
     pages_enough: Mapping[str, PagesEnough] = field(default_factory=dict, repr=False)
+    # Prefetch keys the service can answer without: when the client did not send one and it cannot be fetched (no
+    # fhirServer, or the server fails), the call goes on without it (logged) instead of failing with 412.
+    optional_prefetch: frozenset[str] = frozenset()
 
     def discovery_entry(self) -> dict[str, Any]:
         """This service as an element of ``services`` (optional fields omitted when empty)."""

@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 SERVICE_ID = "fasciculation-reversible-causes"
 ORDER_SELECT_SERVICE_ID = f"{SERVICE_ID}-order-select"
 ORDER_SIGN_SERVICE_ID = f"{SERVICE_ID}-order-sign"
+# Exam-finding Observations came after clients were configured (issue 15): when a client does not send the key and
+# it cannot be fetched, the patient is still screened (signs from Conditions only) rather than refused with 412.
+OPTIONAL_PREFETCH = frozenset({"examObservations"})
 SERVICE_IDS = {
     "patient-view": SERVICE_ID,
     "order-select": ORDER_SELECT_SERVICE_ID,
@@ -82,9 +85,12 @@ def service_definitions(knowledge: Knowledge, clock: Clock) -> list[ServiceDefin
             prefetch=prefetch,
             # The labs search is newest first: the fall-back stops paging once no later page can change a result.
             pages_enough={"labs": labs_pages_enough(knowledge)},
+            optional_prefetch=OPTIONAL_PREFETCH,
             handler=patient_view_handler(knowledge, clock),
             usage_requirements="Needs read access to Patient, Observation, Condition, MedicationRequest, "
             "MedicationStatement, MedicationAdministration and Medication for the patient in context.",
         ),
-        *order_service_definitions({hook: SERVICE_IDS[hook] for hook in ORDER_HOOKS}, prefetch, knowledge, clock),
+        *order_service_definitions(
+            {hook: SERVICE_IDS[hook] for hook in ORDER_HOOKS}, prefetch, knowledge, clock, OPTIONAL_PREFETCH
+        ),
     ]

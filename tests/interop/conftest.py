@@ -33,16 +33,9 @@ SANDBOX = ROOT / "fixtures" / "cds-hooks-sandbox"
 TIMEOUT_S = 10
 
 
-# Keys announced after the capture (issue 15). The Sandbox fills every key of discovery from its FHIR server; the
-# captured patients (magnesium_first, lithium_no_level) hold no exam Observations, so it would send an empty searchset.
-KEYS_AFTER_CAPTURE = {"examObservations": {"resourceType": "Bundle", "type": "searchset", "total": 0, "entry": []}}
-
-
 def sandbox_json(name: str) -> dict[str, Any]:
-    """One captured file of fixtures/cds-hooks-sandbox/ (a hook call gets the keys announced since, filled as above)."""
+    """One captured file of fixtures/cds-hooks-sandbox/, exactly as the Sandbox sent it."""
     document: dict[str, Any] = json.loads((SANDBOX / name).read_text(encoding="utf-8"))
-    if isinstance(document.get("prefetch"), dict):
-        document["prefetch"] = {**KEYS_AFTER_CAPTURE, **document["prefetch"]}
     return document
 
 
