@@ -15,6 +15,7 @@ from service.knowledge.models import (
     Denervation,
     DrugGroup,
     LabFamily,
+    LithiumContext,
 )
 from service.knowledge.order_rules import OrderKnowledge
 
@@ -35,6 +36,7 @@ class Knowledge:
     lab_loinc_codes: tuple[str, ...]
     orders: OrderKnowledge
     denervation: Denervation
+    lithium_context: LithiumContext  # issue 15: what bears on a lithium level
     unit_citations: tuple[str, ...] = ()
 
     def analyte(self, analyte_id: str) -> Analyte:
