@@ -94,13 +94,15 @@ def _monitoring(facts: PatientFacts, knowledge: Knowledge) -> tuple[tuple[str, .
     return (note,), tuple(missing)
 
 
-def lithium_context(facts: PatientFacts, knowledge: Knowledge, level: LabResult | None) -> LithiumContext:
-    """Interacting drugs, renal function, timing and monitoring for a patient on lithium."""
+def lithium_context(
+    facts: PatientFacts, knowledge: Knowledge, level: LabResult | None, *, monitoring: bool = True
+) -> LithiumContext:
+    """Interacting drugs, renal function, timing and (``monitoring``) TSH/calcium for a patient on lithium."""
     interacting = _interacting_uses(facts, knowledge)
     lines = [use_line(use, knowledge.drug_group(group), facts.now, knowledge) for use, group in interacting]
     notes = [knowledge.cards.phrases["lithium_interacting_note"]] if interacting else []
     renal_lines, renal_notes, renal_orders = _renal(facts, knowledge)
-    monitoring_notes, monitoring_orders = _monitoring(facts, knowledge)
+    monitoring_notes, monitoring_orders = _monitoring(facts, knowledge) if monitoring else ((), ())
     return LithiumContext(
         reasons=due_reasons(facts, knowledge, level),
         lines=(*lines, *renal_lines),
@@ -118,7 +120,8 @@ def _lithium_level_finding(facts: PatientFacts, knowledge: Knowledge) -> Finding
     twitching = bool(facts.conditions_with(ConditionRole.TRIGGER))
     toxic = critical_direction(level, analyte) == Direction.HIGH or twitching
     uses = qualifying_uses(facts, knowledge.drug_group("lithium"))
-    phrases, context = knowledge.cards.phrases, lithium_context(facts, knowledge, None)
+    # A high level is acute: the card adds interacting drugs and renal function, not routine TSH/calcium monitoring.
+    phrases, context = knowledge.cards.phrases, lithium_context(facts, knowledge, None, monitoring=False)
     shown = text.quantity(level.value_text, level.unit) + (phrases["preliminary_suffix"] if level.preliminary else "")
     return Finding(
         rule_id=LITHIUM_TOXIC_RULE if toxic else "lab.lithium.high",
