@@ -224,7 +224,7 @@ def _check_issue15_refs(
     context, where = meds.lithium_context, "medications.yaml lithium_context"
     groups = {g.id: g for g in meds.groups}
     _check_refs(where, "drug group", context.interacting_groups, groups)
-    _check_refs(where, "lab", (*context.renal_labs, *context.monitoring_labs), analytes)
+    _check_refs(where, "lab", (*context.renal_labs.keys(), *context.monitoring_labs), analytes)
     _check_refs(where, "citation", context.citations, citations)
     for analyte in analytes.values():
         _check_refs(f"labs.yaml {analyte.id} follow_up", "lab", analyte.follow_up, analytes)

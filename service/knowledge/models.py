@@ -206,7 +206,8 @@ class LithiumContext(Record):
 
     interacting_groups: Required  # drug groups that raise lithium levels (thiazides, ACE inhibitors, ARBs, NSAIDs)
     steady_state_days: PositiveInt  # a level drawn sooner after a start or dose change is not yet steady state
-    renal_labs: Required  # creatinine and eGFR: reduced clearance raises lithium levels
+    # creatinine and eGFR, each with the direction that means reduced clearance (which raises lithium levels)
+    renal_labs: Annotated[Mapping[str, Direction], AfterValidator(read_only), Field(min_length=1)]
     monitoring_labs: Codes = ()  # TSH and calcium: lithium causes hypothyroidism and hyperparathyroidism
     monitoring_days: PositiveInt  # how recent those must be
     citations: Required

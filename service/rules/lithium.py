@@ -29,7 +29,7 @@ class LithiumContext:
 
 
 def _interacting_uses(facts: PatientFacts, knowledge: Knowledge) -> list[tuple[MedicationUse, str]]:
-    """Current uses of drugs that raise lithium levels, each with its group display (australian-prescriber-lithium)."""
+    """Current uses of drugs that raise lithium levels, each with its group id (australian-prescriber-lithium)."""
     found = []
     for group_id in knowledge.lithium_context.interacting_groups:
         group = knowledge.drug_group(group_id)
@@ -48,7 +48,11 @@ def _changes(facts: PatientFacts, knowledge: Knowledge) -> list[tuple[dt.datetim
 
 
 def due_reasons(facts: PatientFacts, knowledge: Knowledge, level: LabResult | None) -> tuple[str, ...]:
-    """Why the latest level no longer answers: it predates a change, or was drawn before steady state."""
+    """Why the latest level no longer answers: it predates a change, or was drawn before steady state.
+
+    Thiazides raise lithium within days, NSAIDs, ACE inhibitors and ARBs over days to weeks (bpac-lithium-2007); the
+    label asks for levels twice weekly after a change until stable, about 5 days (dailymed-lithium).
+    """
     if level is None:
         return ()
     phrases, steady = knowledge.cards.phrases, dt.timedelta(days=knowledge.lithium_context.steady_state_days)
@@ -64,17 +68,15 @@ def due_reasons(facts: PatientFacts, knowledge: Knowledge, level: LabResult | No
 
 def _renal(facts: PatientFacts, knowledge: Knowledge) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     """Renal function lines and notes (reduced clearance raises lithium), or the lab to order when none is recent."""
-    labs = knowledge.lithium_context.renal_labs
+    labs = knowledge.lithium_context.renal_labs  # lab -> the direction that means reduced renal function
     results = [(knowledge.analyte(lab), facts.recent(lab, knowledge.analyte(lab).lookback_days)) for lab in labs]
     present = [(analyte, result) for analyte, result in results if result is not None]
     if not present:
-        return (), (), labs[:1]
+        return (), (), tuple(labs)[:1]
     lines, reduced = [], False
     for analyte, result in present:
         direction = classify(result, analyte, knowledge.unit_aliases)
-        # Reduced renal function: eGFR below its range, or creatinine above it.
-        worse = direction == (Direction.LOW if analyte.id == "egfr" else Direction.HIGH)
-        reduced |= worse
+        reduced |= direction is not None and direction == labs[analyte.id]
         lines.append(text.lab_line(analyte.display, result.value_text, result, facts.now, flag=direction or ""))
     return tuple(lines), ((knowledge.cards.phrases["lithium_renal_note"],) if reduced else ()), ()
 
