@@ -70,6 +70,14 @@ class _GunicornApp(BaseApplication):  # type: ignore[misc]
         DrainingArbiter(self, self._drain, self._drain_seconds).run()
 
 
+def _worker_closing(_server: Any, worker: Any) -> None:
+    """Gunicorn ``worker_exit`` hook (in the worker): the app closes its store before the process ends."""
+    from service import close_app
+
+    if isinstance(worker.wsgi, Flask):
+        close_app(worker.wsgi)
+
+
 def _worker_exited(_server: Any, worker: Any) -> None:
     """Gunicorn ``child_exit`` hook: drop the worker's live gauges from the multiprocess directory."""
     from prometheus_client import multiprocess
@@ -128,6 +136,7 @@ def run_gunicorn(host: str, port: int, workers: int, allow_unauthenticated: bool
         "limit_request_fields": LIMIT_REQUEST_FIELDS,
         "control_socket_disable": True,
         "child_exit": _worker_exited,
+        "worker_exit": _worker_closing,
     }
     with metrics_directory():
         _GunicornApp(options, DrainState(), settings.drain_seconds).run()
