@@ -15,7 +15,7 @@ import pytest
 from cds_hooks.auth import load_trusted_clients
 from cds_hooks.jwks import parse_jwks
 from tests.interop.conftest import ROOT, SANDBOX_ISSUER, SANDBOX_KID, ServedApp, sandbox_json
-from tests.security.loopback import loopback_server
+from tests.loopback import loopback_server
 
 JWKS_PATH = "/.well-known/jwks.json"
 

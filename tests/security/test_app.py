@@ -14,8 +14,8 @@ from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.loopback import loopback_server
 from tests.security.conftest import ISSUER, SigningKey, bearer, claims, sign
-from tests.security.loopback import loopback_server
 
 service = pytest.importorskip("service", exc_type=ImportError)
 DISCOVERY = "http://localhost/cds-services"

@@ -9,8 +9,8 @@ import pytest
 from cds_hooks import Unauthorized
 from cds_hooks.auth import JwtAuthenticator, MemoryReplayCache, TrustedClient
 from cds_hooks.jwks import JwksCache, JwksSettings, parse_jwks
+from tests.loopback import Loopback, loopback_server
 from tests.security.conftest import ISSUER, JWKS_PATH, SERVICE_URL, SigningKey, bearer, claims, sign
-from tests.security.loopback import Loopback, loopback_server
 
 
 class Clock:
