@@ -5,9 +5,7 @@ stderr kept in a file (a pipe nobody reads could block the server), signals sent
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -21,12 +19,12 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
-from tests.serving import ROOT, free_port
+from tests.conftest import ROOT
+from tests.serving import serve_process
 
 SERVICE_ID = "fasciculation-reversible-causes"
 ISSUER = "https://ehr.fault-test.example"
 REQUESTS_DIR = ROOT / "fixtures" / "requests" / "patient-view"
-START_TIMEOUT_S = 30
 FAST_DATABASE = {"CDS_DATABASE_TIMEOUT_S": "1", "CDS_DATABASE_RETRY_S": "0.5"}
 
 
@@ -109,20 +107,6 @@ class Instance:
         return self.log_path.read_text(errors="replace")
 
 
-def _wait_until_up(instance: Instance) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while True:
-        try:
-            if requests.get(f"{instance.base}/cds-services", timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        if instance.process.poll() is not None or time.monotonic() > deadline:
-            instance.process.kill()
-            raise AssertionError(f"serve did not start: {instance.log()[-2000:]}")
-        time.sleep(0.2)
-
-
 @contextmanager
 def serve(
     database_url: str,
@@ -132,27 +116,11 @@ def serve(
     env: Mapping[str, str] | None = None,
     source_root: Path = ROOT,
 ) -> Iterator[Instance]:
-    """``python -m service.cli serve`` on a free loopback port; stopped (SIGTERM, then SIGKILL) afterwards."""
-    port = free_port()
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("CDS_", "PROMETHEUS_"))}
-    environment.update({"CDS_DATABASE_URL": database_url, "PYTHONPATH": str(source_root), "CDS_DRAIN_SECONDS": "0"})
-    environment.update(env or {})
+    """``python -m service.cli serve`` on a free loopback port, stderr in a file; stopped (SIGTERM, then SIGKILL)."""
+    settings = dict(env or {})
     if signer is not None:
-        environment["CDS_TRUSTED_CLIENTS"] = str(signer.trusted_clients(workdir))
-    log_path = workdir / f"serve-{port}.log"
-    args = [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [*args, "--workers", str(workers)], cwd=workdir, env=environment, stdout=log_file, stderr=log_file
-        )
-    instance = Instance(f"http://127.0.0.1:{port}", process, log_path, signer)
-    try:
-        _wait_until_up(instance)
-        yield instance
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        settings["CDS_TRUSTED_CLIENTS"] = str(signer.trusted_clients(workdir))
+    log_path = workdir / f"serve-{uuid.uuid4().hex[:8]}.log"
+    options = {"workers": workers, "settings": settings, "log_path": log_path, "source_root": source_root}
+    with serve_process(database_url, workdir, **options) as (process, base):
+        yield Instance(base, process, log_path, signer)
