@@ -19,9 +19,8 @@ import pytest
 from flask.testing import FlaskClient
 
 from cds_hooks.limits import MAX_CODE_CHARS, MAX_NAME_CHARS, MAX_URL_CHARS
-from service import create_app
 from service.hooks import SERVICE_ID, SERVICE_IDS
-from tests.serving import ROOT
+from tests.conftest import ROOT, service_app
 
 REQUESTS = ROOT / "fixtures" / "requests"
 Body = dict[str, Any]
@@ -50,10 +49,10 @@ def inline(node: Any, schemas: dict[str, Any]) -> Any:
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> FlaskClient:
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlaskClient]:
     """The real app on its own SQLite file."""
-    db = tmp_path_factory.mktemp("openapi") / "cds.sqlite3"
-    return create_app({"database_url": f"sqlite:///{db}"}).test_client()
+    with service_app(tmp_path_factory.mktemp("openapi")) as app:
+        yield app.test_client()
 
 
 def request_schema(client: FlaskClient, path: str) -> Any:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,12 +22,12 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import ec
 from flask import Flask
 from jwt.algorithms import ECAlgorithm
-from werkzeug.serving import make_server
 
-from service import create_app
 from service.hooks import SERVICE_IDS
+from tests.conftest import ROOT as ROOT
+from tests.conftest import service_app
+from tests.loopback import serve_app
 
-ROOT = Path(__file__).resolve().parents[2]
 SANDBOX = ROOT / "fixtures" / "cds-hooks-sandbox"
 TIMEOUT_S = 10
 
@@ -132,19 +131,6 @@ def served(tmp_path: Path, signer: SandboxSigner, no_network: NetworkGuard) -> I
     """The app with JWT checking on (Sandbox trusted inline), a fresh SQLite store, the capture's clinical now."""
     clients = tmp_path / "clients.json"
     clients.write_text(json.dumps(trusted_clients(signer)), encoding="utf-8")
-    config = {
-        "clock": lambda: CAPTURED_NOW,
-        "database_url": f"sqlite:///{tmp_path / 'cds.db'}",
-        "trusted_clients_file": str(clients),
-    }
-    app = create_app(config=config)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield ServedApp(f"http://127.0.0.1:{server.server_port}", app, signer)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-        app.extensions["fasciculation_cds.store"].close()
+    with service_app(tmp_path, clock=lambda: CAPTURED_NOW, trusted_clients_file=str(clients)) as app:
+        with serve_app(app) as base:
+            yield ServedApp(base, app, signer)

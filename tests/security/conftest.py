@@ -16,21 +16,12 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from flask import Flask
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from cds_hooks import (
-    EndpointOptions,
-    FhirClientSettings,
-    HookRequest,
-    Prefetched,
-    ServerAllowList,
-    ServiceDefinition,
-    ServiceRegistry,
-    client_factory,
-    create_blueprint,
-    install_error_handlers,
-)
+from cds_hooks import HookRequest, Prefetched, ServerAllowList, ServiceDefinition
 from cds_hooks.auth import JwtAuthenticator, MemoryReplayCache, TrustedClient
 from cds_hooks.jwks import JwksCache
-from tests.security.loopback import Loopback, loopback_server
+from tests.conftest import hook_body as hook_body
+from tests.conftest import toolkit_app
+from tests.loopback import Loopback, loopback_server
 
 ISSUER = "https://ehr.example.org"
 SERVICE_URL = "http://localhost/cds-services/echo"
@@ -113,26 +104,9 @@ def build_app(
     authenticator: Any = None, allow_list: str | None = "", max_body: int = 10 * 1024 * 1024, **options: Any
 ) -> Flask:
     """A toolkit-only app with service ``echo`` (patient-view), the given auth, allow-list and body limit."""
-    prefetch = options.pop("prefetch", {})
-    registry = ServiceRegistry([ServiceDefinition("echo", "patient-view", "Echo", "Answers ok.", echo, prefetch)])
-    factory = client_factory(ServerAllowList.parse(allow_list), FhirClientSettings(0.5, 0.5, 2))
-    endpoint_options = EndpointOptions(client_factory=factory, authenticator=authenticator, **options)
-    app = Flask("security-test")
-    app.config["MAX_CONTENT_LENGTH"] = max_body
-    app.register_blueprint(create_blueprint(registry, endpoint_options))
-    install_error_handlers(app)
-    return app
-
-
-def hook_body(**overrides: Any) -> dict[str, Any]:
-    """A valid patient-view call body."""
-    body: dict[str, Any] = {
-        "hook": "patient-view",
-        "hookInstance": str(uuid.uuid4()),
-        "context": {"userId": "Practitioner/example", "patientId": "p1"},
-    }
-    body.update(overrides)
-    return body
+    definition = ServiceDefinition("echo", "patient-view", "Echo", "Answers ok.", echo, options.pop("prefetch", {}))
+    allowed = ServerAllowList.parse(allow_list)
+    return toolkit_app(definition, allowed, max_pages=2, max_body=max_body, authenticator=authenticator, **options)
 
 
 @pytest.fixture

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from urllib.parse import quote
 
 import requests
 
-from service import create_app
+from tests.conftest import AppFactory
 from tests.workup.conftest import PATIENT_ID, LaunchRig
 from tests.workup.smart_server import LaunchContext
 
@@ -125,14 +124,11 @@ def test_headers_and_cookie(launch_rig: LaunchRig) -> None:
     )
 
 
-def test_cookie_behind_tls_works_in_an_ehr_iframe(launch_rig: LaunchRig, tmp_path: Path) -> None:
-    app = create_app(
-        {"database_url": f"sqlite:///{tmp_path / 'tls.sqlite3'}", "fhir_server_allowlist": launch_rig.engine.base_url}
-    )
+def test_cookie_behind_tls_works_in_an_ehr_iframe(launch_rig: LaunchRig, app_factory: AppFactory) -> None:
+    app = app_factory(fhir_server_allowlist=launch_rig.engine.base_url)
     iss = quote(launch_rig.engine.base_url, safe="")
     first = app.test_client().get(f"/workup/launch?iss={iss}", base_url="https://cds.example.org")
     assert first.status_code == 302
     cookie = first.headers["Set-Cookie"]
     assert cookie.startswith("__Host-workup_session=") and "Secure" in cookie and "SameSite=None" in cookie
     assert "redirect_uri=https%3A%2F%2Fcds.example.org%2Fworkup%2Fcallback" in first.headers["Location"]
-    app.extensions["fasciculation_cds.store"].close()
