@@ -17,8 +17,9 @@ from flask import Flask
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from cds_hooks import HookRequest, Prefetched, ServerAllowList, ServiceDefinition
-from cds_hooks.auth import JwtAuthenticator, MemoryReplayCache, TrustedClient
+from cds_hooks.auth import JwtAuthenticator, MemoryReplayCache
 from cds_hooks.jwks import JwksCache
+from cds_hooks.trusted_clients import TrustedClient
 from tests.conftest import hook_body as hook_body
 from tests.conftest import toolkit_app
 from tests.loopback import Loopback, loopback_server

@@ -12,8 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug.serving import make_server
 
-from cds_hooks.auth import JwtAuthenticator, MemoryReplayCache, TrustedClient
+from cds_hooks.auth import JwtAuthenticator, MemoryReplayCache
 from cds_hooks.jwks import parse_jwks
+from cds_hooks.trusted_clients import TrustedClient
 from tests.loopback import running
 from tests.security.conftest import ISSUER, SigningKey, bearer, build_app, claims, hook_body, new_es384_key, sign
 

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from cds_hooks import Unauthorized
-from cds_hooks.auth import JwtAuthenticator, MemoryReplayCache, TrustedClient
+from cds_hooks.auth import JwtAuthenticator, MemoryReplayCache
 from cds_hooks.jwks import JwksCache, JwksSettings, parse_jwks
+from cds_hooks.trusted_clients import TrustedClient
 from tests.loopback import Loopback, loopback_server
 from tests.security.conftest import ISSUER, JWKS_PATH, SERVICE_URL, SigningKey, bearer, claims, sign
 
