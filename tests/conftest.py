@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 
 from cds_hooks import (
     EndpointOptions,
@@ -62,12 +61,6 @@ def app_factory(tmp_path: Path) -> Iterator[AppFactory]:
             return apps.enter_context(service_app(directory, **config))
 
         yield make
-
-
-@pytest.fixture
-def app_client(app_factory: AppFactory) -> FlaskClient:
-    """Test client of the real app at the fixtures' ``NOW`` on a fresh SQLite file."""
-    return app_factory().test_client()
 
 
 def toolkit_app(
