@@ -59,17 +59,21 @@ def hook_bodies() -> list[bytes]:
     return [path.read_bytes() for path in sorted(REQUESTS_DIR.glob("*.json"))]
 
 
+def feedback_item(**overrides: Any) -> dict[str, Any]:
+    """An overridden-card feedback item, with overrides."""
+    item: dict[str, Any] = {
+        "card": "0f6b1a60-55ee-4d53-8d7e-6f7a2e8c6c11",
+        "outcome": "overridden",
+        "overrideReason": {"reason": {"code": "already-ordered", "system": "http://example.org/reasons"}},
+        "outcomeTimestamp": "2026-11-20T12:00:00Z",
+    }
+    item.update(overrides)
+    return item
+
+
 def feedback_items(count: int = 2) -> list[dict[str, Any]]:
     """Override feedback on cards nobody issued (stored anyway, flagged unknown)."""
-    return [
-        {
-            "card": str(uuid.uuid4()),
-            "outcome": "overridden",
-            "outcomeTimestamp": "2025-03-01T12:00:00Z",
-            "overrideReason": {"reason": {"code": "not-relevant", "system": "http://example.org/override"}},
-        }
-        for _ in range(count)
-    ]
+    return [feedback_item(card=str(uuid.uuid4())) for _ in range(count)]
 
 
 @dataclass

@@ -19,6 +19,7 @@ from cds_hooks.limits import MAX_ACCESS_TOKEN_CHARS, MAX_CODE_CHARS, MAX_NAME_CH
 from service.hooks import SERVICE_ID
 from service.store.tables import feedback
 from tests.conftest import ROOT, AppFactory
+from tests.faults.harness import feedback_item
 from tests.loopback import Loopback, loopback_fhir
 
 REQUEST = ROOT / "fixtures" / "requests" / "patient-view" / "neuropathy_low_magnesium.json"
@@ -113,18 +114,6 @@ def test_oversized_request_strings_are_400_naming_the_field(
     assert status == 400
     assert list(answer["fields"]) == [field]
     assert len(json.dumps(answer)) < 1000
-
-
-def feedback_item(**overrides: Any) -> dict[str, Any]:
-    """An overridden-card feedback item, with overrides."""
-    item: dict[str, Any] = {
-        "card": "0f6b1a60-55ee-4d53-8d7e-6f7a2e8c6c11",
-        "outcome": "overridden",
-        "overrideReason": {"reason": {"code": "already-ordered", "system": "http://example.org/reasons"}},
-        "outcomeTimestamp": "2026-11-20T12:00:00Z",
-    }
-    item.update(overrides)
-    return item
 
 
 def stored_feedback(database: str) -> int:
