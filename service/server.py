@@ -9,6 +9,7 @@ control socket is opened: several instances on one host would otherwise fight ov
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import shutil
 import sys
@@ -28,6 +29,7 @@ from service.ops.gunicorn_parts import DrainingArbiter, JsonErrorSyncWorker
 from service.ops.metrics import MULTIPROC_ENV
 from service.security import serve_refusal
 
+log = logging.getLogger(__name__)
 EXIT_REFUSED = 2
 # Below gunicorn's own maxima, answered by JsonErrorSyncWorker with a JSON 414/431.
 LIMIT_REQUEST_LINE = 8190
@@ -76,6 +78,7 @@ def _worker_closing(_server: Any, worker: Any) -> None:
 
     if isinstance(worker.wsgi, Flask):
         close_app(worker.wsgi)
+        log.info("worker %d closed its store", worker.pid)
 
 
 def _worker_exited(_server: Any, worker: Any) -> None:
