@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -14,13 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jwt
 import requests
-from cryptography.hazmat.primitives.asymmetric import ec
-from jwt.algorithms import ECAlgorithm
 
 from tests.conftest import ROOT
 from tests.serving import serve_process
+from tests.tokens import SigningKey, claims, new_key, sign, trusted_clients
 
 SERVICE_ID = "fasciculation-reversible-causes"
 ISSUER = "https://ehr.fault-test.example"
@@ -32,26 +29,22 @@ FAST_DATABASE = {"CDS_DATABASE_TIMEOUT_S": "1", "CDS_DATABASE_RETRY_S": "0.5"}
 class Signer:
     """An ES384 key the served instance trusts (its public half is in the trusted-clients file)."""
 
-    private: Any
-    kid: str = "fault-key"
+    key: SigningKey
 
     def token(self, audience: str, jti: str | None = None) -> str:
         """A fresh, valid bearer token for ``audience``."""
-        now = int(time.time())
-        claims = {"iss": ISSUER, "aud": audience, "iat": now, "exp": now + 300, "jti": jti or str(uuid.uuid4())}
-        return jwt.encode(claims, self.private, algorithm="ES384", headers={"kid": self.kid, "typ": "JWT"})
+        return sign(self.key, claims(ISSUER, audience, **({"jti": jti} if jti else {})))
 
     def trusted_clients(self, directory: Path) -> Path:
         """Write the trusted-clients file naming this key; returns its path."""
-        jwk = {**json.loads(ECAlgorithm.to_jwk(self.private.public_key())), "kid": self.kid, "alg": "ES384"}
         path = directory / "trusted-clients.json"
-        path.write_text(json.dumps({"clients": [{"iss": ISSUER, "jwks": {"keys": [jwk]}}]}))
+        path.write_text(json.dumps(trusted_clients(ISSUER, self.key)))
         return path
 
 
 def new_signer() -> Signer:
     """A signer with a freshly generated P-384 key."""
-    return Signer(ec.generate_private_key(ec.SECP384R1()))
+    return Signer(new_key("ES384", "fault-key"))
 
 
 def hook_bodies() -> list[bytes]:

@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
-import time
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
-import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from flask import Flask
-from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from cds_hooks import HookRequest, Prefetched, ServerAllowList, ServiceDefinition
 from cds_hooks.auth import JwtAuthenticator, MemoryReplayCache
@@ -23,34 +17,20 @@ from cds_hooks.trusted_clients import TrustedClient
 from tests.conftest import hook_body as hook_body
 from tests.conftest import toolkit_app
 from tests.loopback import Loopback, loopback_server
+from tests.tokens import SigningKey as SigningKey
+from tests.tokens import bearer as bearer
+from tests.tokens import claims as issued_claims
+from tests.tokens import new_key
+from tests.tokens import sign as sign
 
 ISSUER = "https://ehr.example.org"
 SERVICE_URL = "http://localhost/cds-services/echo"
 JWKS_PATH = "/.well-known/jwks.json"
 
 
-@dataclass(frozen=True)
-class SigningKey:
-    """A private key, the algorithm it signs with, its kid and its public JWK."""
-
-    alg: str
-    kid: str
-    private: Any
-    jwk: dict[str, Any]
-
-
 def new_es384_key() -> SigningKey:
     """A freshly generated P-384 signing key."""
-    private = ec.generate_private_key(ec.SECP384R1())
-    jwk = json.loads(ECAlgorithm.to_jwk(private.public_key()))
-    return SigningKey("ES384", "es384-key", private, {**jwk, "kid": "es384-key", "use": "sig", "alg": "ES384"})
-
-
-def new_rs384_key() -> SigningKey:
-    """A freshly generated 2048-bit RSA signing key."""
-    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    jwk = json.loads(RSAAlgorithm.to_jwk(private.public_key()))
-    return SigningKey("RS384", "rs384-key", private, {**jwk, "kid": "rs384-key", "use": "sig", "alg": "RS384"})
+    return new_key("ES384")
 
 
 @pytest.fixture(scope="session")
@@ -62,22 +42,12 @@ def es384() -> SigningKey:
 @pytest.fixture(scope="session")
 def rs384() -> SigningKey:
     """A fresh 2048-bit RSA key signing RS384."""
-    return new_rs384_key()
+    return new_key("RS384")
 
 
 def claims(audience: str = SERVICE_URL, **overrides: Any) -> dict[str, Any]:
-    """A valid claim set (5 minute lifetime, fresh jti); ``None`` overrides drop a claim."""
-    now = int(time.time())
-    base: dict[str, Any] = {"iss": ISSUER, "aud": audience, "iat": now, "exp": now + 300, "jti": str(uuid.uuid4())}
-    base.update(overrides)
-    return {k: v for k, v in base.items() if v is not None}
-
-
-def sign(key: SigningKey, payload: dict[str, Any], **header: Any) -> str:
-    """A compact JWS signed by ``key`` (kid and typ set unless overridden; ``None`` drops a header)."""
-    headers = {"kid": key.kid, "typ": "JWT", **header}
-    kept = {k: v for k, v in headers.items() if v is not None}
-    return jwt.encode(payload, key.private, algorithm=header.get("alg", key.alg), headers=kept)
+    """A valid claim set from ISSUER (5 minute lifetime, fresh jti); ``None`` overrides drop a claim."""
+    return issued_claims(ISSUER, audience, **overrides)
 
 
 def b64(data: bytes) -> str:
@@ -89,11 +59,6 @@ def handmade(header: dict[str, Any], payload: dict[str, Any], signature: bytes =
     """A JWS assembled by hand (for tokens no honest library would make); returns it and its signing input."""
     signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(payload).encode())}"
     return f"{signing_input}.{b64(signature)}", signing_input.encode()
-
-
-def bearer(token: str) -> dict[str, str]:
-    """Authorization header for ``token``."""
-    return {"Authorization": f"Bearer {token}"}
 
 
 def echo(request: HookRequest, prefetched: Prefetched) -> dict[str, Any]:
