@@ -17,6 +17,7 @@ from cds_hooks import (
 )
 from service.feedback import card_recorder, feedback_sink
 from service.store import Store
+from tests.conftest import hook_body as call_body
 from tests.conftest import toolkit_app
 from tests.store.conftest import SERVICE_ID, CardSpec, response
 
@@ -49,8 +50,4 @@ def build_app(store: Store, hash_key: str | None = "http-test-key") -> Flask:
 
 def hook_body(hook_instance: str, patient_id: str = "pat-secret-42") -> dict[str, Any]:
     """A patient-view call."""
-    return {
-        "hook": "patient-view",
-        "hookInstance": hook_instance,
-        "context": {"userId": "Practitioner/1", "patientId": patient_id},
-    }
+    return call_body(hookInstance=hook_instance, context={"userId": "Practitioner/1", "patientId": patient_id})
