@@ -29,6 +29,8 @@ from service.store.resilience import open_resilient_store
 from service.workup.app import install_workup, linked_definitions, load_workup_settings
 
 log = logging.getLogger(__name__)
+STORE_KEY = "fasciculation_cds.store"
+CLOSERS_KEY = "fasciculation_cds.closers"
 
 
 def _utc_now() -> datetime:
@@ -55,7 +57,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     events = EventBus()
     # Wall-clock time: issued/received instants and jti expiry are not clinical "now".
     store = open_resilient_store(settings, events.publish)
-    app.extensions["fasciculation_cds.store"] = store
+    app.extensions[STORE_KEY] = store
+    app.extensions[CLOSERS_KEY] = [store.close]  # close_app() runs them: the app owns what it opened
     record_cards = card_recorder(store, settings.patient_hash_key)
     events.subscribe(CardsIssued, lambda issued: record_cards(issued.definition, issued.request, issued.response))
     fhir_clients = _fhir_client_factory(settings)
@@ -81,3 +84,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     install_error_handlers(app)
     install_operations(app, Operations(knowledge.version, store, events, drain))
     return app
+
+
+def close_app(app: Flask) -> None:
+    """Release what ``create_app`` opened (the store's connections and threads); a second call does nothing."""
+    for close in reversed(app.extensions.pop(CLOSERS_KEY, [])):
+        close()

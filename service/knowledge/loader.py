@@ -37,7 +37,6 @@ from service.knowledge.order_rules import OrderKnowledge
 M = TypeVar("M", bound=BaseModel)
 
 KNOWLEDGE_DIR = Path(__file__).resolve().parent
-FILES = ("citations.yaml", "labs.yaml", "medications.yaml", "conditions.yaml", "cards.yaml", "orders.yaml")
 
 RED_FLAGS_RULE = "red-flags"
 WORKUP_RULE = "workup.labs"
