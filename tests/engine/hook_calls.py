@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -77,3 +78,8 @@ def call(app: Flask, body: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
     rsp = app.test_client().post(SERVICE_PATH, json=dict(body))
     document: dict[str, Any] = rsp.get_json()
     return rsp.status_code, document
+
+
+def new_hook_instance() -> str:
+    """A fresh hookInstance (the store refuses to record the same one twice with other cards)."""
+    return str(uuid.uuid4())
