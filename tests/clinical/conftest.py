@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from flask.testing import FlaskClient
 
 from service.facts.records import PatientRecord, build_record
 from service.knowledge import KNOWLEDGE_DIR, Knowledge, load_knowledge
@@ -16,6 +17,7 @@ from service.screen import ScreenResult, screen_patient
 from tests.conftest import HOOK_INSTANCE as HOOK_INSTANCE
 from tests.conftest import NOW as NOW
 from tests.conftest import ROOT as ROOT
+from tests.conftest import service_app
 from tests.synthea_data import SYNTHEA_DIR
 
 SCENARIOS = ROOT / "fixtures" / "patients"
@@ -30,6 +32,13 @@ def scenario_names() -> list[str]:
 def load_record(name: str) -> PatientRecord:
     """The PatientRecord of one scenario."""
     return build_record([json.loads((SCENARIOS / f"{name}.json").read_text(encoding="utf-8"))])
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlaskClient]:
+    """A test client of the real app at the fixtures' NOW, shared by a module's tests (closed after it)."""
+    with service_app(tmp_path_factory.mktemp("clinical")) as app:
+        yield app.test_client()
 
 
 @pytest.fixture(scope="session")

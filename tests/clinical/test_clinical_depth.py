@@ -16,11 +16,9 @@ from service.facts import build_facts
 from service.facts.records import build_record
 from service.knowledge import ConditionRole, Knowledge
 from service.screen import screen_patient
+from tests.clinical.both_paths import both_paths, only_card
 
 from .conftest import NOW
-from .test_safety_review import _both, _only, client
-
-__all__ = ["client"]  # the module's app fixture, shared with the issue 11 tests
 
 SCT = "http://snomed.info/sct"
 EXAM = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "exam"}]}
@@ -50,8 +48,8 @@ CASES = [
 def test_issue15_finding_through_cli_and_http(
     client: FlaskClient, name: str, rule_id: str, indicator: str, in_summary: str, in_detail: str, absent: str
 ) -> None:
-    for cards in _both(client, name):
-        card = _only(cards, rule_id)
+    for cards in both_paths(client, name):
+        card = only_card(cards, rule_id)
         assert card["indicator"] == indicator
         assert in_summary in card["summary"] and in_detail in card["detail"]
         assert absent not in card["summary"] + card["detail"].split("**Why")[0]
@@ -59,13 +57,13 @@ def test_issue15_finding_through_cli_and_http(
 
 @pytest.mark.parametrize("name", ["exam_fasciculation_absent"])
 def test_absent_exam_findings_stay_silent(client: FlaskClient, name: str) -> None:
-    for cards in _both(client, name):
+    for cards in both_paths(client, name):
         assert cards == []
 
 
 def test_pregnancy_calcium_orders_ionised_calcium_only(client: FlaskClient) -> None:
-    for cards in _both(client, "pregnancy_low_calcium"):
-        card = _only(cards, "lab.calcium.low")
+    for cards in both_paths(client, "pregnancy_low_calcium"):
+        card = only_card(cards, "lab.calcium.low")
         codes = [s["actions"][0]["resource"]["code"]["coding"][0]["code"] for s in card["suggestions"]]
         assert codes == ["1995-0"]
 

@@ -3,32 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
-import json
-from collections.abc import Callable, Iterator
-from contextlib import redirect_stdout
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 
-from service import create_app
-from service.cards import CARD_EXTENSION
-from service.cli import main
 from service.facts import MedicationUse, PatientFacts, UseStatus, build_facts
 from service.facts.records import build_record
 from service.facts.units import to_canonical
 from service.knowledge import Knowledge, KnowledgeError, load_knowledge_from
 from service.rules.medications import qualifying_uses
 from service.screen import ScreenResult, screen_patient
+from tests.clinical.both_paths import Cards, both_paths, only_card, rule_id
 from tests.synthea_data import read_bundle, synthea_paths
 
-from .conftest import HOOK_INSTANCE, NOW, ROOT
+from .conftest import HOOK_INSTANCE, NOW
 from .test_scenarios import EXPECTED
 
-PATIENTS = ROOT / "fixtures" / "patients"
-REQUESTS = ROOT / "fixtures" / "requests" / "patient-view"
 ISSUE15 = [
     "lithium_thiazide_started",
     "lithium_dose_change_unsteady",
@@ -48,41 +41,10 @@ ISSUE15 = [
     "cidp_low_magnesium",
 ]
 Screen = Callable[..., ScreenResult]
-Cards = list[dict[str, Any]]
-
-
-@pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlaskClient]:
-    db = tmp_path_factory.mktemp("issue15") / "cds.sqlite3"
-    app = create_app({"clock": lambda: NOW, "database_url": f"sqlite:///{db}"})
-    yield app.test_client()
-    app.extensions["fasciculation_cds.store"].close()
-
-
-def _cli(name: str) -> Cards:
-    printed = io.StringIO()
-    with redirect_stdout(printed):
-        bundle = str(PATIENTS / f"{name}.json")
-        assert main(["evaluate", "--bundle", bundle, "--now", NOW.isoformat(), "--hook-instance", "i15"]) == 0
-    cards: Cards = json.loads(printed.getvalue())["cards"]
-    return cards
-
-
-def _http(client: FlaskClient, name: str) -> Cards:
-    request = json.loads((REQUESTS / f"{name}.json").read_text(encoding="utf-8"))
-    response = client.post("/cds-services/fasciculation-reversible-causes", json=request)
-    assert response.status_code == 200
-    cards: Cards = response.get_json()["cards"]
-    return cards
 
 
 def _rules(cards: Cards) -> list[tuple[str, str]]:
-    return [(c["extension"][CARD_EXTENSION]["ruleId"], c["indicator"]) for c in cards]
-
-
-def _card(cards: Cards, rule_id: str) -> dict[str, Any]:
-    (card,) = [c for c in cards if c["extension"][CARD_EXTENSION]["ruleId"] == rule_id]
-    return card
+    return [(rule_id(c), c["indicator"]) for c in cards]
 
 
 def _orders(card: dict[str, Any]) -> list[str]:
@@ -93,21 +55,21 @@ def _orders(card: dict[str, Any]) -> list[str]:
 @pytest.mark.parametrize("name", ISSUE15)
 def test_issue15_patient_through_cli_and_http(client: FlaskClient, name: str) -> None:
     expected = EXPECTED[name][1]
-    for cards in (_cli(name), _http(client, name)):
+    for cards in both_paths(client, name):
         assert _rules(cards) == expected
 
 
 def test_level_predating_a_thiazide_start_is_due(client: FlaskClient) -> None:
-    for cards in (_cli("lithium_thiazide_started"), _http(client, "lithium_thiazide_started")):
-        card = _card(cards, "drug.lithium")
+    for cards in both_paths(client, "lithium_thiazide_started"):
+        card = only_card(cards, "drug.lithium")
         assert card["summary"] == "On lithium: level due: last level predates Hydrochlorothiazide (2026-11-12)"
         assert "raise the level" in card["detail"] and "Creatinine: **88 umol/L**" in card["detail"]
         assert _orders(card) == ["14334-7"]  # renal function is recent: only the level
 
 
 def test_level_before_steady_state_names_dose_change_renal_and_monitoring(client: FlaskClient) -> None:
-    for cards in (_cli("lithium_dose_change_unsteady"), _http(client, "lithium_dose_change_unsteady")):
-        card = _card(cards, "drug.lithium")
+    for cards in both_paths(client, "lithium_dose_change_unsteady"):
+        card = only_card(cards, "drug.lithium")
         assert "3 days after the lithium dose change (2026-11-14): not yet steady state" in card["summary"]
         assert "Renal function is reduced" in card["detail"] and "Ibuprofen" in card["detail"]
         assert "no result in 365 days: TSH" in card["detail"]
@@ -115,8 +77,8 @@ def test_level_before_steady_state_names_dose_change_renal_and_monitoring(client
 
 
 def test_confirmed_low_calcium_offers_only_the_missing_follow_up(client: FlaskClient) -> None:
-    for cards in (_cli("calcium_low_follow_up"), _http(client, "calcium_low_follow_up")):
-        card = _card(cards, "lab.calcium.low")
+    for cards in both_paths(client, "calcium_low_follow_up"):
+        card = only_card(cards, "lab.calcium.low")
         assert _orders(card) == ["2731-8", "62292-8"]  # phosphate is recent: not offered
         assert "PTH" in card["detail"]
 

@@ -5,59 +5,21 @@ Every case here gave a wrong, reassuring or missing card on the main before the 
 
 from __future__ import annotations
 
-import io
 import json
-from collections.abc import Iterator
-from contextlib import redirect_stdout
 from pathlib import Path
-from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 
-from service.cards import CARD_EXTENSION
-from service.cli import main
-from service.hooks import SERVICE_IDS
-from tests.conftest import NOW, REQUESTS, ROOT, service_app
-
-PATIENTS = ROOT / "fixtures" / "patients"
-
-
-@pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlaskClient]:
-    with service_app(tmp_path_factory.mktemp("review")) as app:
-        yield app.test_client()
-
-
-def _cli(*args: str) -> list[dict[str, Any]]:
-    printed = io.StringIO()
-    with redirect_stdout(printed):
-        assert main(["evaluate", *args, "--now", NOW.isoformat(), "--hook-instance", "review"]) == 0
-    cards: list[dict[str, Any]] = json.loads(printed.getvalue())["cards"]
-    return cards
-
-
-def _http(client: FlaskClient, hook: str, name: str) -> list[dict[str, Any]]:
-    request = json.loads((REQUESTS / hook / f"{name}.json").read_text(encoding="utf-8"))
-    response = client.post(f"/cds-services/{SERVICE_IDS[hook]}", json=request)
-    assert response.status_code == 200
-    cards: list[dict[str, Any]] = response.get_json()["cards"]
-    return cards
-
-
-def _both(client: FlaskClient, name: str) -> list[list[dict[str, Any]]]:
-    return [_cli("--bundle", str(PATIENTS / f"{name}.json")), _http(client, "patient-view", name)]
-
-
-def _only(cards: list[dict[str, Any]], rule_id: str) -> dict[str, Any]:
-    matching = [c for c in cards if c["extension"][CARD_EXTENSION]["ruleId"] == rule_id]
-    assert len(matching) == 1, [c["summary"] for c in cards]
-    return matching[0]
-
-
-def _orders(card: dict[str, Any]) -> list[str]:
-    return [a["resource"]["code"]["coding"][0]["code"] for s in card.get("suggestions", []) for a in s["actions"]]
-
+from tests.clinical.both_paths import (
+    PATIENTS,
+    REQUESTS,
+    both_paths,
+    cli_cards,
+    http_cards,
+    only_card,
+    order_codes,
+)
 
 # (scenario, rule id, indicator, text the summary must hold, text the detail must hold, text neither may hold)
 CASES: list[tuple[str, str, str, str, str, str]] = [
@@ -199,8 +161,8 @@ CASES: list[tuple[str, str, str, str, str, str]] = [
 def test_review_finding_through_cli_and_http(
     client: FlaskClient, name: str, rule_id: str, indicator: str, in_summary: str, in_detail: str, absent: str
 ) -> None:
-    for cards in _both(client, name):
-        card = _only(cards, rule_id)
+    for cards in both_paths(client, name):
+        card = only_card(cards, rule_id)
         assert card["indicator"] == indicator
         assert in_summary in card["summary"]
         assert in_detail in card["detail"]
@@ -208,23 +170,23 @@ def test_review_finding_through_cli_and_http(
 
 
 def test_uninterpretable_unit_still_offers_the_lab(client: FlaskClient) -> None:
-    for cards in _both(client, "unit_not_understood"):
-        assert _orders(_only(cards, "workup.labs")) == ["19123-9"]
+    for cards in both_paths(client, "unit_not_understood"):
+        assert order_codes(only_card(cards, "workup.labs")) == ["19123-9"]
 
 
 def test_uncorrected_calcium_offers_ionised_calcium_and_albumin(client: FlaskClient) -> None:
-    for cards in _both(client, "calcium_uncorrected"):
-        assert _orders(_only(cards, "lab.calcium.low"))[:2] == ["1995-0", "1751-7"]
+    for cards in both_paths(client, "calcium_uncorrected"):
+        assert order_codes(only_card(cards, "lab.calcium.low"))[:2] == ["1995-0", "1751-7"]
 
 
 def test_rbc_cholinesterase_per_volume_answers_the_rbc_order(client: FlaskClient) -> None:
-    for cards in _both(client, "organophosphate_rbc_per_volume"):
-        assert _orders(_only(cards, "exposure.organophosphate.nicotinic")) == []
+    for cards in both_paths(client, "organophosphate_rbc_per_volume"):
+        assert order_codes(only_card(cards, "exposure.organophosphate.nicotinic")) == []
 
 
 def test_low_tsh_without_free_t4_offers_free_t4(client: FlaskClient) -> None:
-    for cards in _both(client, "thyroid_low_tsh_no_ft4"):
-        assert _orders(_only(cards, "lab.tsh.low")) == ["3024-7"]
+    for cards in both_paths(client, "thyroid_low_tsh_no_ft4"):
+        assert order_codes(only_card(cards, "lab.tsh.low")) == ["3024-7"]
 
 
 @pytest.mark.parametrize("hook", ["order-select", "order-sign"])
@@ -236,7 +198,7 @@ def test_succinylcholine_order_in_als_through_cli_and_http(client: FlaskClient, 
     args = ["--bundle", bundle, "--hook", hook, "--draft-orders", str(drafts)]
     if hook == "order-select":
         args += ["--selection", "MedicationRequest/sux-1"]
-    for cards in (_cli(*args), _http(client, hook, "succinylcholine_als")):
-        card = _only(cards, "drug.succinylcholine.denervation")
+    for cards in (cli_cards(*args), http_cards(client, "succinylcholine_als", hook)):
+        card = only_card(cards, "drug.succinylcholine.denervation")
         assert card["indicator"] == "critical"
         assert "expected transient" not in card["summary"]
