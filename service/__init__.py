@@ -25,6 +25,7 @@ from service.hooks import service_definitions
 from service.knowledge import load_knowledge
 from service.ops import DrainState, Operations, install_operations
 from service.security import build_authenticator
+from service.store.card_writer import CardWriter
 from service.store.resilience import open_resilient_store
 from service.workup.app import install_workup, linked_definitions, load_workup_settings
 
@@ -56,7 +57,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # Wall-clock time: issued/received instants and jti expiry are not clinical "now".
     store = open_resilient_store(settings, events.publish)
     app.extensions["fasciculation_cds.store"] = store
-    record_cards = card_recorder(store, settings.patient_hash_key)
+    card_writer = CardWriter(store.record_cards, settings.card_queue_max)  # off the request path
+    app.extensions["fasciculation_cds.card_writer"] = card_writer
+    record_cards = card_recorder(card_writer, settings.patient_hash_key)
     events.subscribe(CardsIssued, lambda issued: record_cards(issued.definition, issued.request, issued.response))
     fhir_clients = _fhir_client_factory(settings)
     options = EndpointOptions(
@@ -65,7 +68,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         discovery_requires_auth=settings.discovery_requires_auth,
         public_url=settings.public_url,
         cors_origins=tuple(o.strip() for o in settings.cors_origins.split(",") if o.strip()),
-        feedback_sink=feedback_sink(store),
+        feedback_sink=feedback_sink(store, card_writer),
         events=events,
     )
     app.register_blueprint(create_blueprint(registry, options))

@@ -77,6 +77,14 @@ def _worker_exited(_server: Any, worker: Any) -> None:
     multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
 
 
+def _worker_exiting(_server: Any, worker: Any) -> None:
+    """Gunicorn ``worker_exit`` hook (in the worker): write out its queued issued cards before it goes."""
+    extensions = getattr(getattr(worker, "wsgi", None), "extensions", {})
+    writer = extensions.get("fasciculation_cds.card_writer")
+    if writer is not None:
+        writer.close()
+
+
 @contextmanager
 def metrics_directory() -> Iterator[Path]:
     """The multiprocess directory, empty, exported in ``PROMETHEUS_MULTIPROC_DIR`` for the workers."""
@@ -128,6 +136,7 @@ def run_gunicorn(host: str, port: int, workers: int, allow_unauthenticated: bool
         "limit_request_fields": LIMIT_REQUEST_FIELDS,
         "control_socket_disable": True,
         "child_exit": _worker_exited,
+        "worker_exit": _worker_exiting,
     }
     with metrics_directory():
         _GunicornApp(options, DrainState(), settings.drain_seconds).run()
