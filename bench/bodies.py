@@ -208,10 +208,12 @@ def hook_request(patient: Resource, resources: list[Resource], seed: int, layout
     by_type: dict[str, list[Resource]] = {t: [] for t in layout.types.values()}
     for resource in resources:
         by_type[resource["resourceType"]].append(resource)
-    prefetch: dict[str, Any] = {
-        key: patient if key in layout.reads else _searchset(by_type[resource_type])
-        for key, resource_type in layout.types.items()
-    }
+    # Each resource is filed once, under the first key of its type (labs before examObservations): a second search
+    # of the same type (issue 15) answers empty, as it would for a patient without exam findings.
+    prefetch: dict[str, Any] = {}
+    for key, resource_type in layout.types.items():
+        first = resource_type not in {layout.types[k] for k in prefetch if k not in layout.reads}
+        prefetch[key] = patient if key in layout.reads else _searchset(by_type[resource_type] if first else [])
     return {
         "hook": "patient-view",
         "hookInstance": str(uuid.UUID(int=random.Random(seed).getrandbits(128), version=4)),

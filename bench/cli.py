@@ -14,10 +14,11 @@ from pathlib import Path
 import orjson
 
 from bench.bodies import realistic_body, release_sources, resource_count, sized_body
+from bench.fallback import fallback_table, measure_fallback
 from bench.http_load import LoadResult, run_python, run_wrk, served, server_command, wrk_version
 from bench.inprocess import SERVICE_PATH, discovered_layout, make_app, measure_body, screen_once, temp_database_url
 from bench.memory import measure_in_subprocess
-from bench.report import HttpRow, http_table, memory_table, screen_table, summarise
+from bench.report import HttpRow, floor_table, http_table, memory_table, screen_table, summarise
 
 
 def _ints(text: str) -> list[int]:
@@ -37,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--memory-size", type=int, default=10000, help="resources for the peak-RSS call")
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--skip-floor", action="store_true", help="no framework-floor run (no service/floor ratios)")
+    parser.add_argument("--fallback-calls", type=int, default=30, help="no-prefetch calls per fall-back row")
+    parser.add_argument("--skip-fallback", action="store_true", help="no FHIR fall-back section (needs node)")
     return parser
 
 
@@ -60,26 +64,36 @@ def _generator(choice: str) -> tuple[str, bool]:
     return "Python client (threads + http.client keep-alive)", False
 
 
-def http_section(args: argparse.Namespace, body: bytes, cards: int, database_url: str) -> list[str]:
-    """Serve with gunicorn, load at each concurrency, and summarise."""
-    description, use_wrk = _generator(args.load_generator)
+def _load_rows(args: argparse.Namespace, body: bytes, database_url: str, floor: bool) -> list[HttpRow]:
+    """Serve the service (or the floor app), warm it up, load it at each concurrency; medians per concurrency."""
+    _, use_wrk = _generator(args.load_generator)
     duration = min(max(args.duration, 1.0), 60.0)
     load = run_wrk if use_wrk else run_python
     rows: list[HttpRow] = []
-    with served(args.workers, database_url) as port:
+    with served(args.workers, database_url, floor=floor) as port:
         load(port, SERVICE_PATH, body, 2, 2.0)  # warm-up (imports, caches, SQLite file)
         for concurrency in args.concurrency:
             results: list[LoadResult] = [
                 load(port, SERVICE_PATH, body, concurrency, duration) for _ in range(args.http_runs)
             ]
             rows.append(summarise(concurrency, results))
+    return rows
+
+
+def http_section(args: argparse.Namespace, body: bytes, cards: int, database_url: str) -> list[str]:
+    """Serve with gunicorn, load at each concurrency, and summarise; then the floor app, and the ratios."""
+    description, _ = _generator(args.load_generator)
+    duration = min(max(args.duration, 1.0), 60.0)
+    rows = _load_rows(args, body, database_url, floor=False)
+    floor_rows = [] if args.skip_floor else _load_rows(args, body, database_url, floor=True)
     program = "fasciculation-cds" if len(server_command()) == 1 else "python -m service.cli"
     header = (
         f"HTTP: {program} serve --workers {args.workers} on 127.0.0.1, realistic patient "
         f"({resource_count(body)} resources, {len(body) / 1024:.1f} KB, {cards} cards), load generator: {description}, "
         f"{args.http_runs} x {duration:.0f} s per row (medians)"
     )
-    return http_table(rows, header)
+    lines = http_table(rows, header)
+    return lines if args.skip_floor else [*lines, "", *floor_table(rows, floor_rows)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -114,3 +128,6 @@ def _measure(args: argparse.Namespace, now: datetime, scratch: Path) -> None:
     if not args.skip_memory:
         figures = measure_in_subprocess(memory_body, temp_database_url(scratch), now)
         _emit(memory_table(args.memory_size, figures))
+    if not args.skip_fallback:
+        name, loaded, fallback_rows = measure_fallback(now, scratch, max(1, args.fallback_calls))
+        _emit(fallback_table(name, loaded, fallback_rows))

@@ -82,20 +82,28 @@ def _wait_until_up(process: subprocess.Popen[bytes], port: int, log_path: Path) 
     while time.monotonic() < deadline:
         if process.poll() is not None:
             break
+        connection = http.client.HTTPConnection(HOST, port, timeout=1)
         try:
-            connection = http.client.HTTPConnection(HOST, port, timeout=1)
             connection.request("GET", "/cds-services")
-            if connection.getresponse().status == 200:
+            if response_of(connection).status == 200:
                 return
         except OSError:
             pass
+        finally:
+            connection.close()
         time.sleep(0.2)
     raise RuntimeError(f"server did not start; log tail:\n{log_path.read_text(errors='replace')[-2000:]}")
 
 
+def floor_command(port: int, workers: int) -> list[str]:
+    """gunicorn (sync workers, as the service) serving the do-nothing app of ``bench/floor_app.py``."""
+    settings = ["--workers", str(workers), "--worker-class", "sync", "--keep-alive", "5", "--log-level", "warning"]
+    return [sys.executable, "-m", "gunicorn", *settings, "--bind", f"{HOST}:{port}", "bench.floor_app:app"]
+
+
 @contextmanager
-def served(workers: int, database_url: str) -> Iterator[int]:
-    """Run ``fasciculation-cds serve --workers N`` on a free loopback port; yields the port."""
+def served(workers: int, database_url: str, floor: bool = False) -> Iterator[int]:
+    """Run ``fasciculation-cds serve --workers N`` (or the floor app) on a free loopback port; yields the port."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CDS_")}
     env["CDS_DATABASE_URL"] = database_url
@@ -104,6 +112,8 @@ def served(workers: int, database_url: str) -> Iterator[int]:
     log_dir = Path(tempfile.mkdtemp(prefix="bench-serve-"))
     log_path = log_dir / "server.log"
     command = [*server_command(), "serve", "--host", HOST, "--port", str(port), "--workers", str(workers)]
+    if floor:
+        command = floor_command(port, workers)
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, cwd=log_dir, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:

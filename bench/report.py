@@ -89,3 +89,30 @@ def memory_table(size: int, figures: MemoryFigures) -> list[str]:
         f"{figures.startup_mib:>18.1f} {figures.peak_mib:>9.1f}  <= {TARGET_PEAK_MIB:.0f} MiB "
         f"{_verdict(figures.peak_mib <= TARGET_PEAK_MIB)}",
     ]
+
+
+FLOOR_SHARE_TARGET = 0.25  # issue 16: c=8 throughput >= 0.25 x the framework floor, in the same run
+FLOOR_P99_TARGET_MS = 25.0  # issue 16: p99 <= 25 ms at c=8
+
+
+def floor_table(service: Sequence[HttpRow], floor: Sequence[HttpRow]) -> list[str]:
+    """The service next to the framework floor at each concurrency: req/s and p99 ratios, issue-16 targets at c=8."""
+    lines = [
+        "Service / framework floor (bench/floor_app.py: Flask + gunicorn sync, same workers, orjson parse, fixed card;",
+        "same body, same load generator, same durations, same run)",
+        f"{'concurrency':>11} {'floor req/s':>11} {'floor p99':>9} {'req/s ratio':>11} {'p99 ratio':>9}  target",
+    ]
+    for ours, base in zip(service, floor, strict=True):
+        target = ""
+        if ours.concurrency == TARGET_CONCURRENCY:
+            share_met = ours.rate >= FLOOR_SHARE_TARGET * base.rate
+            target = (
+                f"req/s >= {FLOOR_SHARE_TARGET:.2f} x floor {_verdict(share_met).replace('MISSED', 'NOT MET')}, "
+                f"p99 <= {FLOOR_P99_TARGET_MS:.0f} ms "
+                f"{_verdict(ours.p99_ms <= FLOOR_P99_TARGET_MS).replace('MISSED', 'NOT MET')}"
+            )
+        lines.append(
+            f"{ours.concurrency:>11} {base.rate:>11.1f} {base.p99_ms:>9.2f} {ours.rate / base.rate:>10.3f}x"
+            f" {ours.p99_ms / base.p99_ms:>8.2f}x  {target}".rstrip()
+        )
+    return lines

@@ -8,6 +8,7 @@ from typing import Any
 
 from cds_hooks.cards import HookResponse
 from cds_hooks.errors import BadRequest, NotFound
+from cds_hooks.fhir_client import PagesEnough
 from cds_hooks.prefetch import check_template
 from cds_hooks.response import check_discovery
 from cds_hooks.schemas import HookRequest
@@ -29,6 +30,11 @@ class ServiceDefinition:
     handler: Handler = field(repr=False)
     prefetch: Mapping[str, str] = field(default_factory=dict)
     usage_requirements: str | None = None
+    # Per prefetch key, when paging the FHIR fall-back may stop early (see PrefetchResolver); never in discovery.
+    pages_enough: Mapping[str, PagesEnough] = field(default_factory=dict, repr=False)
+    # Prefetch keys the service can answer without: when the client did not send one and it cannot be fetched (no
+    # fhirServer, or the server fails), the call goes on without it (logged) instead of failing with 412.
+    optional_prefetch: frozenset[str] = frozenset()
 
     def discovery_entry(self) -> dict[str, Any]:
         """This service as an element of ``services`` (optional fields omitted when empty)."""

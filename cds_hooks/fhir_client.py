@@ -10,7 +10,7 @@ import http.client
 import http.cookiejar
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -145,26 +145,32 @@ class FhirClient:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def fetch(self, url: str) -> dict[str, Any]:
+    def fetch(self, url: str, enough: PagesEnough | None = None) -> dict[str, Any]:
         """Read or search; a searchset is returned with every page's entries merged (up to the page cap)."""
         document = self.get_json(url)
         if document.get("resourceType") == "OperationOutcome":
             raise FhirBadResponse("FHIR server answered with an OperationOutcome")
         if document.get("resourceType") == "Bundle":
-            return self.complete_bundle(document)
+            return self.complete_bundle(document, enough)
         return document
 
-    def complete_bundle(self, bundle: dict[str, Any]) -> dict[str, Any]:
-        """Follow ``next`` links and return one Bundle holding every entry (stops at ``max_pages``)."""
+    def complete_bundle(self, bundle: dict[str, Any], enough: PagesEnough | None = None) -> dict[str, Any]:
+        """Follow ``next`` links and return one Bundle holding every entry.
+
+        Paging stops at ``max_pages``, or as soon as ``enough`` says the entries read so far are all the caller needs.
+        """
         entries = list(bundle.get("entry") or [])
         page, pages = bundle, 1
         while (link := next_link(page)) is not None and pages < self.settings.max_pages:
+            if enough is not None and enough(entries):
+                log.info("FHIR paging stopped after %d page(s): the caller has what it needs", pages)
+                break
             page = self.get_json(link)
             if page.get("resourceType") != "Bundle":
                 raise FhirBadResponse("a next page was not a Bundle")
             entries.extend(page.get("entry") or [])
             pages += 1
-        if next_link(page) is not None:
+        if next_link(page) is not None and pages >= self.settings.max_pages:
             log.warning("FHIR paging stopped at the cap of %d pages; later pages not read", pages)
         merged = {k: v for k, v in bundle.items() if k != "link"}
         merged["entry"] = entries
@@ -188,6 +194,8 @@ def cookieless_session() -> requests.Session:
 
 
 ClientFactory = Callable[[str, str | None], FhirClient]
+# Told the searchset entries read so far (in server order); True means later pages are not needed.
+PagesEnough = Callable[[Sequence[dict[str, Any]]], bool]
 
 
 def client_factory(

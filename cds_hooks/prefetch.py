@@ -3,7 +3,10 @@
 For each key a service declares: a key the client sent with a resource is used as is (a paged searchset is
 completed from the FHIR server); a key sent as ``null`` means "no data"; a key that is absent or holds an
 OperationOutcome is fetched from ``fhirServer`` with the lent token. When data can be had from neither,
-the call fails with 412 (CDS Hooks 2.0 §Prefetch Template: "SHALL respond with 412").
+the call fails with 412 (CDS Hooks 2.0 §Prefetch Template: "SHALL respond with 412") - except for the keys a
+service declares optional: when the client did not send one and it cannot be fetched (no ``fhirServer``, or the
+server fails), it is left out of the result (and logged), so a client configured before the key existed still
+gets an answer.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 from urllib.parse import quote
 
 from cds_hooks.errors import BadRequest, FhirClientError, FhirServerNotAllowed, PreconditionFailed
-from cds_hooks.fhir_client import ClientFactory, FhirClient, next_link
+from cds_hooks.fhir_client import ClientFactory, FhirClient, PagesEnough, next_link
 from cds_hooks.schemas import HookRequest
 
 log = logging.getLogger(__name__)
@@ -67,22 +70,41 @@ def _is_usable(value: Any) -> bool:
     return isinstance(value, dict) and value.get("resourceType") not in (None, "OperationOutcome")
 
 
-def _complete_sent_bundle(key: str, value: dict[str, Any], client: FhirClient | None) -> dict[str, Any]:
+def _complete_sent_bundle(
+    key: str, value: dict[str, Any], client: FhirClient | None, enough: PagesEnough | None
+) -> dict[str, Any]:
     if value.get("resourceType") != "Bundle" or next_link(value) is None:
         return value
     if client is None:
         raise PreconditionFailed("prefetch is paged and no FHIR server was given to read the rest", [key])
-    return client.complete_bundle(value)
+    return client.complete_bundle(value, enough)
 
 
 class PrefetchResolver:
-    """Resolves one service's prefetch templates for one hook call."""
+    """Resolves one service's prefetch templates for one hook call.
 
-    def __init__(self, templates: Mapping[str, str], client_factory: ClientFactory) -> None:
+    ``enough`` may give, per key, the service's test for "later pages cannot change my answer" (for example: the
+    search is sorted newest first and every item the rules read already has its latest value); paging a searchset
+    of that key stops as soon as the test says so. ``optional`` keys are left out, not fatal, when the client did
+    not send them and they cannot be fetched.
+    """
+
+    def __init__(
+        self,
+        templates: Mapping[str, str],
+        client_factory: ClientFactory,
+        enough: Mapping[str, PagesEnough] | None = None,
+        optional: frozenset[str] = frozenset(),
+    ) -> None:
         for template in templates.values():
             check_template(template)
         self.templates = dict(templates)
         self._client_factory = client_factory
+        self._enough = dict(enough or {})
+        self._optional = optional
+        unknown = (set(self._enough) | optional) - set(self.templates)
+        if unknown:
+            raise ValueError(f"paging tests or optional keys without a template: {sorted(unknown)}")
 
     def _client(self, request: HookRequest) -> FhirClient | None:
         if request.fhir_server is None:
@@ -93,6 +115,8 @@ class PrefetchResolver:
         """Whether resolving ``request`` reads from the FHIR server (a key missing or unusable, or a paged Bundle)."""
         for key in self.templates:
             value = request.prefetch.get(key, ...)
+            if value is ... and key in self._optional and request.fhir_server is None:
+                continue  # left out, not fetched
             if value is not None and (not _is_usable(value) or next_link(value) is not None):
                 return True
         return False
@@ -110,9 +134,13 @@ class PrefetchResolver:
             if value is None:
                 resolved[key] = None
             elif _is_usable(value):
-                resolved[key] = self._guard(key, partial(_complete_sent_bundle, key, value, client))
+                resolved[key] = self._guard(
+                    key, partial(_complete_sent_bundle, key, value, client, self._enough.get(key))
+                )
             else:
                 missing.append(key)
+        if client is None:
+            missing = self._without_optional(missing, request)
         if not missing:
             return resolved
         if client is None:
@@ -120,10 +148,31 @@ class PrefetchResolver:
         urls = {key: render_template(self.templates[key], request.context) for key in missing}
         # Missing keys are fetched side by side: the call waits for the slowest query, not for their sum.
         with ThreadPoolExecutor(max_workers=min(len(urls), MAX_PARALLEL_FETCHES)) as pool:
-            futures = {key: pool.submit(self._guard, key, partial(client.fetch, url)) for key, url in urls.items()}
+            futures = {
+                key: pool.submit(self._guard, key, partial(client.fetch, url, self._enough.get(key)))
+                for key, url in urls.items()
+            }
             for key, future in futures.items():
-                resolved[key] = future.result()
+                try:
+                    resolved[key] = future.result()
+                except PreconditionFailed:
+                    if key not in self._optional:
+                        raise
+                    log.warning(
+                        "hookInstance=%s optional prefetch %s left out: not obtainable", request.hook_instance, key
+                    )
         return resolved
+
+    def _without_optional(self, missing: list[str], request: HookRequest) -> list[str]:
+        """The missing keys that are required; optional ones are logged as left out."""
+        left_out = [key for key in missing if key in self._optional]
+        if left_out:
+            log.info(
+                "hookInstance=%s optional prefetch left out (not sent, no fhirServer): %s",
+                request.hook_instance,
+                ",".join(left_out),
+            )
+        return [key for key in missing if key not in self._optional]
 
     @staticmethod
     def _guard(key: str, fetch: Callable[[], dict[str, Any]]) -> dict[str, Any]:

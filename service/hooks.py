@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from cds_hooks import HookRequest, HookResponse, Prefetched, ServiceDefinition
+from service.facts.fallback_paging import labs_pages_enough
 from service.facts.records import build_record
 from service.facts.skip_log import skip_log
 from service.knowledge import Knowledge
@@ -20,6 +21,9 @@ log = logging.getLogger(__name__)
 SERVICE_ID = "fasciculation-reversible-causes"
 ORDER_SELECT_SERVICE_ID = f"{SERVICE_ID}-order-select"
 ORDER_SIGN_SERVICE_ID = f"{SERVICE_ID}-order-sign"
+# Exam-finding Observations came after clients were configured (issue 15): when a client does not send the key and
+# it cannot be fetched, the patient is still screened (signs from Conditions only) rather than refused with 412.
+OPTIONAL_PREFETCH = frozenset({"examObservations"})
 SERVICE_IDS = {
     "patient-view": SERVICE_ID,
     "order-select": ORDER_SELECT_SERVICE_ID,
@@ -29,12 +33,17 @@ Clock = Callable[[], datetime]
 
 
 def patient_prefetch(knowledge: Knowledge) -> dict[str, str]:
-    """Prefetch for the screen: the patient, the relevant labs by LOINC, medications and conditions."""
-    loinc = ",".join(f"http://loinc.org|{code}" for code in knowledge.lab_loinc_codes)
+    """Prefetch for the screen: the patient, labs by LOINC, exam findings, medications and conditions."""
+    # The pregnancy status question (social-history, no lab) rides with the labs: TSH and calcium read differently.
+    questions = knowledge.observed_signs.question_loinc if knowledge.observed_signs else ()
+    loinc = ",".join(f"http://loinc.org|{code}" for code in (*knowledge.lab_loinc_codes, *questions))
     patient = "Patient/{{context.patientId}}"
     return {
         "patient": patient,
         "labs": f"Observation?patient={patient}&code={loinc}&_sort=-date&_count=200",
+        # Signs charted on examination (fasciculations, weakness, atrophy, bulbar signs, reflexes) as Observations of
+        # category exam (HL7 observation-category; any system, so local category codings match too): issue 15.
+        "examObservations": f"Observation?patient={patient}&category=exam&_sort=-date&_count=200",
         "conditions": f"Condition?patient={patient}&_count=200",
         "medicationRequests": f"MedicationRequest?patient={patient}&_include=MedicationRequest:medication&_count=200",
         "medicationStatements": (
@@ -74,9 +83,14 @@ def service_definitions(knowledge: Knowledge, clock: Clock) -> list[ServiceDefin
                 "to disease progression, and offers orders for missing or stale labs."
             ),
             prefetch=prefetch,
+            # The labs search is newest first: the fall-back stops paging once no later page can change a result.
+            pages_enough={"labs": labs_pages_enough(knowledge)},
+            optional_prefetch=OPTIONAL_PREFETCH,
             handler=patient_view_handler(knowledge, clock),
             usage_requirements="Needs read access to Patient, Observation, Condition, MedicationRequest, "
             "MedicationStatement, MedicationAdministration and Medication for the patient in context.",
         ),
-        *order_service_definitions({hook: SERVICE_IDS[hook] for hook in ORDER_HOOKS}, prefetch, knowledge, clock),
+        *order_service_definitions(
+            {hook: SERVICE_IDS[hook] for hook in ORDER_HOOKS}, prefetch, knowledge, clock, OPTIONAL_PREFETCH
+        ),
     ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from cds_hooks import Card, HookRequest, HookResponse, Prefetched, ServiceDefinition
 from service.cards import build_card
@@ -99,7 +99,11 @@ def order_handler(knowledge: Knowledge, clock: Clock) -> Callable[[HookRequest, 
 
 
 def order_service_definitions(
-    service_ids: Mapping[str, str], prefetch: dict[str, str], knowledge: Knowledge, clock: Clock
+    service_ids: Mapping[str, str],
+    prefetch: dict[str, str],
+    knowledge: Knowledge,
+    clock: Clock,
+    optional_prefetch: Iterable[str] = (),
 ) -> list[ServiceDefinition]:
     """order-select and order-sign, each under its own id, with the patient-view prefetch (draft orders: context)."""
     description = (
@@ -117,6 +121,7 @@ def order_service_definitions(
             title=f"Fasciculations: reversible causes before this order ({hook})",
             description=description,
             prefetch=prefetch,
+            optional_prefetch=frozenset(optional_prefetch),
             handler=order_handler(knowledge, clock),
             usage_requirements=usage,
         )

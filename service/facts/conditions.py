@@ -33,6 +33,7 @@ class ConditionFact:
     name: str
     recorded: dt.datetime | None
     confidence: Confidence
+    observed: bool = False  # read from an Observation (an exam finding), not a Condition (service.facts.signs)
 
 
 CONDITION_ELEMENTS = frozenset(

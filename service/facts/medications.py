@@ -77,6 +77,7 @@ class MedicationUse:
     end: dt.datetime | None
     resource_type: str
     confidence: Confidence
+    regimen: str = ""  # product codes and dose as recorded: a change between records is a dose change (issue 15)
 
 
 def _reference_target(ref: str, raw: Resource, record: PatientRecord) -> Resource | None:
@@ -143,6 +144,23 @@ def use_status(resource_type: str, raw: Resource) -> UseStatus | None:
     return UseStatus.STOPPED if status in ENDED else None
 
 
+def _dose(raw: Resource) -> str:
+    """The first dose quantity of a request's dosageInstruction or a statement's dosage, as recorded ('' if none)."""
+    dosages = as_list(raw.get("dosageInstruction")) or as_list(raw.get("dosage"))
+    first = dosages[0] if dosages and isinstance(dosages[0], dict) else {}
+    rates = as_list(first.get("doseAndRate"))
+    dose = rates[0].get("doseQuantity") if rates and isinstance(rates[0], dict) else None
+    if not isinstance(dose, dict):
+        return ""
+    return f"{dose.get('value')} {dose.get('unit') or dose.get('code') or ''}".strip()
+
+
+def regimen_key(concept: Concept, raw: Resource) -> str:
+    """What identifies a regimen: the coded product(s), else the text, and the dose (for dose-change detection)."""
+    codes = ",".join(sorted(f"{system}|{code}" for system, code in concept.codings))
+    return f"{codes or ' '.join(concept.texts).lower()}@{_dose(raw)}"
+
+
 def _is_valid(resource_type: str, raw: Resource, target: Resource | None, matches: tuple[Match, ...]) -> bool:
     """Whether the elements the drug rules read can be read (an unreadable one is tallied by the reader)."""
     rules = [f"drug.{m.key}" for m in matches]
@@ -163,7 +181,8 @@ def _uses(resource_type: str, raw: Resource, record: PatientRecord, knowledge: K
     start, end = use_window(resource_type, raw)
     for match in matches:
         name = short_name(concept, knowledge.drug_group(match.key))
-        yield MedicationUse(match.key, name, status, start, end, resource_type, match.confidence)
+        regimen = regimen_key(concept, raw)
+        yield MedicationUse(match.key, name, status, start, end, resource_type, match.confidence, regimen)
 
 
 def medication_uses(

@@ -11,6 +11,7 @@ from service.facts.conditions import ConditionFact, current_conditions
 from service.facts.labs import LabResult, latest_labs
 from service.facts.medications import MedicationUse, medication_uses
 from service.facts.records import PatientRecord
+from service.facts.signs import observed_signs
 from service.knowledge.models import ConditionRole
 
 if TYPE_CHECKING:
@@ -42,6 +43,15 @@ class PatientFacts:
         """Current conditions of one role."""
         return tuple(item for item in self.conditions if item.role == role)
 
+    def onset(self) -> dt.datetime | None:
+        """When the twitching was first recorded: the earliest dated fasciculation (Condition or exam finding)."""
+        dates = [item.recorded for item in self.conditions_with(ConditionRole.TRIGGER) if item.recorded]
+        return min(dates) if dates else None
+
+    def pregnant(self) -> bool:
+        """Whether a current pregnancy is on record (Condition or pregnancy status Observation)."""
+        return bool(self.conditions_with(ConditionRole.PREGNANCY))
+
     def uses_of(self, group: str) -> tuple[MedicationUse, ...]:
         """Medication uses of one drug group."""
         return tuple(use for use in self.medications if use.group == group)
@@ -56,5 +66,8 @@ def build_facts(
         patient_id=record.patient_id,
         labs=latest_labs(record.observations, knowledge),
         medications=tuple(medication_uses(record, knowledge, signed_orders)),
-        conditions=tuple(current_conditions(record.conditions, knowledge)),
+        conditions=(
+            *current_conditions(record.conditions, knowledge),
+            *observed_signs(record.observations, knowledge, now),  # exam findings count like Conditions
+        ),
     )

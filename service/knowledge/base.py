@@ -16,6 +16,10 @@ from service.knowledge.models import (
     Denervation,
     DrugGroup,
     LabFamily,
+    NicotinicToxicity,
+    ObservedSigns,
+    OnsetLead,
+    SteadyState,
 )
 from service.knowledge.order_rules import OrderKnowledge
 
@@ -37,6 +41,11 @@ class Knowledge:
     orders: OrderKnowledge
     denervation: Denervation
     unit_citations: tuple[str, ...] = ()
+    # issue 15 (i15a): signs from Observations, nicotinic toxicity, steady-state timing, onset lead
+    observed_signs: ObservedSigns | None = None
+    nicotinic_toxicity: NicotinicToxicity | None = None
+    steady_state: tuple[SteadyState, ...] = ()
+    onset_lead: OnsetLead | None = None
 
     def analyte(self, analyte_id: str) -> Analyte:
         """The analyte with this id."""

@@ -61,6 +61,24 @@ PHRASE_FIELDS: Mapping[str, frozenset[str]] = {
     "gap_missing": frozenset(),
     "gap_stale": frozenset(),
     "gap_unreadable": frozenset(),
+    # issue 15 (i15a)
+    "condition_observed": frozenset({"date"}),
+    "gap_early": frozenset(),
+    "early_result": frozenset({"value", "age", "days", "drug", "change", "date", "window"}),
+    "early_note": frozenset({"lab", "days", "drug", "change", "date", "window", "due"}),
+    "early_suffix": frozenset(),
+    "change_started": frozenset(),
+    "change_changed": frozenset(),
+    "lead_recent_suffix": frozenset({"days"}),
+    "lead_recent_note": frozenset({"days", "onset"}),
+    "lead_long_note": frozenset({"date", "years", "onset"}),
+    "pregnancy_tsh_suffix": frozenset(),
+    "pregnancy_tsh_low_note": frozenset(),
+    "pregnancy_tsh_note": frozenset(),
+    "pregnancy_tsh_action": frozenset(),
+    "pregnancy_calcium_note": frozenset(),
+    "pregnancy_calcium_suffix": frozenset(),
+    "pregnancy_calcium_action": frozenset(),
 }
 
 

@@ -44,6 +44,10 @@ WORKUP_RULE = "workup.labs"
 LITHIUM_TOXIC_RULE = "lab.lithium.toxic"
 DENERVATION_RULE = "drug.succinylcholine.denervation"
 DENERVATION_GROUP = "succinylcholine"
+# Sources the pregnancy readings of TSH and calcium cite (service/rules/labs.py), checked at load (issue 15).
+PREGNANCY_TSH_SOURCES = ("ata-pregnancy-2017",)
+PREGNANCY_CALCIUM_SOURCES = ("pitkin-calcium-pregnancy-1979", "perinatology-calcium")
+NICOTINIC_SUFFIX = "nicotinic"  # exposure.<set>.nicotinic: the exposure with fasciculations (issue 15)
 
 
 class KnowledgeError(Exception):
@@ -107,13 +111,18 @@ def _check_analytes(analytes: Mapping[str, Analyte], exposure_labs: set[str]) ->
 
 
 def expected_rule_ids(
-    analytes: Mapping[str, Analyte], groups: Iterable[DrugGroup], sets: Iterable[ConditionSet]
+    analytes: Mapping[str, Analyte],
+    groups: Iterable[DrugGroup],
+    sets: Iterable[ConditionSet],
+    nicotinic: str | None = None,
 ) -> set[str]:
     """Every rule id the screen can emit, each of which needs a card text."""
     ids = {RED_FLAGS_RULE, WORKUP_RULE, LITHIUM_TOXIC_RULE, DENERVATION_RULE}
     ids |= {f"lab.{a.finding}.{d}" for a in analytes.values() if a.finding for d in a.flag}
     ids |= {f"drug.{g.id}" for g in groups if g.kind in (DrugKind.DIRECT, DrugKind.LITHIUM)}
     ids |= {f"exposure.{s.id}" for s in sets if s.role == ConditionRole.EXPOSURE}
+    if nicotinic is not None:
+        ids.add(f"exposure.{nicotinic}.{NICOTINIC_SUFFIX}")
     return ids
 
 
@@ -214,6 +223,28 @@ def _check_drugs_and_conditions(
     where = "conditions.yaml denervation"
     _check_refs(where, "condition set", (*denervation.always, *denervation.with_weakness, *denervation.weakness), sets)
     _check_refs(where, "citation", denervation.citations, citations)
+    _check_issue15(meds, conditions, citations, analytes)
+
+
+def _check_issue15(
+    meds: MedicationsFile, conditions: ConditionsFile, citations: Mapping[str, Citation], analytes: Mapping[str, Any]
+) -> None:
+    """Signs read from Observations, steady-state timing, onset lead and nicotinic toxicity refer to known things."""
+    sets, groups = {s.id: s for s in conditions.sets}, {g.id: g for g in meds.groups}
+    signs = conditions.observed_signs
+    _check_refs("conditions.yaml observed_signs", "condition set", (*signs.sets, *signs.questions.values()), sets)
+    _check_refs("conditions.yaml observed_signs answers", "condition set", signs.answers.values(), sets)
+    _check_refs("conditions.yaml observed_signs", "citation", signs.citations, citations)
+    toxicity = conditions.nicotinic_toxicity
+    if sets.get(toxicity.exposure) is None or sets[toxicity.exposure].role != ConditionRole.EXPOSURE:
+        raise KnowledgeError(f"conditions.yaml nicotinic_toxicity: {toxicity.exposure!r} is not an exposure set")
+    _check_refs("conditions.yaml nicotinic_toxicity", "citation", toxicity.citations, citations)
+    for item in meds.steady_state:
+        _check_refs("medications.yaml steady_state", "drug group", (item.group,), groups)
+        _check_refs("medications.yaml steady_state", "lab", (item.lab,), analytes)
+        _check_refs("medications.yaml steady_state", "citation", item.citations, citations)
+    _check_refs("medications.yaml onset_lead", "citation", meds.onset_lead.citations, citations)
+    _check_refs("pregnancy rules", "citation", (*PREGNANCY_TSH_SOURCES, *PREGNANCY_CALCIUM_SOURCES), citations)
 
 
 def load_knowledge_from(directory: Path | str) -> Knowledge:
@@ -229,7 +260,7 @@ def load_knowledge_from(directory: Path | str) -> Knowledge:
     _check_labs(labs, conditions, citations)
     analytes = read_only({a.id: a for a in labs.analytes})
     _check_drugs_and_conditions(meds, conditions, citations, analytes)
-    expected = expected_rule_ids(analytes, meds.groups, conditions.sets)
+    expected = expected_rule_ids(analytes, meds.groups, conditions.sets, conditions.nicotinic_toxicity.exposure)
     _check_cards(cards, expected, citations, analytes)
     orders = _read(folder / "orders.yaml", OrderKnowledge)
     _check_orders(orders, meds.groups, citations, expected)
@@ -248,6 +279,10 @@ def load_knowledge_from(directory: Path | str) -> Knowledge:
         orders=orders,
         denervation=conditions.denervation,
         unit_citations=labs.unit_citations,
+        observed_signs=conditions.observed_signs,
+        nicotinic_toxicity=conditions.nicotinic_toxicity,
+        steady_state=meds.steady_state,
+        onset_lead=meds.onset_lead,
     )
 
 

@@ -69,6 +69,7 @@ class ConditionRole(StrEnum):
     EXPOSURE = "exposure"
     RED_FLAG = "red_flag"
     DENERVATION = "denervation"
+    PREGNANCY = "pregnancy"
 
 
 class Citation(Record):
@@ -181,10 +182,33 @@ class DrugGroup(Record):
     speaks_without_fasciculation: bool = True
 
 
+# --- issue 15 (i15a): timing -----------------------------------------------------------------------------------
+class SteadyState(Record):
+    """A lab that does not yet reflect a drug's dose until ``days`` after a start or dose change."""
+
+    group: NonBlank
+    lab: NonBlank
+    days: PositiveInt
+    citations: Required
+
+
+class OnsetLead(Record):
+    """How the start of a culprit drug relative to the first record of twitching weighs it as a lead."""
+
+    recent_days: PositiveInt  # started at most this long before the twitching: a stronger lead
+    long_standing_days: PositiveInt  # taken longer than this before the twitching: a weaker lead
+    citations: Required
+
+
+# --- end issue 15 (i15a) ----------------------------------------------------------------------------------------
+
+
 class MedicationsFile(Record):
     """medications.yaml."""
 
     groups: Annotated[tuple[DrugGroup, ...], Field(min_length=1)]
+    steady_state: tuple[SteadyState, ...] = ()
+    onset_lead: OnsetLead
 
 
 class ConditionSet(Record):
@@ -210,11 +234,38 @@ class Denervation(Record):
     citations: Required
 
 
+# --- issue 15 (i15a): signs charted as Observations, organophosphate nicotinic toxicity -------------------------
+class ObservedSigns(Record):
+    """How a sign charted as an Observation (an exam finding, a pregnancy status) is read."""
+
+    sets: Annotated[Mapping[str, PositiveInt], AfterValidator(read_only)]  # condition set -> look-back days
+    questions: StrMap = {}  # LOINC question code -> the set its answer is about (pregnancy status)
+    answers: StrMap = {}  # LOINC answer code -> the set it means (LA15173-0 Pregnant)
+    question_loinc: Codes = ()  # fetched with the labs (the pregnancy status is no exam finding)
+    absent_codes: Codes = ()  # SNOMED CT answers that mean the sign is absent
+    absent_interpretations: Codes = ()  # v3 ObservationInterpretation codes that mean absent
+    absent_words: Codes = ()  # free-text answers that mean absent
+    citations: Required
+
+
+class NicotinicToxicity(Record):
+    """An exposure that, recorded within ``window_days`` with fasciculations, is poisoning, not a work-up."""
+
+    exposure: NonBlank
+    window_days: PositiveInt
+    citations: Required
+
+
+# --- end issue 15 (i15a) ----------------------------------------------------------------------------------------
+
+
 class ConditionsFile(Record):
     """conditions.yaml."""
 
     denervation: Denervation
     sets: Annotated[tuple[ConditionSet, ...], Field(min_length=1)]
+    observed_signs: ObservedSigns
+    nicotinic_toxicity: NicotinicToxicity
 
 
 class CitationsFile(Record):

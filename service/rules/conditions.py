@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import replace
 from enum import StrEnum
 
 from service.facts import ConditionFact, Confidence, PatientFacts
 from service.knowledge import ConditionRole, ConditionSet, Knowledge
+from service.knowledge.loader import NICOTINIC_SUFFIX
 from service.rules import text
 from service.rules.findings import Category, Finding, Indicator
 from service.rules.judge import classify
@@ -29,7 +32,8 @@ def screen_mode(facts: PatientFacts) -> ScreenMode:
 def condition_line(item: ConditionFact, knowledge: Knowledge) -> str:
     """A condition as a card fact: its name, when recorded, and whether it was recognised by text only."""
     phrases = knowledge.cards.phrases
-    when = phrases["condition_recorded"].format(date=text.date(item.recorded)) if item.recorded else ""
+    recorded = phrases["condition_observed" if item.observed else "condition_recorded"]
+    when = recorded.format(date=text.date(item.recorded)) if item.recorded else ""
     how = phrases["condition_by_text"] if item.confidence == Confidence.TEXT else ""
     return f"{item.name}{when}{how}"
 
@@ -88,7 +92,30 @@ def _answered(facts: PatientFacts, knowledge: Knowledge, lab: str) -> bool:
     return any(facts.recent(a.id, a.lookback_days) is not None for a in alternatives)
 
 
+def nicotinic_toxicity(facts: PatientFacts, knowledge: Knowledge, finding: Finding) -> Finding:
+    """Recent organophosphate exposure with fasciculations (eddleston-op-2008, statpearls-organophosphate).
+
+    Fasciculations are then a nicotinic sign of acetylcholinesterase inhibition, i.e. poisoning, with a risk of the
+    intermediate syndrome (respiratory and proximal weakness 24-96 h after exposure): a critical card that points to
+    urgent toxicology instead of a routine work-up. An undated exposure counts, as it may be recent.
+    """
+    rules = knowledge.nicotinic_toxicity
+    if (
+        rules is None
+        or finding.rule_id != f"exposure.{rules.exposure}"
+        or not facts.conditions_with(ConditionRole.TRIGGER)
+    ):
+        return finding
+    window = dt.timedelta(days=rules.window_days)
+    exposures = [c for c in facts.conditions_with(ConditionRole.EXPOSURE) if c.set_id == rules.exposure]
+    if not any(c.recorded is None or facts.now - c.recorded <= window for c in exposures):
+        return finding
+    rule_id = f"{finding.rule_id}.{NICOTINIC_SUFFIX}"
+    return replace(finding, rule_id=rule_id, indicator=Indicator.CRITICAL)
+
+
 def exposure_findings(facts: PatientFacts, knowledge: Knowledge) -> list[Finding]:
     """Coded toxic exposures (organophosphate/carbamate T60.0X-, mayo-achs) with cholinesterase results or orders."""
     sets = knowledge.sets_with_role(ConditionRole.EXPOSURE)
-    return [f for s in sets if (f := _exposure_finding(facts, knowledge, s)) is not None]
+    found = [f for s in sets if (f := _exposure_finding(facts, knowledge, s)) is not None]
+    return [nicotinic_toxicity(facts, knowledge, f) for f in found]

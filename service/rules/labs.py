@@ -12,11 +12,13 @@ from dataclasses import dataclass, replace
 from service.facts import LabResult, PatientFacts
 from service.facts.units import convert, to_canonical
 from service.knowledge import Analyte, Direction, Knowledge
+from service.knowledge.loader import PREGNANCY_CALCIUM_SOURCES, PREGNANCY_TSH_SOURCES
 from service.rules import text
 from service.rules.conditions import context_note
 from service.rules.findings import Category, Finding, Indicator
 from service.rules.judge import classify, critical_direction, lab_notes
 from service.rules.medications import contributor_note
+from service.rules.timing import early_draw, early_note
 
 
 @dataclass(frozen=True)
@@ -25,7 +27,7 @@ class CalciumReading:
 
     result: LabResult
     analyte: str
-    basis: str  # "ionised" | "corrected" | "total"
+    basis: str  # "ionised" | "corrected" | "total" | "pregnancy" (total, uncorrected on purpose)
     note: str
 
 
@@ -63,6 +65,8 @@ def calcium_reading(facts: PatientFacts, knowledge: Knowledge) -> CalciumReading
     total = facts.recent("calcium_total", knowledge.analyte("calcium_total").lookback_days)
     if total is None:
         return None
+    if facts.pregnant():  # the albumin correction is unreliable in pregnancy (pitkin-calcium-pregnancy-1979)
+        return CalciumReading(total, "calcium_total", "pregnancy", phrases["pregnancy_calcium_note"])
     albumin = facts.latest("albumin")
     corrected = corrected_calcium(total, albumin, knowledge) if albumin else None
     if corrected is None or albumin is None:
@@ -122,14 +126,30 @@ def calcium_finding(facts: PatientFacts, knowledge: Knowledge) -> Finding | None
     direction = classify(reading.result, analyte, knowledge.unit_aliases)
     if direction is None or direction not in analyte.flag:
         return None
-    basis = "" if reading.basis == "total" else reading.basis
+    basis = "" if reading.basis in ("total", "pregnancy") else reading.basis
     finding = _lab_finding(analyte, reading.result, direction, facts, knowledge, basis)
+    if reading.basis == "pregnancy":
+        return _pregnancy_calcium(finding, reading, knowledge)
     if reading.basis != "total":
         return replace(finding, notes=(reading.note, *finding.notes))
     # Uncorrected total calcium: confirm (ionised, or albumin with a repeat) before treating (issue 11 item 10).
     action = knowledge.cards.phrases["uncorrected_action"]
     finding = finding.with_summary(suffix=knowledge.cards.phrases["uncorrected_suffix"])
     return replace(finding, notes=(reading.note, *finding.notes), orders=("calcium_ionised", "albumin"), action=action)
+
+
+def _pregnancy_calcium(finding: Finding, reading: CalciumReading, knowledge: Knowledge) -> Finding:
+    """Low total calcium in pregnancy (pitkin-calcium-pregnancy-1979, perinatology-calcium): confirm with ionised Ca.
+
+    Total calcium falls with albumin through pregnancy while ionised calcium stays almost unchanged, and the albumin
+    correction is unreliable there: the card shows the total uncorrected and asks for ionised calcium only.
+    """
+    phrases = knowledge.cards.phrases
+    finding = finding.with_summary(suffix=phrases["pregnancy_calcium_suffix"])
+    citations = (*finding.citations, *PREGNANCY_CALCIUM_SOURCES)
+    notes = (reading.note, *finding.notes)
+    action = phrases["pregnancy_calcium_action"]
+    return replace(finding, notes=notes, orders=("calcium_ionised",), action=action, citations=citations)
 
 
 def magnesium_finding(facts: PatientFacts, knowledge: Knowledge) -> Finding | None:
@@ -173,7 +193,41 @@ def thyroid_finding(facts: PatientFacts, knowledge: Knowledge) -> Finding | None
         orders = ("free_t4",) if state == "absent" else ()
     notes = (pattern.note, *(lab_notes(ft4, knowledge) if ft4 else ()), *finding.notes)
     summary = finding.with_summary(suffix=f"{suffix}: {pattern.label}")
-    return replace(summary, facts=(*finding.facts, *lines), orders=orders, notes=notes)
+    thyroid = replace(summary, facts=(*finding.facts, *lines), orders=orders, notes=notes)
+    return _thyroid_timing(_thyroid_in_pregnancy(thyroid, state, facts, knowledge), facts, knowledge)
+
+
+def _thyroid_in_pregnancy(finding: Finding, ft4_state: str, facts: PatientFacts, knowledge: Knowledge) -> Finding:
+    """TSH in pregnancy (ata-pregnancy-2017): ranges are trimester-specific; a low TSH alone is not hyperthyroidism.
+
+    hCG lowers TSH, most in the first trimester, so a TSH below the non-pregnant range with a normal (or unknown)
+    free T4 is read against the trimester-specific range instead of being called thyroid hormone excess: an info
+    card asking for that comparison (and free T4), never the excess pattern.
+    """
+    if not facts.pregnant():
+        return finding
+    phrases = knowledge.cards.phrases
+    if finding.rule_id != "lab.tsh.low" or ft4_state not in ("normal", "absent"):
+        return finding.with_notes(phrases["pregnancy_tsh_note"])
+    summary = finding.summary.get("suffix", "").split(":", 1)[0]  # the free T4 part, without the pattern label
+    return replace(
+        finding.with_summary(suffix=summary + phrases["pregnancy_tsh_suffix"]),
+        indicator=Indicator.INFO,
+        notes=(phrases["pregnancy_tsh_low_note"], *finding.notes[1:]),
+        action=phrases["pregnancy_tsh_action"],
+        citations=(*finding.citations, *PREGNANCY_TSH_SOURCES),
+    )
+
+
+def _thyroid_timing(finding: Finding, facts: PatientFacts, knowledge: Knowledge) -> Finding:
+    """A TSH drawn under 6 weeks after a thyroid hormone start or dose change (levothyroxine-tsh-timing) is repeated."""
+    tsh = facts.recent("tsh", knowledge.analyte("tsh").lookback_days)
+    early = early_draw(facts, knowledge, tsh) if tsh else None
+    if early is None:
+        return finding
+    summary = finding.with_summary(suffix=finding.summary.get("suffix", "") + knowledge.cards.phrases["early_suffix"])
+    notes = (early_note(early, knowledge, knowledge.analyte("tsh").display), *finding.notes)
+    return replace(summary, notes=notes, orders=("tsh", *finding.orders))
 
 
 def apply_magnesium_first(findings: list[Finding], knowledge: Knowledge) -> list[Finding]:

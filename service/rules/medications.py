@@ -19,6 +19,7 @@ from service.knowledge import (
 from service.rules import text
 from service.rules.findings import Category, Finding, Indicator
 from service.rules.judge import classify, critical_direction, lab_notes
+from service.rules.timing import with_onset_lead
 
 
 def qualifying_uses(facts: PatientFacts, group: DrugGroup) -> tuple[MedicationUse, ...]:
@@ -188,19 +189,20 @@ def direct_drug_findings(facts: PatientFacts, knowledge: Knowledge) -> list[Find
         if not uses or (group.id == DENERVATION_GROUP and denervated):
             continue  # succinylcholine after denervation gets the safety card instead of "expected twitching"
         missing = tuple(lab for lab in group.labs if facts.recent(lab, knowledge.analyte(lab).lookback_days) is None)
-        findings.append(
-            Finding(
-                rule_id=f"drug.{group.id}",
-                category=Category.DRUG,
-                indicator=Indicator.WARNING,
-                summary={"drug": uses[0].name, "status": use_status_text(uses[0], facts.now, phrases), "suffix": ""},
-                facts=tuple(_use_line(u, group, facts.now, knowledge) for u in uses),
-                notes=(phrases["drug_evidence"].format(evidence=group.evidence),),
-                orders=missing,
-                citations=group.citations,
-                # Weakly evidenced culprits speak only when fasciculations are documented (medications.yaml).
-                reversible=group.speaks_without_fasciculation,
-                cause=uses[0].name.lower(),
-            )
+        finding = Finding(
+            rule_id=f"drug.{group.id}",
+            category=Category.DRUG,
+            indicator=Indicator.WARNING,
+            summary={"drug": uses[0].name, "status": use_status_text(uses[0], facts.now, phrases), "suffix": ""},
+            facts=tuple(_use_line(u, group, facts.now, knowledge) for u in uses),
+            notes=(phrases["drug_evidence"].format(evidence=group.evidence),),
+            orders=missing,
+            citations=group.citations,
+            # Weakly evidenced culprits speak only when fasciculations are documented (medications.yaml).
+            reversible=group.speaks_without_fasciculation,
+            cause=uses[0].name.lower(),
         )
+        # A withdrawal or peri-operative effect is not weighed by how long before the twitching the drug started.
+        timed = group.recently_stopped_days is None and group.recent_hours is None
+        findings.append(with_onset_lead(finding, group.id, facts, knowledge) if timed else finding)
     return findings

@@ -9,6 +9,7 @@ from service.facts import PatientFacts
 from service.knowledge import WORKUP_RULE, Knowledge, Workup
 from service.rules import text
 from service.rules.findings import Category, Finding, Indicator
+from service.rules.timing import early_draw, early_words
 
 
 def wanted_labs(facts: PatientFacts, knowledge: Knowledge, needs: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
@@ -34,6 +35,7 @@ class Gap(StrEnum):
     MISSING = "missing"
     STALE = "stale"
     UNREADABLE = "unreadable"
+    EARLY = "early"  # drawn before a drug's steady state (medications.yaml steady_state): due again
 
 
 def _state(facts: PatientFacts, knowledge: Knowledge, analyte_id: str) -> tuple[str, Gap] | None:
@@ -42,6 +44,12 @@ def _state(facts: PatientFacts, knowledge: Knowledge, analyte_id: str) -> tuple[
     phrases = knowledge.cards.phrases
     recent = facts.recent(analyte_id, analyte.lookback_days)
     if recent is not None:
+        early = early_draw(facts, knowledge, recent) if recent.unit_understood else None
+        if early is not None:  # levothyroxine-tsh-timing: not yet at steady state, so the lab is due again
+            shown = text.quantity(recent.value_text, recent.unit)
+            words = early_words(early, knowledge)
+            age = text.age(recent.effective, facts.now)
+            return phrases["early_result"].format(value=shown, age=age, **words), Gap.EARLY
         if recent.unit_understood:
             return None
         # Never dropped silently: the value is shown, but it cannot be judged, so the lab is offered again.

@@ -116,3 +116,16 @@ def test_percentile_is_nearest_rank() -> None:
     values = [float(v) for v in range(1, 101)]
     assert percentile(values, 0.5) == 50.0
     assert percentile(values, 0.99) == 99.0
+
+
+def test_cli_prints_floor_ratios_and_fallback(capsys: pytest.CaptureFixture[str]) -> None:
+    """A tiny full run: service and framework floor over HTTP (1 s each), then the fall-back section (2 calls)."""
+    argv = ["--sizes", "10", "--runs", "1", "--skip-memory", "--http-runs", "1", "--duration", "1"]
+    assert main([*argv, "--concurrency", "1,8", "--load-generator", "python", "--fallback-calls", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "Service / framework floor" in out
+    assert "req/s >= 0.25 x floor" in out and "p99 <= 25 ms" in out
+    assert "FHIR fall-back" in out
+    fallback = out[out.index("FHIR fall-back") :].splitlines()
+    rows = [line for line in fallback if line.startswith(("engine defaults", "engine capping"))]
+    assert [" all " in row or " stop " in row for row in rows] == [True] * 4  # 2 set-ups x (every page, stop)

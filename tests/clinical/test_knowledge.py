@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from service.knowledge import Knowledge, KnowledgeError, load_knowledge, load_knowledge_from
+from service.knowledge.loader import PREGNANCY_CALCIUM_SOURCES, PREGNANCY_TSH_SOURCES
 
 
 def _edit(folder: Path, name: str, old: str, new: str) -> None:
@@ -105,4 +106,9 @@ def test_every_citation_is_used(knowledge: Knowledge) -> None:
     used |= {c for s in knowledge.condition_sets for c in s.citations}
     used |= {c for r in knowledge.cards.rules.values() for c in r.citations}
     used |= {c for t in knowledge.orders.triggers for c in t.citations}
+    # issue 15: signs from Observations, nicotinic toxicity, timing, and the pregnancy readings of TSH and calcium
+    assert knowledge.observed_signs and knowledge.nicotinic_toxicity and knowledge.onset_lead
+    used |= {*knowledge.observed_signs.citations, *knowledge.nicotinic_toxicity.citations}
+    used |= {c for s in knowledge.steady_state for c in s.citations} | set(knowledge.onset_lead.citations)
+    used |= {*PREGNANCY_TSH_SOURCES, *PREGNANCY_CALCIUM_SOURCES}
     assert set(knowledge.citations) == used

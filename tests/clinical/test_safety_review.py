@@ -189,8 +189,8 @@ CASES: list[tuple[str, str, str, str, str, str]] = [
     ("ionised_calcium_ise", "lab.calcium.low", "warning", "0.95 mmol/L ionised", "Ionised calcium", "9.4 mg/dL"),
     (
         "organophosphate_rbc_per_volume",
-        "exposure.organophosphate",
-        "warning",
+        "exposure.organophosphate.nicotinic",  # exposure 5 days ago with fasciculations: toxicity (issue 15)
+        "critical",
         "RBC ChE low",
         "RBC cholinesterase (per volume): **7000 IU/L**",
         "Order",
@@ -224,7 +224,7 @@ def test_uncorrected_calcium_offers_ionised_calcium_and_albumin(client: FlaskCli
 
 def test_rbc_cholinesterase_per_volume_answers_the_rbc_order(client: FlaskClient) -> None:
     for cards in _both(client, "organophosphate_rbc_per_volume"):
-        assert _orders(_only(cards, "exposure.organophosphate")) == []
+        assert _orders(_only(cards, "exposure.organophosphate.nicotinic")) == []
 
 
 def test_low_tsh_without_free_t4_offers_free_t4(client: FlaskClient) -> None:

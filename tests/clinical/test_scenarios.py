@@ -38,7 +38,7 @@ EXPECTED: dict[str, tuple[ScreenMode, list[tuple[str, str]]]] = {
     "neuropathy_normal_labs": (ScreenMode.GATED, []),
     "neuropathy_low_magnesium": (ScreenMode.GATED, [("lab.magnesium.low", "warning")]),
     "red_flags": (ScreenMode.FULL, [("red-flags", "warning")]),
-    "organophosphate": (ScreenMode.FULL, [("exposure.organophosphate", "warning")]),
+    "organophosphate": (ScreenMode.FULL, [("exposure.organophosphate.nicotinic", "critical")]),
     "lithium_toxic": (ScreenMode.FULL, [("lab.lithium.toxic", "critical")]),
     "lithium_no_level": (ScreenMode.FULL, [("drug.lithium", "warning")]),
     "thyroid_low_tsh_no_ft4": (ScreenMode.FULL, [("lab.tsh.low", "warning")]),
@@ -69,8 +69,18 @@ EXPECTED: dict[str, tuple[ScreenMode, list[tuple[str, str]]]] = {
     "antihistamine_stopped_no_date": (ScreenMode.FULL, [("drug.ethanolamine-antihistamine", "warning")]),
     "calcium_uncorrected": (ScreenMode.FULL, [("lab.calcium.low", "warning")]),
     "ionised_calcium_ise": (ScreenMode.FULL, [("lab.calcium.low", "warning")]),
-    "organophosphate_rbc_per_volume": (ScreenMode.FULL, [("exposure.organophosphate", "warning")]),
+    "organophosphate_rbc_per_volume": (ScreenMode.FULL, [("exposure.organophosphate.nicotinic", "critical")]),
     "magnesium_gentamicin_vonoprazan": (ScreenMode.FULL, [("lab.magnesium.low", "warning")]),
+    # issue 15 (clinical depth): exam findings, timing, pregnancy, organophosphate toxicity
+    "exam_fasciculation_low_magnesium": (ScreenMode.FULL, [("lab.magnesium.low", "warning")]),
+    "exam_signs_in_value": (ScreenMode.FULL, [("red-flags", "warning")]),
+    "exam_fasciculation_absent": (ScreenMode.OFF, []),
+    "levothyroxine_dose_change": (ScreenMode.FULL, [("workup.labs", "info")]),
+    "albuterol_started_before_twitching": (ScreenMode.FULL, [("drug.beta2-agonist", "warning")]),
+    "albuterol_for_years": (ScreenMode.FULL, [("drug.beta2-agonist", "warning")]),
+    "pregnancy_low_tsh": (ScreenMode.FULL, [("lab.tsh.low", "info")]),
+    "pregnancy_low_calcium": (ScreenMode.FULL, [("lab.calcium.low", "warning")]),
+    "organophosphate_old_exposure": (ScreenMode.FULL, [("exposure.organophosphate", "warning")]),
 }
 
 

@@ -34,7 +34,7 @@ TIMEOUT_S = 10
 
 
 def sandbox_json(name: str) -> dict[str, Any]:
-    """One captured file of fixtures/cds-hooks-sandbox/."""
+    """One captured file of fixtures/cds-hooks-sandbox/, exactly as the Sandbox sent it."""
     document: dict[str, Any] = json.loads((SANDBOX / name).read_text(encoding="utf-8"))
     return document
 
