@@ -1,13 +1,6 @@
 """A domain-free CDS Hooks 2.0 toolkit: schemas, card model, discovery, prefetch with FHIR fall-back, blueprint."""
 
-from cds_hooks.auth import (
-    JwtAuthenticator,
-    MemoryReplayCache,
-    ReplayCache,
-    TrustedClient,
-    TrustedClientsError,
-    load_trusted_clients,
-)
+from cds_hooks.auth import JwtAuthenticator, MemoryReplayCache, ReplayCache
 from cds_hooks.blueprint import Authenticator, EndpointOptions, create_blueprint, install_error_handlers, json_response
 from cds_hooks.cards import (
     Action,
@@ -52,6 +45,7 @@ from cds_hooks.openapi import openapi_document
 from cds_hooks.prefetch import PrefetchResolver, render_template
 from cds_hooks.response import ResponseInvalid, as_response, check_response, load_response
 from cds_hooks.schemas import FhirAuthorization, HookRequest, load_hook_request
+from cds_hooks.trusted_clients import TrustedClient, TrustedClientsError, load_trusted_clients
 from cds_hooks.urls import ServerAllowList
 
 __all__ = [

@@ -9,6 +9,7 @@ returns at once, whatever the peer does.
 
 from __future__ import annotations
 
+import math
 import socket
 import threading
 import time
@@ -92,15 +93,8 @@ class _WatchedHTTPConnection(HTTPConnection):
         return super().getresponse(*args, **kwargs)
 
 
-class _WatchedHTTPSConnection(HTTPSConnection):
-    """The HTTPS variant of ``_WatchedHTTPConnection``."""
-
-    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
-        """Register the socket with the active watch, then read the answer as usual."""
-        watch = _CURRENT.get()
-        if watch is not None and self.sock is not None:
-            watch.attach(self.sock)
-        return super().getresponse(*args, **kwargs)
+class _WatchedHTTPSConnection(_WatchedHTTPConnection, HTTPSConnection):
+    """The HTTPS variant: TLS from ``HTTPSConnection``, the watched ``getresponse`` from the HTTP one."""
 
 
 class _WatchedHTTPPool(HTTPConnectionPool):
@@ -118,6 +112,26 @@ class _DeadlineAdapter(HTTPAdapter):
         """Build the pool manager, then swap in the watched pool classes."""
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+
+def read_capped(
+    response: requests.Response,
+    max_bytes: int,
+    too_large: Exception,
+    deadline: float = math.inf,
+    too_late: Exception | None = None,
+) -> bytes:
+    """The body, read in chunks: ``too_large`` is raised past ``max_bytes``, ``too_late`` past ``deadline``."""
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_content(chunk_size=65536):
+        size += len(chunk)
+        if size > max_bytes:
+            raise too_large
+        if too_late is not None and time.monotonic() >= deadline:
+            raise too_late
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def deadline_session() -> requests.Session:

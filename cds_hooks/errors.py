@@ -30,14 +30,23 @@ class CdsHooksError(Exception):
 
     status: int = 500
     error: str = "internal_error"
+    detail_key: str | None = None  # the body key that carries ``detail()`` when it is not empty
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
 
+    def detail(self) -> Any:
+        """What the body says beyond the message (under ``detail_key``); nothing by default."""
+        return None
+
     def to_body(self) -> dict[str, Any]:
         """JSON body sent to the client."""
-        return {"error": self.error, "message": self.message}
+        body: dict[str, Any] = {"error": self.error, "message": self.message}
+        detail = self.detail()
+        if self.detail_key is not None and detail:
+            body[self.detail_key] = detail
+        return body
 
 
 class BadRequest(CdsHooksError):
@@ -45,17 +54,15 @@ class BadRequest(CdsHooksError):
 
     status = 400
     error = "bad_request"
+    detail_key = "fields"
 
     def __init__(self, message: str, fields: FieldErrors | None = None) -> None:
         super().__init__(message)
         self.fields: dict[str, list[str]] = {k: list(v) for k, v in (fields or {}).items()}
 
-    def to_body(self) -> dict[str, Any]:
-        """JSON body naming the offending fields."""
-        body = super().to_body()
-        if self.fields:
-            body["fields"] = self.fields
-        return body
+    def detail(self) -> dict[str, list[str]]:
+        """The offending fields and their problems."""
+        return self.fields
 
 
 class Unauthorized(CdsHooksError):
@@ -84,17 +91,15 @@ class PreconditionFailed(CdsHooksError):
 
     status = 412
     error = "precondition_failed"
+    detail_key = "prefetch"
 
     def __init__(self, message: str, prefetch_keys: Sequence[str] = ()) -> None:
         super().__init__(message)
         self.prefetch_keys = list(prefetch_keys)
 
-    def to_body(self) -> dict[str, Any]:
-        """JSON body naming the prefetch keys that could not be satisfied."""
-        body = super().to_body()
-        if self.prefetch_keys:
-            body["prefetch"] = self.prefetch_keys
-        return body
+    def detail(self) -> list[str]:
+        """The prefetch keys that could not be satisfied."""
+        return self.prefetch_keys
 
 
 class FhirClientError(Exception):

@@ -18,7 +18,7 @@ import orjson
 import requests
 import urllib3
 
-from cds_hooks.deadline import DeadlineWatch, deadline_session
+from cds_hooks.deadline import DeadlineWatch, deadline_session, read_capped
 from cds_hooks.errors import (
     FhirBadResponse,
     FhirConnectionError,
@@ -134,16 +134,9 @@ class FhirClient:
 
     def _read_limited(self, response: requests.Response) -> bytes:
         """The body, read in chunks: refused past the size cap, abandoned past the call's deadline."""
-        chunks: list[bytes] = []
-        size = 0
-        for chunk in response.iter_content(chunk_size=65536):
-            size += len(chunk)
-            if size > self.settings.max_response_bytes:
-                raise FhirBadResponse("FHIR response larger than the configured limit")
-            if time.monotonic() >= self._deadline:
-                raise FhirTimeout("FHIR time budget for this call is spent")
-            chunks.append(chunk)
-        return b"".join(chunks)
+        too_large = FhirBadResponse("FHIR response larger than the configured limit")
+        too_late = FhirTimeout("FHIR time budget for this call is spent")
+        return read_capped(response, self.settings.max_response_bytes, too_large, self._deadline, too_late)
 
     def fetch(self, url: str, enough: PagesEnough | None = None) -> dict[str, Any]:
         """Read or search; a searchset is returned with every page's entries merged (up to the page cap)."""

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 from jwt import PyJWK, PyJWTError
 
+from cds_hooks.deadline import read_capped
 from cds_hooks.errors import Unauthorized
 
 DEFAULT_JWKS_TTL_S = 3600.0
@@ -147,11 +148,4 @@ class JwksCache:
         with self._session.get(url, timeout=timeout, stream=True, allow_redirects=False, headers=headers) as rsp:
             if rsp.status_code != 200:
                 raise ValueError(f"JWKS answered {rsp.status_code}")
-            chunks: list[bytes] = []
-            size = 0
-            for chunk in rsp.iter_content(chunk_size=16384):
-                size += len(chunk)
-                if size > self.settings.max_bytes:
-                    raise ValueError("JWKS larger than the limit")
-                chunks.append(chunk)
-        return b"".join(chunks)
+            return read_capped(rsp, self.settings.max_bytes, ValueError("JWKS larger than the limit"))

@@ -30,6 +30,9 @@ from service.store.resilience import open_resilient_store
 from service.workup.app import install_workup, linked_definitions, load_workup_settings
 
 log = logging.getLogger(__name__)
+STORE_KEY = "fasciculation_cds.store"
+CLOSERS_KEY = "fasciculation_cds.closers"
+CARD_WRITER_KEY = "fasciculation_cds.card_writer"
 
 
 def _utc_now() -> datetime:
@@ -56,9 +59,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     events = EventBus()
     # Wall-clock time: issued/received instants and jti expiry are not clinical "now".
     store = open_resilient_store(settings, events.publish)
-    app.extensions["fasciculation_cds.store"] = store
-    card_writer = CardWriter(store.record_cards, settings.card_queue_max)  # off the request path
-    app.extensions["fasciculation_cds.card_writer"] = card_writer
+    app.extensions[STORE_KEY] = store
+    card_writer = CardWriter(store.record_cards, settings.card_queue_max)  # issued cards off the request path
+    app.extensions[CARD_WRITER_KEY] = card_writer
+    # close_app() runs them in reverse: the queued cards are written before the store closes.
+    app.extensions[CLOSERS_KEY] = [store.close, card_writer.close]
     record_cards = card_recorder(card_writer, settings.patient_hash_key)
     events.subscribe(CardsIssued, lambda issued: record_cards(issued.definition, issued.request, issued.response))
     fhir_clients = _fhir_client_factory(settings)
@@ -84,3 +89,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     install_error_handlers(app)
     install_operations(app, Operations(knowledge.version, store, events, drain))
     return app
+
+
+def close_app(app: Flask) -> None:
+    """Release what ``create_app`` opened (the store's connections and threads); a second call does nothing."""
+    for close in reversed(app.extensions.pop(CLOSERS_KEY, [])):
+        close()

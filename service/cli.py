@@ -19,7 +19,6 @@ from service.report import parse_since, run_report
 from service.workup.app import linked_definitions, load_workup_settings
 from service.workup.offline import add_workup_parser
 
-EXIT_USAGE = 2
 EXIT_DATA = 3
 
 

@@ -10,16 +10,19 @@ from cds_hooks import Card
 from service.cards import build_cards
 from service.facts import PatientFacts, build_facts
 from service.facts.records import PatientRecord
-from service.knowledge import Knowledge
-from service.rules.conditions import ScreenMode, context_lab_needs, exposure_findings, screen_mode
+from service.knowledge import RED_FLAGS_RULE, Knowledge
+from service.rules.conditions import (
+    ScreenMode,
+    context_lab_needs,
+    disease_notes,
+    exposure_findings,
+    gated_needs,
+    screen_mode,
+)
 from service.rules.findings import Finding, sort_findings
 from service.rules.labs import lab_findings
-from service.rules.medications import (
-    direct_drug_findings,
-    drug_lab_needs,
-    lithium_finding,
-    succinylcholine_safety_finding,
-)
+from service.rules.lithium import lithium_finding
+from service.rules.medications import direct_drug_findings, drug_lab_needs, succinylcholine_safety_finding
 from service.rules.red_flags import red_flag_finding
 from service.rules.workup import workup_finding
 
@@ -56,12 +59,22 @@ def evaluate(facts: PatientFacts, knowledge: Knowledge) -> tuple[ScreenMode, lis
         red_flag = red_flag_finding(facts, knowledge, findings)
         findings += [red_flag] if red_flag else []
         offered = {lab for finding in findings for lab in finding.orders}
-        needs = _merge(drug_lab_needs(facts, knowledge), context_lab_needs(facts, knowledge))
-        workup = workup_finding(facts, knowledge, {k: v for k, v in needs.items() if k not in offered})
-        findings += [workup] if workup and not set(workup.orders) <= offered else []
+        needs = gated_needs(
+            facts, knowledge, _merge(drug_lab_needs(facts, knowledge), context_lab_needs(facts, knowledge))
+        )
+        workup = workup_finding(facts, knowledge, needs, frozenset(offered))
+        findings += [workup] if workup else []
     else:
         findings = [f for f in findings if f.reversible or f.safety]
-    return mode, sort_findings(findings)
+    return mode, _with_disease_notes(sort_findings(findings), disease_notes(facts, knowledge))
+
+
+def _with_disease_notes(findings: list[Finding], notes: tuple[str, ...]) -> list[Finding]:
+    """Condition notes (MMN: treatable ALS mimic) join the red-flag card, else the first card; never a card alone."""
+    if not notes or not findings:
+        return findings
+    target = next((i for i, f in enumerate(findings) if f.rule_id == RED_FLAGS_RULE), 0)
+    return [f.with_notes(*notes) if i == target else f for i, f in enumerate(findings)]
 
 
 def screen_patient(

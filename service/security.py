@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from cds_hooks.auth import JwtAuthenticator, ReplayCache, TrustedClientsError, load_trusted_clients
+from cds_hooks.auth import JwtAuthenticator, ReplayCache
 from cds_hooks.blueprint import Authenticator
+from cds_hooks.trusted_clients import TrustedClientsError, load_trusted_clients
 from cds_hooks.urls import is_loopback_host
 from service.config import Settings
 

@@ -9,6 +9,7 @@ control socket is opened: several instances on one host would otherwise fight ov
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import shutil
 import sys
@@ -28,6 +29,7 @@ from service.ops.gunicorn_parts import DrainingArbiter, JsonErrorSyncWorker
 from service.ops.metrics import MULTIPROC_ENV
 from service.security import serve_refusal
 
+log = logging.getLogger(__name__)
 EXIT_REFUSED = 2
 # Below gunicorn's own maxima, answered by JsonErrorSyncWorker with a JSON 414/431.
 LIMIT_REQUEST_LINE = 8190
@@ -70,19 +72,20 @@ class _GunicornApp(BaseApplication):  # type: ignore[misc]
         DrainingArbiter(self, self._drain, self._drain_seconds).run()
 
 
+def _worker_closing(_server: Any, worker: Any) -> None:
+    """Gunicorn ``worker_exit`` hook (in the worker): the app writes its queued cards and closes its store."""
+    from service import close_app
+
+    if isinstance(worker.wsgi, Flask):
+        close_app(worker.wsgi)
+        log.info("worker %d closed its store", worker.pid)
+
+
 def _worker_exited(_server: Any, worker: Any) -> None:
     """Gunicorn ``child_exit`` hook: drop the worker's live gauges from the multiprocess directory."""
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
-
-
-def _worker_exiting(_server: Any, worker: Any) -> None:
-    """Gunicorn ``worker_exit`` hook (in the worker): write out its queued issued cards before it goes."""
-    extensions = getattr(getattr(worker, "wsgi", None), "extensions", {})
-    writer = extensions.get("fasciculation_cds.card_writer")
-    if writer is not None:
-        writer.close()
 
 
 @contextmanager
@@ -136,7 +139,7 @@ def run_gunicorn(host: str, port: int, workers: int, allow_unauthenticated: bool
         "limit_request_fields": LIMIT_REQUEST_FIELDS,
         "control_socket_disable": True,
         "child_exit": _worker_exited,
-        "worker_exit": _worker_exiting,
+        "worker_exit": _worker_closing,
     }
     with metrics_directory():
         _GunicornApp(options, DrainState(), settings.drain_seconds).run()

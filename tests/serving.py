@@ -10,13 +10,16 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT
+
 CONSOLE_SCRIPT = Path(sys.executable).parent / "fasciculation-cds"
 MODULE_COMMAND = (sys.executable, "-m", "service.cli")
 START_TIMEOUT_S = 30
+STOP_TIMEOUT_S = 30
 
 
 def free_port() -> int:
@@ -37,38 +40,49 @@ def _wait_until_up(process: subprocess.Popen[bytes], base: str, log_path: Path |
                 process.kill()
                 _, err = process.communicate(timeout=10)
                 err = log_path.read_bytes() if log_path is not None else err
-                raise AssertionError(f"serve did not start: {err.decode()[-2000:]}") from None
+                raise AssertionError(f"serve did not start: {err.decode(errors='replace')[-2000:]}") from None
             time.sleep(0.2)
 
 
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.communicate(timeout=STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate(timeout=10)
+
+
 @contextmanager
-def served(
+def serve_process(
     database_url: str,
     cwd: Path,
     command: Sequence[str] = MODULE_COMMAND,
     workers: int = 2,
     settings: Mapping[str, str] | None = None,
     log_path: Path | None = None,
-) -> Iterator[str]:
-    """Base URL of ``<command> serve`` on ``database_url``, no drain, plus ``settings``; logs to ``log_path``."""
+    source_root: Path = ROOT,
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """``<command> serve`` on ``database_url``, no drain, plus ``settings``; yields the master process and base URL."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CDS_")}
-    env.update({"CDS_DATABASE_URL": database_url, "PYTHONPATH": str(ROOT), "CDS_DRAIN_SECONDS": "0"})
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CDS_", "PROMETHEUS_"))}
+    env.update({"CDS_DATABASE_URL": database_url, "PYTHONPATH": str(source_root), "CDS_DRAIN_SECONDS": "0"})
     env.update(settings or {})
     args = [*command, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
-    log = log_path.open("wb") if log_path is not None else None
-    stdout = log if log is not None else subprocess.DEVNULL
-    stderr = log if log is not None else subprocess.PIPE
-    process = subprocess.Popen(args, cwd=cwd, env=env, stdout=stdout, stderr=stderr)
+    if log_path is None:
+        process = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    else:
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(args, cwd=cwd, env=env, stdout=log, stderr=log)
     try:
         _wait_until_up(process, f"http://127.0.0.1:{port}", log_path)
-        yield f"http://127.0.0.1:{port}"
+        yield process, f"http://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            process.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate(timeout=10)
-        if log is not None:
-            log.close()
+        _stop(process)
+
+
+@contextmanager
+def served(database_url: str, cwd: Path, **options: Any) -> Iterator[str]:
+    """Base URL of ``serve`` on ``database_url`` (``options`` as for ``serve_process``)."""
+    with serve_process(database_url, cwd, **options) as (_, base):
+        yield base

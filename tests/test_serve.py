@@ -7,7 +7,8 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from tests.serving import CONSOLE_SCRIPT, ROOT, served
+from tests.conftest import ROOT
+from tests.serving import CONSOLE_SCRIPT, served
 
 REQUESTS = ROOT / "fixtures" / "requests" / "patient-view"
 

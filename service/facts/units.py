@@ -18,7 +18,6 @@ from ucumvert import PintUcumRegistry
 
 from service.knowledge.models import Analyte
 
-UCUM_SYSTEM = "http://unitsofmeasure.org"
 MICRO_SIGNS = ("\u00b5", "\u03bc")  # micro sign and Greek small mu, both written for UCUM's "u"
 EQUIVALENT = "equivalents"
 BASE = {"mass": "g/L", "substance": "mol/L", "equivalent": "eq/L"}

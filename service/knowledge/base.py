@@ -16,6 +16,7 @@ from service.knowledge.models import (
     Denervation,
     DrugGroup,
     LabFamily,
+    LithiumContext,
     NicotinicToxicity,
     ObservedSigns,
     OnsetLead,
@@ -40,6 +41,7 @@ class Knowledge:
     lab_loinc_codes: tuple[str, ...]
     orders: OrderKnowledge
     denervation: Denervation
+    lithium_context: LithiumContext  # issue 15: what bears on a lithium level
     unit_citations: tuple[str, ...] = ()
     # issue 15 (i15a): signs from Observations, nicotinic toxicity, steady-state timing, onset lead
     observed_signs: ObservedSigns | None = None

@@ -79,6 +79,16 @@ PHRASE_FIELDS: Mapping[str, frozenset[str]] = {
     "pregnancy_calcium_note": frozenset(),
     "pregnancy_calcium_suffix": frozenset(),
     "pregnancy_calcium_action": frozenset(),
+    # issue 15 (i15b): lithium in context, calcium follow-up
+    "lithium_level_due": frozenset({"reason"}),
+    "lithium_due_predates": frozenset({"event", "date"}),
+    "lithium_due_not_steady": frozenset({"event", "date", "days"}),
+    "lithium_event_start": frozenset(),
+    "lithium_event_change": frozenset(),
+    "lithium_interacting_note": frozenset(),
+    "lithium_renal_note": frozenset(),
+    "lithium_monitoring_note": frozenset({"labs", "days"}),
+    "calcium_follow_up_note": frozenset(),
 }
 
 

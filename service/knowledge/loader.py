@@ -37,7 +37,6 @@ from service.knowledge.order_rules import OrderKnowledge
 M = TypeVar("M", bound=BaseModel)
 
 KNOWLEDGE_DIR = Path(__file__).resolve().parent
-FILES = ("citations.yaml", "labs.yaml", "medications.yaml", "conditions.yaml", "cards.yaml", "orders.yaml")
 
 RED_FLAGS_RULE = "red-flags"
 WORKUP_RULE = "workup.labs"
@@ -220,6 +219,7 @@ def _check_drugs_and_conditions(
         _check_refs(f"conditions.yaml {item.id}", "citation", item.citations, citations)
         _check_refs(f"conditions.yaml {item.id}", "lab", item.labs, analytes)
     denervation, sets = conditions.denervation, {s.id: s for s in conditions.sets}
+    _check_issue15_refs(meds, sets, citations, analytes)
     where = "conditions.yaml denervation"
     _check_refs(where, "condition set", (*denervation.always, *denervation.with_weakness, *denervation.weakness), sets)
     _check_refs(where, "citation", denervation.citations, citations)
@@ -245,6 +245,20 @@ def _check_issue15(
         _check_refs("medications.yaml steady_state", "citation", item.citations, citations)
     _check_refs("medications.yaml onset_lead", "citation", meds.onset_lead.citations, citations)
     _check_refs("pregnancy rules", "citation", (*PREGNANCY_TSH_SOURCES, *PREGNANCY_CALCIUM_SOURCES), citations)
+
+
+def _check_issue15_refs(
+    meds: MedicationsFile, sets: Mapping[str, Any], citations: Mapping[str, Citation], analytes: Mapping[str, Any]
+) -> None:
+    """Lithium context, lab follow-ups and condition-gated labs refer to things that exist (issue 15)."""
+    context, where = meds.lithium_context, "medications.yaml lithium_context"
+    groups = {g.id: g for g in meds.groups}
+    _check_refs(where, "drug group", context.interacting_groups, groups)
+    _check_refs(where, "lab", (*context.renal_labs.keys(), *context.monitoring_labs), analytes)
+    _check_refs(where, "citation", context.citations, citations)
+    for analyte in analytes.values():
+        _check_refs(f"labs.yaml {analyte.id} follow_up", "lab", analyte.follow_up, analytes)
+        _check_refs(f"labs.yaml {analyte.id} needed_only_with", "condition set", analyte.needed_only_with, sets)
 
 
 def load_knowledge_from(directory: Path | str) -> Knowledge:
@@ -283,6 +297,7 @@ def load_knowledge_from(directory: Path | str) -> Knowledge:
         nicotinic_toxicity=conditions.nicotinic_toxicity,
         steady_state=meds.steady_state,
         onset_lead=meds.onset_lead,
+        lithium_context=meds.lithium_context,
     )
 
 

@@ -12,7 +12,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Annotated, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 V = TypeVar("V")
 
@@ -58,6 +58,10 @@ class DrugKind(StrEnum):
     DIRECT = "direct"
     ELECTROLYTE = "electrolyte"
     THYROID = "thyroid"
+    # issue 15 (i15b): raises another drug's level (lithium) - no card of its own, named on that drug's card
+    INTERACTING = "interacting"
+    # issue 15 (i15b): lowers a vitamin (metformin and B12) - its lab joins the work-up when missing
+    NUTRIENT = "nutrient"
 
 
 class ConditionRole(StrEnum):
@@ -120,6 +124,9 @@ class Analyte(Record):
     unit_aliases: StrMap = {}
     critical_source: str | None = None
     alternative_to: str | None = None  # a recent result of this analyte answers the need for that one
+    # issue 15 (i15b): a need for this lab counts only while one of these condition sets is current (B12: neuropathy)
+    needed_only_with: Codes = ()
+    follow_up: Codes = ()  # issue 15: labs offered on this analyte's abnormal card when not recent (Ca -> PTH, ...)
 
 
 class LabFamily(Record):
@@ -169,7 +176,7 @@ class DrugGroup(Record):
     display: NonBlank
     kind: DrugKind
     evidence: NonBlank
-    ingredients: Annotated[StrMap, Field(min_length=1)]
+    ingredients: StrMap = {}  # RxNorm ingredient RxCUIs; a group needs these, ATC codes or ATC prefixes
     products: StrMap = {}
     atc: Codes = ()
     atc_prefixes: Codes = ()
@@ -180,6 +187,31 @@ class DrugGroup(Record):
     recently_stopped_days: PositiveInt | None = None
     recent_hours: PositiveInt | None = None
     speaks_without_fasciculation: bool = True
+    withdrawal_only: bool = False  # issue 15: only a recent stop counts (benzodiazepine withdrawal), not current use
+    # issue 15: a stop without a recorded end counts only when the use started within this many days (a cold remedy
+    # with doxylamine ordered years ago and marked stopped is not a recent stop)
+    undated_stop_start_days: PositiveInt | None = None
+
+    @model_validator(mode="after")
+    def _coded(self) -> DrugGroup:
+        """A group is recognised by at least one code system besides its names."""
+        if not (self.ingredients or self.atc or self.atc_prefixes):
+            raise ValueError("a drug group needs ingredients, atc or atc_prefixes")
+        if self.withdrawal_only and self.recently_stopped_days is None:
+            raise ValueError("withdrawal_only needs recently_stopped_days")
+        return self
+
+
+class LithiumContext(Record):
+    """What bears on a lithium level (issue 15): interacting drugs, renal function, steady state, own work-up."""
+
+    interacting_groups: Required  # drug groups that raise lithium levels (thiazides, ACE inhibitors, ARBs, NSAIDs)
+    steady_state_days: PositiveInt  # a level drawn sooner after a start or dose change is not yet steady state
+    # creatinine and eGFR, each with the direction that means reduced clearance (which raises lithium levels)
+    renal_labs: Annotated[Mapping[str, Direction], AfterValidator(read_only), Field(min_length=1)]
+    monitoring_labs: Codes = ()  # TSH and calcium: lithium causes hypothyroidism and hyperparathyroidism
+    monitoring_days: PositiveInt  # how recent those must be
+    citations: Required
 
 
 # --- issue 15 (i15a): timing -----------------------------------------------------------------------------------
@@ -209,6 +241,7 @@ class MedicationsFile(Record):
     groups: Annotated[tuple[DrugGroup, ...], Field(min_length=1)]
     steady_state: tuple[SteadyState, ...] = ()
     onset_lead: OnsetLead
+    lithium_context: LithiumContext
 
 
 class ConditionSet(Record):
@@ -223,6 +256,7 @@ class ConditionSet(Record):
     text: Codes = ()
     labs: Codes = ()
     citations: Required
+    note: str | None = None  # issue 15: a sentence the screen's cards add when this condition is on record (MMN)
 
 
 class Denervation(Record):

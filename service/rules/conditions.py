@@ -51,13 +51,30 @@ def context_note(facts: PatientFacts, knowledge: Knowledge, analyte_id: str) -> 
 
 
 def context_lab_needs(facts: PatientFacts, knowledge: Knowledge) -> dict[str, list[str]]:
-    """Labs that context conditions call for, with the condition names as reasons."""
-    sets = {s.id: s for s in knowledge.sets_with_role(ConditionRole.CONTEXT)}
+    """Labs that context conditions (and diseases with labs: neuropathy -> B12) call for, named as reasons."""
+    sets = {s.id: s for s in knowledge.condition_sets if s.role in (ConditionRole.CONTEXT, ConditionRole.DISEASE)}
     needs: dict[str, list[str]] = {}
-    for item in facts.conditions_with(ConditionRole.CONTEXT):
-        for lab in sets[item.set_id].labs:
-            needs.setdefault(lab, []).append(sets[item.set_id].display.lower())
+    for item in facts.conditions:
+        for lab in sets[item.set_id].labs if item.set_id in sets else ():
+            reasons = needs.setdefault(lab, [])
+            reasons += [sets[item.set_id].display.lower()] if sets[item.set_id].display.lower() not in reasons else []
     return needs
+
+
+def gated_needs(facts: PatientFacts, knowledge: Knowledge, needs: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Drop needs for labs asked only with a condition that is not current (B12 only with a neuropathy; issue 15)."""
+    current = {item.set_id for item in facts.conditions}
+    return {
+        lab: reasons
+        for lab, reasons in needs.items()
+        if not knowledge.analyte(lab).needed_only_with or current & set(knowledge.analyte(lab).needed_only_with)
+    }
+
+
+def disease_notes(facts: PatientFacts, knowledge: Knowledge) -> tuple[str, ...]:
+    """Notes of conditions on record that the cards should mention (MMN: a treatable ALS mimic; efns-pns-mmn-2006)."""
+    notes = {s.id: s.note for s in knowledge.condition_sets if s.note}
+    return tuple(dict.fromkeys(notes[c.set_id] for c in facts.conditions if c.set_id in notes))
 
 
 def _exposure_finding(facts: PatientFacts, knowledge: Knowledge, exposure: ConditionSet) -> Finding | None:

@@ -7,18 +7,10 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from types import MappingProxyType
 
+from cds_hooks import Indicator as Indicator  # the card's indicator, the one declaration the rules use
 
-class Indicator(StrEnum):
-    """CDS Hooks card indicator."""
-
-    INFO = "info"
-    WARNING = "warning"
-    CRITICAL = "critical"
-
-    @property
-    def rank(self) -> int:
-        """Higher is more urgent."""
-        return ("info", "warning", "critical").index(self.value)
+# Higher is more urgent: the order findings (and so cards) are shown in.
+URGENCY: Mapping[Indicator, int] = MappingProxyType({Indicator.INFO: 0, Indicator.WARNING: 1, Indicator.CRITICAL: 2})
 
 
 class Category(StrEnum):
@@ -69,4 +61,4 @@ class Finding:
 
 def sort_findings(findings: list[Finding]) -> list[Finding]:
     """Most severe first; then by priority, category and rule id so the order is stable."""
-    return sorted(findings, key=lambda f: (-f.indicator.rank, f.priority, f.category.rank, f.rule_id))
+    return sorted(findings, key=lambda f: (-URGENCY[f.indicator], f.priority, f.category.rank, f.rule_id))

@@ -131,7 +131,7 @@ def calcium_finding(facts: PatientFacts, knowledge: Knowledge) -> Finding | None
     if reading.basis == "pregnancy":
         return _pregnancy_calcium(finding, reading, knowledge)
     if reading.basis != "total":
-        return replace(finding, notes=(reading.note, *finding.notes))
+        return _with_follow_up(replace(finding, notes=(reading.note, *finding.notes)), analyte, facts, knowledge)
     # Uncorrected total calcium: confirm (ionised, or albumin with a repeat) before treating (issue 11 item 10).
     action = knowledge.cards.phrases["uncorrected_action"]
     finding = finding.with_summary(suffix=knowledge.cards.phrases["uncorrected_suffix"])
@@ -150,6 +150,19 @@ def _pregnancy_calcium(finding: Finding, reading: CalciumReading, knowledge: Kno
     notes = (reading.note, *finding.notes)
     action = phrases["pregnancy_calcium_action"]
     return replace(finding, notes=notes, orders=("calcium_ionised",), action=action, citations=citations)
+
+
+def _with_follow_up(finding: Finding, analyte: Analyte, facts: PatientFacts, knowledge: Knowledge) -> Finding:
+    """A confirmed low calcium offers the labs that find its cause (PTH, 25-OH vitamin D, phosphate) when not recent.
+
+    Only for an ionised or albumin-corrected value: an uncorrected total is confirmed first (merck-hypocalcemia).
+    """
+    wanted = tuple(lab for lab in analyte.follow_up if facts.recent(lab, knowledge.analyte(lab).lookback_days) is None)
+    if not wanted:
+        return finding
+    return replace(finding, orders=(*finding.orders, *wanted)).with_notes(
+        knowledge.cards.phrases["calcium_follow_up_note"]
+    )
 
 
 def magnesium_finding(facts: PatientFacts, knowledge: Knowledge) -> Finding | None:

@@ -1,4 +1,4 @@
-"""Drug rules: lithium (level-monitored), drugs that cause twitching directly, and Mg/Ca/K-lowering contributors."""
+"""Drug rules: drugs that cause twitching directly, and Mg/Ca/K-lowering contributors (lithium: rules/lithium.py)."""
 
 from __future__ import annotations
 
@@ -6,19 +6,9 @@ import datetime as dt
 from collections.abc import Mapping
 
 from service.facts import Confidence, MedicationUse, PatientFacts, UseStatus
-from service.knowledge import (
-    DENERVATION_GROUP,
-    DENERVATION_RULE,
-    LITHIUM_TOXIC_RULE,
-    ConditionRole,
-    Direction,
-    DrugGroup,
-    DrugKind,
-    Knowledge,
-)
+from service.knowledge import DENERVATION_GROUP, DENERVATION_RULE, DrugGroup, DrugKind, Knowledge
 from service.rules import text
 from service.rules.findings import Category, Finding, Indicator
-from service.rules.judge import classify, critical_direction, lab_notes
 from service.rules.timing import with_onset_lead
 
 
@@ -29,17 +19,25 @@ def qualifying_uses(facts: PatientFacts, group: DrugGroup) -> tuple[MedicationUs
     if group.recent_hours is not None:
         window = dt.timedelta(hours=group.recent_hours)
         return tuple(u for u in uses if u.start is not None and dt.timedelta(0) <= now - u.start <= window)
-    current = [u for u in uses if u.status == UseStatus.ACTIVE]
+    # Withdrawal groups (benzodiazepines, issue 15): current use is not the cause, a recent stop is.
+    current = [u for u in uses if u.status == UseStatus.ACTIVE and not group.withdrawal_only]
     if group.recently_stopped_days is not None:
         window = dt.timedelta(days=group.recently_stopped_days)
         stopped = [u for u in uses if u.status == UseStatus.STOPPED]
-        # A stop without a recorded end may be recent: it counts, and the card says the stop time is unknown.
-        current += [u for u in stopped if u.end is None or now - u.end <= window]
+        # A stop without a recorded end may be recent: it counts, and the card says the stop time is unknown, unless
+        # the use started too long ago for that to be likely (undated_stop_start_days, issue 15).
+        current += [u for u in stopped if (now - u.end <= window if u.end else _undated_may_be_recent(u, group, now))]
     if current and group.min_duration_days is not None:
         starts = [u.start for u in uses if u.start is not None]
         if not starts or now - min(starts) < dt.timedelta(days=group.min_duration_days):
             return ()
     return tuple(current)
+
+
+def _undated_may_be_recent(use: MedicationUse, group: DrugGroup, now: dt.datetime) -> bool:
+    """Whether a stop without an end date may still be recent (medications.yaml undated_stop_start_days)."""
+    limit = group.undated_stop_start_days
+    return limit is None or (use.start is not None and now - use.start <= dt.timedelta(days=limit))
 
 
 def use_status_text(use: MedicationUse, now: dt.datetime, phrases: Mapping[str, str]) -> str:
@@ -53,7 +51,7 @@ def use_status_text(use: MedicationUse, now: dt.datetime, phrases: Mapping[str, 
     return phrases["drug_active"]
 
 
-def _use_line(use: MedicationUse, group: DrugGroup, now: dt.datetime, knowledge: Knowledge) -> str:
+def use_line(use: MedicationUse, group: DrugGroup, now: dt.datetime, knowledge: Knowledge) -> str:
     phrases = knowledge.cards.phrases
     since = phrases["drug_started"].format(date=text.date(use.start)) if use.start else ""
     how = phrases["drug_by_name"] if use.confidence == Confidence.TEXT else ""
@@ -64,7 +62,7 @@ def _use_line(use: MedicationUse, group: DrugGroup, now: dt.datetime, knowledge:
 def contributor_note(facts: PatientFacts, knowledge: Knowledge, analyte_id: str) -> str | None:
     """Drugs on record that lower (or, for TSH, shift) this analyte, as one sentence (medications.yaml labs)."""
     items = [
-        _use_line(use, group, facts.now, knowledge)
+        use_line(use, group, facts.now, knowledge)
         for group in knowledge.drug_groups
         if group.kind != DrugKind.LITHIUM and knowledge.same_question(analyte_id) & set(group.labs)
         for use in qualifying_uses(facts, group)[:1]
@@ -80,68 +78,6 @@ def drug_lab_needs(facts: PatientFacts, knowledge: Knowledge) -> dict[str, list[
         for lab in group.labs if uses else ():
             needs.setdefault(lab, []).append(knowledge.cards.phrases["drug_need"].format(drug=uses[0].name.lower()))
     return needs
-
-
-def _lithium_level_finding(facts: PatientFacts, knowledge: Knowledge) -> Finding | None:
-    analyte = knowledge.analyte("lithium")
-    level = facts.recent("lithium", analyte.lookback_days)
-    if level is None or classify(level, analyte, knowledge.unit_aliases) != Direction.HIGH:
-        return None
-    # Toxic: at or above the critical level, or new twitching with a level above the range (dailymed-lithium).
-    twitching = bool(facts.conditions_with(ConditionRole.TRIGGER))
-    toxic = critical_direction(level, analyte) == Direction.HIGH or twitching
-    uses = qualifying_uses(facts, knowledge.drug_group("lithium"))
-    phrases = knowledge.cards.phrases
-    shown = text.quantity(level.value_text, level.unit) + (phrases["preliminary_suffix"] if level.preliminary else "")
-    return Finding(
-        rule_id=LITHIUM_TOXIC_RULE if toxic else "lab.lithium.high",
-        category=Category.LAB,
-        indicator=Indicator.CRITICAL if toxic else Indicator.WARNING,
-        summary={"value": shown, "age": text.age(level.effective, facts.now), "suffix": ""},
-        facts=(
-            text.lab_line(analyte.display, level.value_text, level, facts.now, flag="high"),
-            *(_use_line(u, knowledge.drug_group("lithium"), facts.now, knowledge) for u in uses),
-        ),
-        notes=lab_notes(level, knowledge),
-        orders=("lithium",),
-        citations=analyte.citations,
-        cause=phrases["lithium_high_cause"],
-    )
-
-
-def lithium_finding(facts: PatientFacts, knowledge: Knowledge) -> Finding | None:
-    """Lithium (dailymed-lithium): a high level is the finding; on lithium without one, a fresh level is due."""
-    high = _lithium_level_finding(facts, knowledge)
-    if high is not None:
-        return high
-    group = knowledge.drug_group("lithium")
-    uses = qualifying_uses(facts, group)
-    if not uses:
-        return None
-    analyte, phrases = knowledge.analyte("lithium"), knowledge.cards.phrases
-    level = facts.latest("lithium")
-    lines = [_use_line(u, group, facts.now, knowledge) for u in uses]
-    if level is None:
-        status = phrases["lithium_no_level"]
-    elif not level.unit_understood and facts.now - level.effective <= dt.timedelta(days=analyte.lookback_days):
-        status = phrases["lithium_unit_unknown"]
-        lines.append(text.lab_line(analyte.display, level.value_text, level, facts.now))
-    else:
-        value, age = text.quantity(level.value_text, level.unit), text.age(level.effective, facts.now)
-        status = phrases["lithium_last_level"].format(value=value, age=age)
-        lines.append(text.lab_line(analyte.display, level.value_text, level, facts.now))
-    if level is not None and facts.now - level.effective > dt.timedelta(days=analyte.lookback_days):
-        status = phrases["lithium_no_recent_level"].format(days=analyte.lookback_days)
-    return Finding(
-        rule_id="drug.lithium",
-        category=Category.DRUG,
-        indicator=Indicator.WARNING,
-        summary={"drug": uses[0].name, "status": status, "suffix": ""},
-        facts=tuple(lines),
-        orders=("lithium",),
-        citations=group.citations,
-        cause=phrases["lithium_cause"],
-    )
 
 
 def denervation_sets(facts: PatientFacts, knowledge: Knowledge) -> list[str]:
@@ -165,7 +101,7 @@ def _denervation_finding(facts: PatientFacts, knowledge: Knowledge, uses: tuple[
         category=Category.DRUG,
         indicator=Indicator.CRITICAL,
         summary={"drug": uses[0].name, "status": use_status_text(uses[0], facts.now, phrases), "suffix": ""},
-        facts=(*(_use_line(u, group, facts.now, knowledge) for u in uses), denervation),
+        facts=(*(use_line(u, group, facts.now, knowledge) for u in uses), denervation),
         orders=("potassium",),
         citations=knowledge.denervation.citations,
         safety=True,
@@ -194,7 +130,7 @@ def direct_drug_findings(facts: PatientFacts, knowledge: Knowledge) -> list[Find
             category=Category.DRUG,
             indicator=Indicator.WARNING,
             summary={"drug": uses[0].name, "status": use_status_text(uses[0], facts.now, phrases), "suffix": ""},
-            facts=tuple(_use_line(u, group, facts.now, knowledge) for u in uses),
+            facts=tuple(use_line(u, group, facts.now, knowledge) for u in uses),
             notes=(phrases["drug_evidence"].format(evidence=group.evidence),),
             orders=missing,
             citations=group.citations,

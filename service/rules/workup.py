@@ -63,14 +63,26 @@ def _state(facts: PatientFacts, knowledge: Knowledge, analyte_id: str) -> tuple[
     return phrases["stale_result"].format(value=shown, age=age, days=analyte.lookback_days), Gap.STALE
 
 
-def workup_finding(facts: PatientFacts, knowledge: Knowledge, needs: Mapping[str, Sequence[str]]) -> Finding | None:
-    """The labs to order before new twitching is put down to progression (clinical-codes.md §4.3 tier A)."""
-    wanted = wanted_labs(facts, knowledge, needs)
+def workup_finding(
+    facts: PatientFacts,
+    knowledge: Knowledge,
+    needs: Mapping[str, Sequence[str]],
+    offered: frozenset[str] = frozenset(),
+) -> Finding | None:
+    """The labs to order before new twitching is put down to progression (clinical-codes.md §4.3 tier A).
+
+    ``offered``: labs another card already offers (lithium's TSH and calcium), not offered twice.
+    """
+    wanted = {lab: reasons for lab, reasons in wanted_labs(facts, knowledge, needs).items() if lab not in offered}
     gaps = {lab: state for lab in knowledge.analytes if lab in wanted and (state := _state(facts, knowledge, lab))}
     if not gaps:
         return None
     for analyte in knowledge.analytes.values():
-        if analyte.workup == Workup.BUNDLED and (state := _state(facts, knowledge, analyte.id)):
+        if (
+            analyte.workup == Workup.BUNDLED
+            and analyte.id not in offered
+            and (state := _state(facts, knowledge, analyte.id))
+        ):
             gaps[analyte.id] = state
     lines = []
     for lab, (state_text, _) in gaps.items():

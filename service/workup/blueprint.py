@@ -12,9 +12,8 @@ import hmac
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
 
 from flask import Blueprint, Response, redirect, request
 from werkzeug.wrappers import Response as BaseResponse
@@ -150,20 +149,10 @@ def _callback(deps: WorkupDeps) -> BaseResponse:
         return _message("no-patient", deps)
     # A new session id once authorised (no fixation): the pre-launch id, seen by the authorization round-trip, dies.
     deps.sessions.end(session_id)
-    authorised = deps.sessions.create({"iss": pending["iss"], **_granted_data(granted)})
+    authorised = deps.sessions.create({"iss": pending["iss"], **asdict(granted)})
     response = _headers(redirect(f"{base_url(deps.public_url)}/workup/", code=303), deps)
     _set_cookie(response, authorised, deps)
     return response
-
-
-def _granted_data(granted: Any) -> dict[str, Any]:
-    return {
-        "access_token": granted.access_token,
-        "expires_at": granted.expires_at,
-        "patient": granted.patient,
-        "app_context": granted.app_context,
-        "scope": granted.scope,
-    }
 
 
 def _view(deps: WorkupDeps) -> BaseResponse:

@@ -9,7 +9,7 @@ from enum import StrEnum
 from service.facts import PatientFacts
 from service.knowledge import Knowledge
 from service.rules import text
-from service.rules.conditions import context_lab_needs
+from service.rules.conditions import context_lab_needs, gated_needs
 from service.rules.medications import drug_lab_needs
 from service.rules.workup import wanted_labs  # the work-up rule's own list: one source of truth
 
@@ -64,6 +64,6 @@ def _item(facts: PatientFacts, knowledge: Knowledge, analyte_id: str, reasons: S
 
 def checklist(facts: PatientFacts, knowledge: Knowledge) -> list[ChecklistItem]:
     """Every lab the work-up rule asks for (core labs plus drug and condition needs), in knowledge order."""
-    needs = _merge(drug_lab_needs(facts, knowledge), context_lab_needs(facts, knowledge))
+    needs = gated_needs(facts, knowledge, _merge(drug_lab_needs(facts, knowledge), context_lab_needs(facts, knowledge)))
     wanted = wanted_labs(facts, knowledge, needs)
     return [_item(facts, knowledge, lab, wanted[lab]) for lab in knowledge.analytes if lab in wanted]

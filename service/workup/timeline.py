@@ -15,7 +15,7 @@ ADMINISTRATION_WIDTH = dt.timedelta(days=1)
 
 @dataclass(frozen=True)
 class MedicationBar:
-    """One drug use on the time axis; ``ongoing`` bars run to now, ``start_known`` False means 'before the window'."""
+    """One drug use on the time axis (clipped to the window); ``ongoing`` bars run to now."""
 
     name: str
     group: str
@@ -23,7 +23,6 @@ class MedicationBar:
     start: dt.datetime
     end: dt.datetime
     ongoing: bool
-    start_known: bool
     status_text: str
     source: str
 
@@ -55,7 +54,6 @@ def _bar(use: MedicationUse, knowledge: Knowledge, now: dt.datetime, since: dt.d
         start=max(start, since),
         end=min(end, now),
         ongoing=ongoing,
-        start_known=use.start is not None and use.start >= since,
         status_text=_status_text(use, now),
         source=use.resource_type,
     )

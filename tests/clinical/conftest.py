@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import shutil
 from collections.abc import Callable
@@ -14,13 +13,13 @@ import pytest
 from service.facts.records import PatientRecord, build_record
 from service.knowledge import KNOWLEDGE_DIR, Knowledge, load_knowledge
 from service.screen import ScreenResult, screen_patient
+from tests.conftest import HOOK_INSTANCE as HOOK_INSTANCE
+from tests.conftest import NOW as NOW
+from tests.conftest import ROOT as ROOT
 from tests.synthea_data import SYNTHEA_DIR
 
-ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "fixtures" / "patients"
 SYNTHEA = SYNTHEA_DIR
-NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
-HOOK_INSTANCE = "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea"
 
 
 def scenario_names() -> list[str]:

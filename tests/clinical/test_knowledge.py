@@ -49,8 +49,8 @@ def test_copy_of_packaged_files_loads(knowledge_copy: Path) -> None:
         ("cards.yaml", 'summary: "Magnesium low ({value}', 'summary: "Magnesium low ({valeu}', "valeu"),
         (
             "medications.yaml",
-            "labs: [magnesium]\n    min_duration_days",
-            "labs: [magnesiun]\n    min_duration_days",
+            "labs: [magnesium, b12]\n    min_duration_days",
+            "labs: [magnesiun, b12]\n    min_duration_days",
             "magnesiun",
         ),
         ("conditions.yaml", "citations: [snomed-ips]\n", "citations: [snomed-ipz]\n", "snomed-ipz"),

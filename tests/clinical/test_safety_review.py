@@ -15,23 +15,18 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from service import create_app
 from service.cards import CARD_EXTENSION
 from service.cli import main
 from service.hooks import SERVICE_IDS
-
-from .conftest import NOW, ROOT
+from tests.conftest import NOW, REQUESTS, ROOT, service_app
 
 PATIENTS = ROOT / "fixtures" / "patients"
-REQUESTS = ROOT / "fixtures" / "requests"
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlaskClient]:
-    db = tmp_path_factory.mktemp("review") / "cds.sqlite3"
-    app = create_app({"clock": lambda: NOW, "database_url": f"sqlite:///{db}"})
-    yield app.test_client()
-    app.extensions["fasciculation_cds.store"].close()
+    with service_app(tmp_path_factory.mktemp("review")) as app:
+        yield app.test_client()
 
 
 def _cli(*args: str) -> list[dict[str, Any]]:

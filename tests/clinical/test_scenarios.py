@@ -81,6 +81,23 @@ EXPECTED: dict[str, tuple[ScreenMode, list[tuple[str, str]]]] = {
     "pregnancy_low_tsh": (ScreenMode.FULL, [("lab.tsh.low", "info")]),
     "pregnancy_low_calcium": (ScreenMode.FULL, [("lab.calcium.low", "warning")]),
     "organophosphate_old_exposure": (ScreenMode.FULL, [("exposure.organophosphate", "warning")]),
+    # issue 15 (clinical depth, i15b): one patient per bullet
+    "lithium_thiazide_started": (ScreenMode.FULL, [("drug.lithium", "warning")]),
+    "lithium_dose_change_unsteady": (ScreenMode.FULL, [("drug.lithium", "warning")]),
+    "calcium_low_follow_up": (ScreenMode.FULL, [("lab.calcium.low", "warning")]),
+    "neuropathy_metformin_b12": (ScreenMode.FULL, [("workup.labs", "info")]),
+    "metformin_no_neuropathy": (ScreenMode.FULL, []),
+    "benzodiazepine_stopped": (ScreenMode.FULL, [("drug.benzodiazepine-withdrawal", "warning")]),
+    "benzodiazepine_active": (ScreenMode.FULL, []),
+    "theophylline_low_potassium": (ScreenMode.FULL, [("lab.potassium.low", "warning"), ("drug.xanthine", "warning")]),
+    "doxylamine_stopped": (ScreenMode.FULL, [("drug.ethanolamine-antihistamine", "warning")]),
+    "amiodarone_high_tsh": (ScreenMode.FULL, [("lab.tsh.high", "warning")]),
+    "pentamidine_low_magnesium": (ScreenMode.FULL, [("lab.magnesium.low", "warning")]),
+    "ms_dalfampridine": (ScreenMode.FULL, [("drug.dalfampridine", "warning")]),
+    "ms_dalfampridine_no_fasciculation": (ScreenMode.GATED, []),
+    "mmn_fasciculation_weakness": (ScreenMode.FULL, [("red-flags", "warning")]),
+    "mmn_no_fasciculation": (ScreenMode.GATED, []),
+    "cidp_low_magnesium": (ScreenMode.GATED, [("lab.magnesium.low", "warning")]),
 }
 
 

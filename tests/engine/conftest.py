@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,11 +23,10 @@ ENGINE_TOKEN = "engine-test-token"
 
 @dataclass(frozen=True)
 class LoadedEngine:
-    """The session engine with the Synthea patients it holds and how long loading took."""
+    """The session engine with the Synthea patients it holds."""
 
     engine: FhirEngine
     patients: tuple[LoadedPatient, ...]
-    load_seconds: float
 
     @property
     def base_url(self) -> str:
@@ -41,9 +39,7 @@ def loaded_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoadedEn
     """One token-protected engine for the session, holding all 18 Synthea patients (loaded by transaction)."""
     engine = start_engine(tmp_path_factory.mktemp("fhir-engine"), token=ENGINE_TOKEN)
     try:
-        started = time.perf_counter()
-        patients = load_synthea(engine, synthea_files())
-        yield LoadedEngine(engine, tuple(patients), time.perf_counter() - started)
+        yield LoadedEngine(engine, tuple(load_synthea(engine, synthea_files())))
     finally:
         engine.stop()
 

@@ -59,7 +59,6 @@ class FhirEngine:
     base_url: str
     port: int
     token: str | None
-    startup_ms: int
     log_path: Path
     _log: TextIO = field(repr=False)
 
@@ -124,7 +123,7 @@ def start_engine(log_dir: Path, token: str | None = None, extra_args: Sequence[s
     engine: FhirEngine | None = None
     try:
         ready = _read_port_line(process, log_path)
-        engine = FhirEngine(process, ready["base"], ready["port"], token, ready["startupMs"], log_path, log)
+        engine = FhirEngine(process, ready["base"], ready["port"], token, log_path, log)
         metadata = requests.get(f"{engine.base_url}/metadata", timeout=5)
         if metadata.status_code != 200 or metadata.json().get("resourceType") != "CapabilityStatement":
             raise EngineError(f"engine metadata answered {metadata.status_code}")

@@ -10,25 +10,23 @@ from typing import Any
 
 from flask import Flask
 
-import service
 from cds_hooks import FhirClient, render_template
 from service.hooks import SERVICE_ID
+from tests.conftest import HOOK_INSTANCE as HOOK_INSTANCE
+from tests.conftest import hook_body as call_body
+from tests.conftest import service_app
 from tests.engine.engine_scenarios import NOW
 from tests.engine.fhir_engine_harness import FhirEngine
 
 SERVICE_PATH = f"/cds-services/{SERVICE_ID}"
-HOOK_INSTANCE = "0b7f6a52-3c1e-4d2b-9f8a-6e5d4c3b2a19"
 
 
 @contextmanager
 def engine_app(db_dir: Path, allowlist: str, **config: Any) -> Iterator[Flask]:
     """The real app (create_app) on a SQLite file, allowed to call ``allowlist``, with the clock fixed at NOW."""
-    settings = {"database_url": f"sqlite:///{db_dir / 'cds.sqlite3'}", "fhir_server_allowlist": allowlist}
-    app = service.create_app(config={**settings, "clock": lambda: NOW, **config})
-    try:
+    clock = config.pop("clock", lambda: NOW)
+    with service_app(db_dir, fhir_server_allowlist=allowlist, clock=clock, **config) as app:
         yield app
-    finally:
-        app.extensions["fasciculation_cds.store"].close()
 
 
 def templates(app: Flask) -> dict[str, str]:
@@ -62,13 +60,8 @@ def hook_body(
     hook_instance: str = HOOK_INSTANCE,
 ) -> dict[str, Any]:
     """A patient-view request naming the engine as fhirServer and lending ``token``."""
-    body: dict[str, Any] = {
-        "hook": "patient-view",
-        "hookInstance": hook_instance,
-        "fhirServer": engine_base,
-        "context": {"userId": "Practitioner/engine-tests", "patientId": patient_id},
-        "prefetch": dict(prefetch),
-    }
+    context = {"userId": "Practitioner/engine-tests", "patientId": patient_id}
+    body = call_body(hookInstance=hook_instance, fhirServer=engine_base, context=context, prefetch=dict(prefetch))
     if token is not None:
         body["fhirAuthorization"] = {
             "access_token": token,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,13 +12,13 @@ from flask import Flask
 
 from service.cli import main
 from service.workup.links import DEFAULT_BASE_URL
+from tests.conftest import NOW as FIXTURES_NOW
 from tests.engine.conftest import ENGINE_TOKEN
 from tests.engine.fhir_engine_harness import FhirEngine, load_keeping_ids
 from tests.engine.hook_calls import HOOK_INSTANCE, call, engine_app, hook_body
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "patients"
 # The instant the scenario fixtures are written for (fixtures/build_scenarios.py).
-FIXTURES_NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
 COMMON = ["--now", FIXTURES_NOW.isoformat(), "--hook-instance", HOOK_INSTANCE]
 SCENARIOS = sorted(FIXTURES.glob("*.json"))
 # Known, reported divergences between the FHIR path and the Bundle path (strict: they fail once fixed).

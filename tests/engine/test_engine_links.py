@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,6 +15,7 @@ from cds_hooks.urls import same_server as _same_server
 from tests.engine.conftest import ENGINE_TOKEN, EngineFactory
 from tests.engine.engine_scenarios import fasciculation_transaction
 from tests.engine.fhir_engine_harness import FhirEngine, load_transaction
+from tests.loopback import running
 
 CALCIUM = "http://loinc.org|17861-6"
 
@@ -88,15 +88,8 @@ class _Redirect(BaseHTTPRequestHandler):
 def redirector(engine: FhirEngine) -> Iterator[str]:
     """A loopback server answering every GET with 302 to the same path on the session engine."""
     handler = type("Redirect", (_Redirect,), {"target": engine.base_url})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with running(ThreadingHTTPServer(("127.0.0.1", 0), handler)) as server:
         yield f"http://127.0.0.1:{server.server_address[1]}/fhir"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def test_redirects_are_not_followed(redirector: str, engine: FhirEngine) -> None:

@@ -5,10 +5,7 @@ stderr kept in a file (a pipe nobody reads could block the server), signals sent
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -16,17 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jwt
 import requests
-from cryptography.hazmat.primitives.asymmetric import ec
-from jwt.algorithms import ECAlgorithm
 
-from tests.serving import ROOT, free_port
+from tests.conftest import ROOT
+from tests.serving import serve_process
+from tests.tokens import SigningKey, claims, new_key, sign, trusted_clients
 
 SERVICE_ID = "fasciculation-reversible-causes"
 ISSUER = "https://ehr.fault-test.example"
 REQUESTS_DIR = ROOT / "fixtures" / "requests" / "patient-view"
-START_TIMEOUT_S = 30
 FAST_DATABASE = {"CDS_DATABASE_TIMEOUT_S": "1", "CDS_DATABASE_RETRY_S": "0.5"}
 
 
@@ -34,26 +29,22 @@ FAST_DATABASE = {"CDS_DATABASE_TIMEOUT_S": "1", "CDS_DATABASE_RETRY_S": "0.5"}
 class Signer:
     """An ES384 key the served instance trusts (its public half is in the trusted-clients file)."""
 
-    private: Any
-    kid: str = "fault-key"
+    key: SigningKey
 
     def token(self, audience: str, jti: str | None = None) -> str:
         """A fresh, valid bearer token for ``audience``."""
-        now = int(time.time())
-        claims = {"iss": ISSUER, "aud": audience, "iat": now, "exp": now + 300, "jti": jti or str(uuid.uuid4())}
-        return jwt.encode(claims, self.private, algorithm="ES384", headers={"kid": self.kid, "typ": "JWT"})
+        return sign(self.key, claims(ISSUER, audience, **({"jti": jti} if jti else {})))
 
     def trusted_clients(self, directory: Path) -> Path:
         """Write the trusted-clients file naming this key; returns its path."""
-        jwk = {**json.loads(ECAlgorithm.to_jwk(self.private.public_key())), "kid": self.kid, "alg": "ES384"}
         path = directory / "trusted-clients.json"
-        path.write_text(json.dumps({"clients": [{"iss": ISSUER, "jwks": {"keys": [jwk]}}]}))
+        path.write_text(json.dumps(trusted_clients(ISSUER, self.key)))
         return path
 
 
 def new_signer() -> Signer:
     """A signer with a freshly generated P-384 key."""
-    return Signer(ec.generate_private_key(ec.SECP384R1()))
+    return Signer(new_key("ES384", "fault-key"))
 
 
 def hook_bodies() -> list[bytes]:
@@ -61,17 +52,21 @@ def hook_bodies() -> list[bytes]:
     return [path.read_bytes() for path in sorted(REQUESTS_DIR.glob("*.json"))]
 
 
+def feedback_item(**overrides: Any) -> dict[str, Any]:
+    """An overridden-card feedback item, with overrides."""
+    item: dict[str, Any] = {
+        "card": "0f6b1a60-55ee-4d53-8d7e-6f7a2e8c6c11",
+        "outcome": "overridden",
+        "overrideReason": {"reason": {"code": "already-ordered", "system": "http://example.org/reasons"}},
+        "outcomeTimestamp": "2026-11-20T12:00:00Z",
+    }
+    item.update(overrides)
+    return item
+
+
 def feedback_items(count: int = 2) -> list[dict[str, Any]]:
     """Override feedback on cards nobody issued (stored anyway, flagged unknown)."""
-    return [
-        {
-            "card": str(uuid.uuid4()),
-            "outcome": "overridden",
-            "outcomeTimestamp": "2025-03-01T12:00:00Z",
-            "overrideReason": {"reason": {"code": "not-relevant", "system": "http://example.org/override"}},
-        }
-        for _ in range(count)
-    ]
+    return [feedback_item(card=str(uuid.uuid4())) for _ in range(count)]
 
 
 @dataclass
@@ -109,20 +104,6 @@ class Instance:
         return self.log_path.read_text(errors="replace")
 
 
-def _wait_until_up(instance: Instance) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while True:
-        try:
-            if requests.get(f"{instance.base}/cds-services", timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        if instance.process.poll() is not None or time.monotonic() > deadline:
-            instance.process.kill()
-            raise AssertionError(f"serve did not start: {instance.log()[-2000:]}")
-        time.sleep(0.2)
-
-
 @contextmanager
 def serve(
     database_url: str,
@@ -132,27 +113,11 @@ def serve(
     env: Mapping[str, str] | None = None,
     source_root: Path = ROOT,
 ) -> Iterator[Instance]:
-    """``python -m service.cli serve`` on a free loopback port; stopped (SIGTERM, then SIGKILL) afterwards."""
-    port = free_port()
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("CDS_", "PROMETHEUS_"))}
-    environment.update({"CDS_DATABASE_URL": database_url, "PYTHONPATH": str(source_root), "CDS_DRAIN_SECONDS": "0"})
-    environment.update(env or {})
+    """``python -m service.cli serve`` on a free loopback port, stderr in a file; stopped (SIGTERM, then SIGKILL)."""
+    settings = dict(env or {})
     if signer is not None:
-        environment["CDS_TRUSTED_CLIENTS"] = str(signer.trusted_clients(workdir))
-    log_path = workdir / f"serve-{port}.log"
-    args = [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [*args, "--workers", str(workers)], cwd=workdir, env=environment, stdout=log_file, stderr=log_file
-        )
-    instance = Instance(f"http://127.0.0.1:{port}", process, log_path, signer)
-    try:
-        _wait_until_up(instance)
-        yield instance
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        settings["CDS_TRUSTED_CLIENTS"] = str(signer.trusted_clients(workdir))
+    log_path = workdir / f"serve-{uuid.uuid4().hex[:8]}.log"
+    options = {"workers": workers, "settings": settings, "log_path": log_path, "source_root": source_root}
+    with serve_process(database_url, workdir, **options) as (process, base):
+        yield Instance(base, process, log_path, signer)

@@ -100,3 +100,4 @@ def test_requests_waiting_in_the_backlog_are_answered(tmp_path: Path) -> None:
         exit_code = instance.process.wait(timeout=STOP_WAIT_S)
     assert statuses == ["HTTP/1.1 200 OK"] * BACKLOG_REQUESTS, statuses
     assert exit_code == 0
+    assert "closed its store" in instance.log()  # the worker's app released its store on the way out

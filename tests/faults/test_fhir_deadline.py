@@ -20,9 +20,9 @@ from cds_hooks import FhirClient, FhirClientSettings
 from cds_hooks.errors import FhirBadResponse, FhirTimeout
 from cds_hooks.fhir_client import cookieless_session
 from service.hooks import SERVICE_ID
-from tests.faults.hostile_fhir import HostileFhir, Misbehaviour, hostile_fhir
-from tests.loopback_fhir import Answer, loopback_fhir
-from tests.serving import ROOT, served
+from tests.conftest import ROOT
+from tests.loopback import Answer, HostileFhir, Misbehaviour, hostile_fhir, loopback_fhir
+from tests.serving import served
 
 BUDGET_S = 1.0
 SERVED_BUDGET_S = 4.0

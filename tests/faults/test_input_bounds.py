@@ -16,11 +16,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, func, select
 
 from cds_hooks.limits import MAX_ACCESS_TOKEN_CHARS, MAX_CODE_CHARS, MAX_NAME_CHARS, MAX_URL_CHARS
-from service import create_app
 from service.hooks import SERVICE_ID
 from service.store.tables import feedback
-from tests.loopback_fhir import LoopbackFhir, loopback_fhir
-from tests.serving import ROOT
+from tests.conftest import ROOT, AppFactory
+from tests.faults.harness import feedback_item
+from tests.loopback import Loopback, loopback_fhir
 
 REQUEST = ROOT / "fixtures" / "requests" / "patient-view" / "neuropathy_low_magnesium.json"
 MEGABYTE = "x" * 1_000_000
@@ -46,19 +46,19 @@ def database(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def client(database: str) -> FlaskClient:
+def client(app_factory: AppFactory, database: str) -> FlaskClient:
     """The real app on its own SQLite file."""
-    return create_app({"database_url": database}).test_client()
+    return app_factory(database_url=database).test_client()
 
 
 @pytest.fixture
-def fhir() -> Iterator[LoopbackFhir]:
+def fhir() -> Iterator[Loopback]:
     """A loopback FHIR server that records every request it gets."""
     with loopback_fhir() as state:
         yield state
 
 
-def fall_back_body(fhir: LoopbackFhir, token: str) -> dict[str, Any]:
+def fall_back_body(fhir: Loopback, token: str) -> dict[str, Any]:
     """A patient-view call without prefetch, lending ``token`` for the FHIR server."""
     body: dict[str, Any] = json.loads(REQUEST.read_text())
     body.pop("prefetch")
@@ -81,7 +81,7 @@ def call(client: FlaskClient, body: dict[str, Any]) -> tuple[int, dict[str, Any]
 
 
 @pytest.mark.parametrize("token", HOSTILE_TOKENS.values(), ids=HOSTILE_TOKENS.keys())
-def test_a_token_outside_rfc_6750_is_400_and_never_sent(client: FlaskClient, fhir: LoopbackFhir, token: str) -> None:
+def test_a_token_outside_rfc_6750_is_400_and_never_sent(client: FlaskClient, fhir: Loopback, token: str) -> None:
     status, answer = call(client, fall_back_body(fhir, token))
     assert status == 400, answer
     assert list(answer["fields"]) == ["fhirAuthorization.access_token"]
@@ -90,7 +90,7 @@ def test_a_token_outside_rfc_6750_is_400_and_never_sent(client: FlaskClient, fhi
 
 
 @pytest.mark.parametrize("token", GOOD_TOKENS)
-def test_an_rfc_6750_token_is_lent_as_given(client: FlaskClient, fhir: LoopbackFhir, token: str) -> None:
+def test_an_rfc_6750_token_is_lent_as_given(client: FlaskClient, fhir: Loopback, token: str) -> None:
     status, _ = call(client, fall_back_body(fhir, token))
     assert status == 412  # the loopback server holds no data; what matters here is the header it was sent
     assert fhir.requests and {r.authorization for r in fhir.requests} == {f"Bearer {token}"}
@@ -114,18 +114,6 @@ def test_oversized_request_strings_are_400_naming_the_field(
     assert status == 400
     assert list(answer["fields"]) == [field]
     assert len(json.dumps(answer)) < 1000
-
-
-def feedback_item(**overrides: Any) -> dict[str, Any]:
-    """An overridden-card feedback item, with overrides."""
-    item: dict[str, Any] = {
-        "card": "0f6b1a60-55ee-4d53-8d7e-6f7a2e8c6c11",
-        "outcome": "overridden",
-        "overrideReason": {"reason": {"code": "already-ordered", "system": "http://example.org/reasons"}},
-        "outcomeTimestamp": "2026-11-20T12:00:00Z",
-    }
-    item.update(overrides)
-    return item
 
 
 def stored_feedback(database: str) -> int:

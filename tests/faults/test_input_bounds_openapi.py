@@ -19,9 +19,9 @@ import pytest
 from flask.testing import FlaskClient
 
 from cds_hooks.limits import MAX_CODE_CHARS, MAX_NAME_CHARS, MAX_URL_CHARS
-from service import create_app
 from service.hooks import SERVICE_ID, SERVICE_IDS
-from tests.serving import ROOT
+from tests.conftest import ROOT, service_app
+from tests.faults.harness import feedback_item as item
 
 REQUESTS = ROOT / "fixtures" / "requests"
 Body = dict[str, Any]
@@ -50,10 +50,10 @@ def inline(node: Any, schemas: dict[str, Any]) -> Any:
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> FlaskClient:
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlaskClient]:
     """The real app on its own SQLite file."""
-    db = tmp_path_factory.mktemp("openapi") / "cds.sqlite3"
-    return create_app({"database_url": f"sqlite:///{db}"}).test_client()
+    with service_app(tmp_path_factory.mktemp("openapi")) as app:
+        yield app.test_client()
 
 
 def request_schema(client: FlaskClient, path: str) -> Any:
@@ -145,18 +145,6 @@ def test_hook_calls(client: FlaskClient, hook: str, case: str, mutate: Mutation 
     if mutate is not None:
         mutate(body)
     agree(client, f"/cds-services/{SERVICE_IDS[hook]}", body, accepted)
-
-
-def item(**overrides: Any) -> Body:
-    """One overridden-card feedback item, with overrides."""
-    base: Body = {
-        "card": "0f6b1a60-55ee-4d53-8d7e-6f7a2e8c6c11",
-        "outcome": "overridden",
-        "overrideReason": {"reason": {"code": "already-ordered", "system": "http://example.org/reasons"}},
-        "outcomeTimestamp": "2026-11-20T12:00:00Z",
-    }
-    base.update(overrides)
-    return base
 
 
 FEEDBACK_CASES: list[tuple[str, Body, bool]] = [

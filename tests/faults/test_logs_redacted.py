@@ -22,10 +22,11 @@ import requests
 
 from service.hooks import SERVICE_ID
 from service.logs import LogFormat
+from tests.conftest import ROOT
 from tests.engine.engine_scenarios import fasciculation_transaction
 from tests.engine.fhir_engine_harness import FhirEngine, LoadedPatient, load_transaction, start_engine
 from tests.engine.hook_calls import hook_body
-from tests.serving import ROOT, served
+from tests.serving import served
 
 TOKEN = "c2VjcmV0LWxvZy10b2tlbi0xNzM5"
 FAMILY = "Quillfeatherby"

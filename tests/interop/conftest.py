@@ -9,26 +9,22 @@ from __future__ import annotations
 import datetime as dt
 import json
 import socket
-import threading
-import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jwt
 import pytest
 import requests
-from cryptography.hazmat.primitives.asymmetric import ec
 from flask import Flask
-from jwt.algorithms import ECAlgorithm
-from werkzeug.serving import make_server
 
-from service import create_app
 from service.hooks import SERVICE_IDS
+from tests.conftest import ROOT as ROOT
+from tests.conftest import service_app
+from tests.loopback import serve_app
+from tests.tokens import SigningKey, claims, new_key, sign
+from tests.tokens import trusted_clients as trusted_clients_document
 
-ROOT = Path(__file__).resolve().parents[2]
 SANDBOX = ROOT / "fixtures" / "cds-hooks-sandbox"
 TIMEOUT_S = 10
 
@@ -52,25 +48,21 @@ SANDBOX_LIFETIME_S: int = CAPTURED_TOKEN["claims"]["exp"] - CAPTURED_TOKEN["clai
 class SandboxSigner:
     """Signs tokens exactly like the Sandbox (ES384, its kid and jku, 5-minute lifetime) with a test key."""
 
-    private: ec.EllipticCurvePrivateKey = field(repr=False)
+    key: SigningKey
 
     def public_jwk(self, kid: str = SANDBOX_KID) -> dict[str, Any]:
         """The public half as a JWK, under the Sandbox's kid."""
-        jwk: dict[str, Any] = json.loads(ECAlgorithm.to_jwk(self.private.public_key()))
-        return {**jwk, "kid": kid, "use": "sig", "alg": "ES384"}
+        return self.key.public_jwk(kid)
 
     def token(self, audience: str, kid: str = SANDBOX_KID, jku: str = SANDBOX_JKU) -> str:
         """A fresh Sandbox-shaped token for ``audience`` (the URL called)."""
-        now = int(time.time())
-        claims = {"iss": SANDBOX_ISSUER, "aud": audience, "exp": now + SANDBOX_LIFETIME_S, "iat": now}
-        headers = {"typ": "JWT", "kid": kid, "jku": jku}
-        return jwt.encode({**claims, "jti": str(uuid.uuid4())}, self.private, algorithm="ES384", headers=headers)
+        return sign(self.key, claims(SANDBOX_ISSUER, audience, SANDBOX_LIFETIME_S), kid=kid, jku=jku)
 
 
 @pytest.fixture(scope="session")
 def signer() -> SandboxSigner:
     """A fresh P-384 key standing in for the Sandbox's private key."""
-    return SandboxSigner(ec.generate_private_key(ec.SECP384R1()))
+    return SandboxSigner(new_key("ES384", SANDBOX_KID))
 
 
 @dataclass
@@ -124,7 +116,7 @@ class ServedApp:
 
 def trusted_clients(signer: SandboxSigner) -> dict[str, Any]:
     """docs/security.md's offline recipe, with the test key in place of the Sandbox's public key."""
-    return {"clients": [{"iss": SANDBOX_ISSUER, "jwks": {"keys": [signer.public_jwk()]}}]}
+    return trusted_clients_document(SANDBOX_ISSUER, signer.key)
 
 
 @pytest.fixture
@@ -132,19 +124,6 @@ def served(tmp_path: Path, signer: SandboxSigner, no_network: NetworkGuard) -> I
     """The app with JWT checking on (Sandbox trusted inline), a fresh SQLite store, the capture's clinical now."""
     clients = tmp_path / "clients.json"
     clients.write_text(json.dumps(trusted_clients(signer)), encoding="utf-8")
-    config = {
-        "clock": lambda: CAPTURED_NOW,
-        "database_url": f"sqlite:///{tmp_path / 'cds.db'}",
-        "trusted_clients_file": str(clients),
-    }
-    app = create_app(config=config)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield ServedApp(f"http://127.0.0.1:{server.server_port}", app, signer)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-        app.extensions["fasciculation_cds.store"].close()
+    with service_app(tmp_path, clock=lambda: CAPTURED_NOW, trusted_clients_file=str(clients)) as app:
+        with serve_app(app) as base:
+            yield ServedApp(base, app, signer)

@@ -8,24 +8,19 @@ and then one log line per request names the resource type, the element and the r
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import json
 import logging
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 
-from service import create_app
 from service.cards import CARD_EXTENSION
 from service.hooks import SERVICE_IDS
-from tests.interop.conftest import ROOT
-from tests.loopback_fhir import Answer, loopback_fhir
+from tests.conftest import REQUESTS, AppFactory
+from tests.loopback import Answer, loopback_fhir
 
-NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)  # the fixtures' clock (fixtures/README.md)
-REQUESTS = ROOT / "fixtures" / "requests"
 MAGNESIUM_FIRST = ["lab.magnesium.low", "lab.potassium.low"]
 Resource = dict[str, Any]
 
@@ -36,12 +31,8 @@ def request_fixture(hook: str, name: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Iterator[FlaskClient]:
-    app = create_app(config={"clock": lambda: NOW, "database_url": f"sqlite:///{tmp_path / 'cds.db'}"})
-    try:
-        yield app.test_client()
-    finally:
-        app.extensions["fasciculation_cds.store"].close()
+def client(app_factory: AppFactory) -> FlaskClient:
+    return app_factory().test_client()
 
 
 def cards(client: FlaskClient, body: dict[str, Any]) -> list[str]:
@@ -148,24 +139,19 @@ def test_unreadable_needed_elements_skip_with_one_log_line(
     assert "magnesium-first" not in line and "one point one" not in line  # no patient data
 
 
-def test_fhir_fallback_answers_are_read_tolerantly(tmp_path: Path) -> None:
+def test_fhir_fallback_answers_are_read_tolerantly(client: FlaskClient) -> None:
     body = request_fixture("patient-view", "magnesium_first")
     labs = body["prefetch"].pop("labs")
     labs.pop("type")
     for resource in resources(labs):
         _array_where_single(resource)
-    app = create_app(config={"clock": lambda: NOW, "database_url": f"sqlite:///{tmp_path / 'cds.db'}"})
-    try:
-        with loopback_fhir() as fhir:
-            body["fhirServer"] = fhir.base_url
-            client = app.test_client()
-            client.post(f"/cds-services/{SERVICE_IDS['patient-view']}", json=body)  # labs: 404 from the server
-            (asked,) = fhir.requests  # the exact search the service sends for "labs"
-            fhir.routes[asked.path] = Answer(labs)
-            assert cards(client, body) == MAGNESIUM_FIRST
-            assert [r.path for r in fhir.requests] == [asked.path, asked.path]
-    finally:
-        app.extensions["fasciculation_cds.store"].close()
+    with loopback_fhir() as fhir:
+        body["fhirServer"] = fhir.base_url
+        client.post(f"/cds-services/{SERVICE_IDS['patient-view']}", json=body)  # labs: 404 from the server
+        (asked,) = fhir.requests  # the exact search the service sends for "labs"
+        fhir.routes[asked.path] = Answer(labs)
+        assert cards(client, body) == MAGNESIUM_FIRST
+        assert [r.path for r in fhir.requests] == [asked.path, asked.path]
 
 
 def _sandbox_like_draft(body: dict[str, Any]) -> Resource:

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from cds_hooks.auth import load_trusted_clients
 from cds_hooks.jwks import parse_jwks
+from cds_hooks.trusted_clients import load_trusted_clients
 from tests.interop.conftest import ROOT, SANDBOX_ISSUER, SANDBOX_KID, ServedApp, sandbox_json
-from tests.security.loopback import loopback_server
+from tests.loopback import loopback_server
 
 JWKS_PATH = "/.well-known/jwks.json"
 

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 
-from service import create_app
 from service.hooks import SERVICE_IDS
+from tests.conftest import NOW as NOW
+from tests.conftest import REQUESTS as REQUESTS
+from tests.conftest import ROOT as ROOT
+from tests.conftest import AppFactory
 
-ROOT = Path(__file__).resolve().parents[2]
-REQUESTS = ROOT / "fixtures" / "requests"
-NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
 SERVICE_URLS = {hook: f"/cds-services/{service_id}" for hook, service_id in SERVICE_IDS.items()}
 
 
@@ -32,9 +29,6 @@ def fixture_names(hook: str) -> list[str]:
 
 
 @pytest.fixture()
-def client(tmp_path: Path) -> Iterator[FlaskClient]:
-    app = create_app(config={"clock": lambda: NOW, "database_url": f"sqlite:///{tmp_path / 'cds.db'}"})
-    try:
-        yield app.test_client()
-    finally:
-        app.extensions["fasciculation_cds.store"].close()
+def client(app_factory: AppFactory) -> FlaskClient:
+    """The real app at the fixtures' NOW on a fresh SQLite file."""
+    return app_factory().test_client()

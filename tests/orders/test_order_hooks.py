@@ -81,7 +81,8 @@ def test_culprit_card_names_the_drug_and_what_to_monitor(client: FlaskClient) ->
     _, lithium = call(client, order_request("order-select", "new_lithium"))
     (card,) = lithium["cards"]
     assert card["summary"] == f"{NEW}: On lithium: no level on record"
-    assert [s["label"] for s in card["suggestions"]] == ["Order Lithium"]
+    # issue 15: renal function belongs with lithium (clearance); the fixture has no creatinine or eGFR
+    assert [s["label"] for s in card["suggestions"]] == ["Order Lithium", "Order Creatinine", "Order all 2 labs"]
 
 
 @pytest.mark.parametrize("hook", ["order-select", "order-sign"])

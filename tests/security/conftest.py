@@ -4,61 +4,33 @@ from __future__ import annotations
 
 import base64
 import json
-import time
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
-import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from flask import Flask
-from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from cds_hooks import (
-    EndpointOptions,
-    FhirClientSettings,
-    HookRequest,
-    Prefetched,
-    ServerAllowList,
-    ServiceDefinition,
-    ServiceRegistry,
-    client_factory,
-    create_blueprint,
-    install_error_handlers,
-)
-from cds_hooks.auth import JwtAuthenticator, MemoryReplayCache, TrustedClient
+from cds_hooks import HookRequest, Prefetched, ServerAllowList, ServiceDefinition
+from cds_hooks.auth import JwtAuthenticator, MemoryReplayCache
 from cds_hooks.jwks import JwksCache
-from tests.security.loopback import Loopback, loopback_server
+from cds_hooks.trusted_clients import TrustedClient
+from tests.conftest import hook_body as hook_body
+from tests.conftest import toolkit_app
+from tests.loopback import Loopback, loopback_server
+from tests.tokens import SigningKey as SigningKey
+from tests.tokens import bearer as bearer
+from tests.tokens import claims as issued_claims
+from tests.tokens import new_key
+from tests.tokens import sign as sign
 
 ISSUER = "https://ehr.example.org"
 SERVICE_URL = "http://localhost/cds-services/echo"
 JWKS_PATH = "/.well-known/jwks.json"
 
 
-@dataclass(frozen=True)
-class SigningKey:
-    """A private key, the algorithm it signs with, its kid and its public JWK."""
-
-    alg: str
-    kid: str
-    private: Any
-    jwk: dict[str, Any]
-
-
 def new_es384_key() -> SigningKey:
     """A freshly generated P-384 signing key."""
-    private = ec.generate_private_key(ec.SECP384R1())
-    jwk = json.loads(ECAlgorithm.to_jwk(private.public_key()))
-    return SigningKey("ES384", "es384-key", private, {**jwk, "kid": "es384-key", "use": "sig", "alg": "ES384"})
-
-
-def new_rs384_key() -> SigningKey:
-    """A freshly generated 2048-bit RSA signing key."""
-    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    jwk = json.loads(RSAAlgorithm.to_jwk(private.public_key()))
-    return SigningKey("RS384", "rs384-key", private, {**jwk, "kid": "rs384-key", "use": "sig", "alg": "RS384"})
+    return new_key("ES384")
 
 
 @pytest.fixture(scope="session")
@@ -70,22 +42,12 @@ def es384() -> SigningKey:
 @pytest.fixture(scope="session")
 def rs384() -> SigningKey:
     """A fresh 2048-bit RSA key signing RS384."""
-    return new_rs384_key()
+    return new_key("RS384")
 
 
 def claims(audience: str = SERVICE_URL, **overrides: Any) -> dict[str, Any]:
-    """A valid claim set (5 minute lifetime, fresh jti); ``None`` overrides drop a claim."""
-    now = int(time.time())
-    base: dict[str, Any] = {"iss": ISSUER, "aud": audience, "iat": now, "exp": now + 300, "jti": str(uuid.uuid4())}
-    base.update(overrides)
-    return {k: v for k, v in base.items() if v is not None}
-
-
-def sign(key: SigningKey, payload: dict[str, Any], **header: Any) -> str:
-    """A compact JWS signed by ``key`` (kid and typ set unless overridden; ``None`` drops a header)."""
-    headers = {"kid": key.kid, "typ": "JWT", **header}
-    kept = {k: v for k, v in headers.items() if v is not None}
-    return jwt.encode(payload, key.private, algorithm=header.get("alg", key.alg), headers=kept)
+    """A valid claim set from ISSUER (5 minute lifetime, fresh jti); ``None`` overrides drop a claim."""
+    return issued_claims(ISSUER, audience, **overrides)
 
 
 def b64(data: bytes) -> str:
@@ -99,11 +61,6 @@ def handmade(header: dict[str, Any], payload: dict[str, Any], signature: bytes =
     return f"{signing_input}.{b64(signature)}", signing_input.encode()
 
 
-def bearer(token: str) -> dict[str, str]:
-    """Authorization header for ``token``."""
-    return {"Authorization": f"Bearer {token}"}
-
-
 def echo(request: HookRequest, prefetched: Prefetched) -> dict[str, Any]:
     """A trivial handler: one info card."""
     return {"cards": [{"summary": "ok", "indicator": "info", "source": {"label": "security test"}}]}
@@ -113,26 +70,9 @@ def build_app(
     authenticator: Any = None, allow_list: str | None = "", max_body: int = 10 * 1024 * 1024, **options: Any
 ) -> Flask:
     """A toolkit-only app with service ``echo`` (patient-view), the given auth, allow-list and body limit."""
-    prefetch = options.pop("prefetch", {})
-    registry = ServiceRegistry([ServiceDefinition("echo", "patient-view", "Echo", "Answers ok.", echo, prefetch)])
-    factory = client_factory(ServerAllowList.parse(allow_list), FhirClientSettings(0.5, 0.5, 2))
-    endpoint_options = EndpointOptions(client_factory=factory, authenticator=authenticator, **options)
-    app = Flask("security-test")
-    app.config["MAX_CONTENT_LENGTH"] = max_body
-    app.register_blueprint(create_blueprint(registry, endpoint_options))
-    install_error_handlers(app)
-    return app
-
-
-def hook_body(**overrides: Any) -> dict[str, Any]:
-    """A valid patient-view call body."""
-    body: dict[str, Any] = {
-        "hook": "patient-view",
-        "hookInstance": str(uuid.uuid4()),
-        "context": {"userId": "Practitioner/example", "patientId": "p1"},
-    }
-    body.update(overrides)
-    return body
+    definition = ServiceDefinition("echo", "patient-view", "Echo", "Answers ok.", echo, options.pop("prefetch", {}))
+    allowed = ServerAllowList.parse(allow_list)
+    return toolkit_app(definition, allowed, max_pages=2, max_body=max_body, authenticator=authenticator, **options)
 
 
 @pytest.fixture

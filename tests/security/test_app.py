@@ -3,9 +3,11 @@ by workers, the default body limit, CORS, OpenAPI, and a fuzzed patient-view cal
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,17 +16,17 @@ from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import AppFactory, service_app
+from tests.loopback import loopback_server
 from tests.security.conftest import ISSUER, SigningKey, bearer, claims, sign
-from tests.security.loopback import loopback_server
 
-service = pytest.importorskip("service", exc_type=ImportError)
 DISCOVERY = "http://localhost/cds-services"
 
 
-def make_app(tmp_path: Path, **config: Any) -> Flask:
-    """create_app on a SQLite file in ``tmp_path`` (shared by every app made with the same tmp_path)."""
-    app: Flask = service.create_app(config={"database_url": f"sqlite:///{tmp_path / 'cds.sqlite3'}", **config})
-    return app
+@pytest.fixture
+def make_app(app_factory: AppFactory, tmp_path: Path) -> AppFactory:
+    """Real apps on one SQLite file (two apps stand for two workers), closed after the test."""
+    return functools.partial(app_factory, database_url=f"sqlite:///{tmp_path / 'cds.sqlite3'}")
 
 
 def trusted_file(tmp_path: Path, key: SigningKey) -> str:
@@ -50,24 +52,24 @@ def service_call(app: Flask) -> tuple[str, dict[str, Any]]:
 
 
 @pytest.fixture
-def secured(tmp_path: Path, es384: SigningKey) -> Flask:
+def secured(make_app: AppFactory, tmp_path: Path, es384: SigningKey) -> Flask:
     """The app with JWT auth on (discovery left open)."""
-    return make_app(tmp_path, trusted_clients_file=trusted_file(tmp_path, es384))
+    return make_app(trusted_clients_file=trusted_file(tmp_path, es384))
 
 
-def test_auth_off_by_default_and_says_so(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_auth_off_by_default_and_says_so(make_app: AppFactory, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING):
-        app = make_app(tmp_path)
+        app = make_app()
     assert "AUTHENTICATION IS OFF" in caplog.text
     path, body = service_call(app)
     assert app.test_client().post(path, json=body).status_code != 401
 
 
-def test_bad_trusted_clients_file_stops_the_app(tmp_path: Path) -> None:
+def test_bad_trusted_clients_file_stops_the_app(make_app: AppFactory, tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"clients": [{"iss": ISSUER, "jwks_url": "http://ehr.example.org/jwks"}]}))
     with pytest.raises(ValueError, match="trusted clients file"):
-        make_app(tmp_path, trusted_clients_file=str(bad))
+        make_app(trusted_clients_file=str(bad))
 
 
 def test_service_call_needs_a_token(secured: Flask, es384: SigningKey) -> None:
@@ -80,11 +82,11 @@ def test_service_call_needs_a_token(secured: Flask, es384: SigningKey) -> None:
     assert client.post(path, json=body, headers=bearer(token)).status_code != 401
 
 
-def test_replay_is_caught_across_workers(tmp_path: Path, es384: SigningKey) -> None:
+def test_replay_is_caught_across_workers(make_app: AppFactory, tmp_path: Path, es384: SigningKey) -> None:
     # Two apps on one database stand for two gunicorn workers (or two hosts on PostgreSQL).
     trusted = trusted_file(tmp_path, es384)
-    first = make_app(tmp_path, trusted_clients_file=trusted, discovery_requires_auth=True).test_client()
-    second = make_app(tmp_path, trusted_clients_file=trusted, discovery_requires_auth=True).test_client()
+    first = make_app(trusted_clients_file=trusted, discovery_requires_auth=True).test_client()
+    second = make_app(trusted_clients_file=trusted, discovery_requires_auth=True).test_client()
     token = bearer(sign(es384, claims(audience=DISCOVERY)))
     assert first.get("/cds-services").status_code == 401
     assert first.get("/cds-services", headers=token).status_code == 200
@@ -92,9 +94,9 @@ def test_replay_is_caught_across_workers(tmp_path: Path, es384: SigningKey) -> N
     assert second.get("/cds-services", headers=bearer(sign(es384, claims(audience=DISCOVERY)))).status_code == 200
 
 
-def test_public_url_sets_the_audience(tmp_path: Path, es384: SigningKey) -> None:
+def test_public_url_sets_the_audience(make_app: AppFactory, tmp_path: Path, es384: SigningKey) -> None:
     trusted = trusted_file(tmp_path, es384)
-    app = make_app(tmp_path, trusted_clients_file=trusted, discovery_requires_auth=True, public_url="https://cds.x.org")
+    app = make_app(trusted_clients_file=trusted, discovery_requires_auth=True, public_url="https://cds.x.org")
     client = app.test_client()
     assert client.get("/cds-services", headers=bearer(sign(es384, claims(audience=DISCOVERY)))).status_code == 401
     public = bearer(sign(es384, claims(audience="https://cds.x.org/cds-services")))
@@ -111,8 +113,8 @@ def test_auth_on_means_no_implicit_fhir_servers(secured: Flask, es384: SigningKe
     assert rsp.status_code == 412 and "allow-list" in rsp.get_json()["message"]
 
 
-def test_default_body_limit_is_10_mb(tmp_path: Path) -> None:
-    app = make_app(tmp_path)
+def test_default_body_limit_is_10_mb(make_app: AppFactory) -> None:
+    app = make_app()
     path, body = service_call(app)
     body["prefetch"]["patient"]["text"] = "x" * (10 * 1024 * 1024)
     rsp = app.test_client().post(path, json=body)
@@ -148,10 +150,10 @@ RESOURCE = st.fixed_dictionaries(
 
 
 @pytest.fixture(scope="module")
-def fuzz_client(tmp_path_factory: pytest.TempPathFactory) -> Any:
+def fuzz_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """One app for the whole fuzz run (auth off, empty allow-list: nothing leaves the process)."""
-    tmp = tmp_path_factory.mktemp("fuzz")
-    return make_app(tmp, fhir_server_allowlist="").test_client()
+    with service_app(tmp_path_factory.mktemp("fuzz"), fhir_server_allowlist="") as app:
+        yield app.test_client()
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from cds_hooks import ServerAllowList
+from tests.loopback import loopback_server
 from tests.security.conftest import build_app, hook_body
-from tests.security.loopback import loopback_server
 
 PREFETCH = {"patient": "Patient/{{context.patientId}}"}
 TOKEN = {"access_token": "secret-token", "token_type": "Bearer", "expires_in": 300, "scope": "patient/*.read"}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,8 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug.serving import make_server
 
-from cds_hooks.auth import JwtAuthenticator, MemoryReplayCache, TrustedClient
+from cds_hooks.auth import JwtAuthenticator, MemoryReplayCache
 from cds_hooks.jwks import parse_jwks
+from cds_hooks.trusted_clients import TrustedClient
+from tests.loopback import running
 from tests.security.conftest import ISSUER, SigningKey, bearer, build_app, claims, hook_body, new_es384_key, sign
 
 LIMIT = 64 * 1024
@@ -39,14 +40,8 @@ def test_oversized_body_with_a_valid_token_is_413(authenticator: Any, es384: Sig
 @pytest.fixture
 def served_app() -> Iterator[int]:
     """The toolkit app on a real loopback socket (werkzeug), yielding its port."""
-    server = make_server("127.0.0.1", 0, build_app(max_body=LIMIT), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.port
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
+    with running(make_server("127.0.0.1", 0, build_app(max_body=LIMIT), threaded=True)) as server:
+        yield server.server_address[1]
 
 
 def test_chunked_body_without_length_is_cut_at_the_limit(served_app: int) -> None:

@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from cds_hooks import Unauthorized
-from cds_hooks.auth import JwtAuthenticator, MemoryReplayCache, TrustedClient
+from cds_hooks.auth import JwtAuthenticator, MemoryReplayCache
 from cds_hooks.jwks import JwksCache, JwksSettings, parse_jwks
+from cds_hooks.trusted_clients import TrustedClient
+from tests.loopback import Loopback, loopback_server
 from tests.security.conftest import ISSUER, JWKS_PATH, SERVICE_URL, SigningKey, bearer, claims, sign
-from tests.security.loopback import Loopback, loopback_server
 
 
 class Clock:
@@ -29,13 +30,19 @@ def verifier(client: TrustedClient, clock: Clock | None = None) -> JwtAuthentica
     return JwtAuthenticator([client], MemoryReplayCache(), cache)
 
 
+def published(server: Loopback) -> tuple[JwtAuthenticator, Clock]:
+    """An authenticator trusting ISSUER, whose keys are at ``server``'s JWKS URL, and the clock its cache reads."""
+    clock = Clock()
+    return verifier(TrustedClient(ISSUER, jwks_url=server.url(JWKS_PATH)), clock), clock
+
+
 def authenticate(auth: JwtAuthenticator, key: SigningKey, **header: object) -> None:
     """Present a fresh valid token signed by ``key`` for the echo service."""
     auth(bearer(sign(key, claims(), **header))["Authorization"], SERVICE_URL)
 
 
 def test_jwks_is_fetched_once_and_cached(jwks_server: Loopback, es384: SigningKey, rs384: SigningKey) -> None:
-    auth = verifier(TrustedClient(ISSUER, jwks_url=jwks_server.url(JWKS_PATH)))
+    auth, _ = published(jwks_server)
     for _ in range(3):
         authenticate(auth, es384)
         authenticate(auth, rs384)
@@ -43,8 +50,7 @@ def test_jwks_is_fetched_once_and_cached(jwks_server: Loopback, es384: SigningKe
 
 
 def test_jwks_is_refetched_after_the_ttl(jwks_server: Loopback, es384: SigningKey) -> None:
-    clock = Clock()
-    auth = verifier(TrustedClient(ISSUER, jwks_url=jwks_server.url(JWKS_PATH)), clock)
+    auth, clock = published(jwks_server)
     authenticate(auth, es384)
     clock.now += 301
     authenticate(auth, es384)
@@ -52,8 +58,7 @@ def test_jwks_is_refetched_after_the_ttl(jwks_server: Loopback, es384: SigningKe
 
 
 def test_unknown_kids_refresh_at_most_once_per_interval(jwks_server: Loopback, es384: SigningKey) -> None:
-    clock = Clock()
-    auth = verifier(TrustedClient(ISSUER, jwks_url=jwks_server.url(JWKS_PATH)), clock)
+    auth, clock = published(jwks_server)
     authenticate(auth, es384)
     clock.now += 61
     for n in range(20):
@@ -63,10 +68,9 @@ def test_unknown_kids_refresh_at_most_once_per_interval(jwks_server: Loopback, e
 
 
 def test_key_rotation_is_picked_up_on_an_unknown_kid(jwks_server: Loopback, es384: SigningKey) -> None:
-    clock = Clock()
     rotated = {**es384.jwk, "kid": "rotated"}
     jwks_server.routes[JWKS_PATH] = {"keys": [rotated]}
-    auth = verifier(TrustedClient(ISSUER, jwks_url=jwks_server.url(JWKS_PATH)), clock)
+    auth, clock = published(jwks_server)
     with pytest.raises(Unauthorized):
         authenticate(auth, es384)  # es384-key is not published yet
     jwks_server.routes[JWKS_PATH] = {"keys": [rotated, es384.jwk]}
@@ -75,8 +79,7 @@ def test_key_rotation_is_picked_up_on_an_unknown_kid(jwks_server: Loopback, es38
 
 
 def test_jwks_outage_keeps_the_keys_already_held(jwks_server: Loopback, es384: SigningKey) -> None:
-    clock = Clock()
-    auth = verifier(TrustedClient(ISSUER, jwks_url=jwks_server.url(JWKS_PATH)), clock)
+    auth, clock = published(jwks_server)
     authenticate(auth, es384)
     del jwks_server.routes[JWKS_PATH]
     clock.now += 301

@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 from jwt.algorithms import ECAlgorithm
 
 from cds_hooks import Unauthorized
-from cds_hooks.auth import JwtAuthenticator, MemoryReplayCache, TrustedClient
+from cds_hooks.auth import JwtAuthenticator, MemoryReplayCache
 from cds_hooks.jwks import parse_jwks
+from cds_hooks.trusted_clients import TrustedClient
 from tests.security.conftest import ISSUER, SERVICE_URL, b64, handmade, new_es384_key
 
 KEY = new_es384_key()

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from cds_hooks.auth import JwtAuthenticator, MemoryReplayCache, TrustedClientsError, load_trusted_clients
+from cds_hooks.auth import JwtAuthenticator, MemoryReplayCache
+from cds_hooks.trusted_clients import TrustedClientsError, load_trusted_clients
 from service.config import DEVELOPMENT_FHIR_ALLOWLIST, Settings, load_settings
 from service.security import AUTH_OFF_WARNING, build_authenticator, serve_refusal
 from tests.security.conftest import SigningKey

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import hmac
 import json
@@ -16,14 +15,12 @@ from flask import Flask
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
-from service import create_app
 from service.store import Store
 from service.store.tables import issued_cards
+from tests.conftest import ROOT, service_app
 from tests.store.test_http import report_from_new_process
 
-ROOT = Path(__file__).resolve().parents[2]
 SERVICE = "fasciculation-reversible-causes"
-NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
 KEY = "app-test-key"
 SCENARIOS = ("magnesium_first", "fasciculation_missing_labs")
 EMPTY = {"resourceType": "Bundle", "type": "searchset"}
@@ -32,11 +29,8 @@ EMPTY = {"resourceType": "Bundle", "type": "searchset"}
 @contextmanager
 def app_on(database_url: str) -> Iterator[Flask]:
     """The real app on ``database_url`` (its store closed afterwards)."""
-    app = create_app({"database_url": database_url, "patient_hash_key": KEY, "clock": lambda: NOW})
-    try:
+    with service_app(None, database_url=database_url, patient_hash_key=KEY) as app:
         yield app
-    finally:
-        app.extensions["fasciculation_cds.store"].close()
 
 
 def hook_body(app: Flask, scenario: str, hook_instance: str) -> tuple[dict[str, Any], str]:

@@ -17,8 +17,9 @@ from sqlalchemy import func, select
 from service.config import Settings
 from service.store import Store, open_store
 from service.store.tables import feedback, issued_cards
+from tests.loopback import serve_app
 from tests.store.conftest import SERVICE_ID, CardSpec, overridden
-from tests.store.http_app import RULES, build_app, card_specs, hook_body, serving
+from tests.store.http_app import RULES, build_app, card_specs, hook_body
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENTS = 8
@@ -76,7 +77,7 @@ def post_all(base: str, batches: list[list[dict[str, Any]]], service_id: str = S
 
 
 def test_parallel_clients_lose_no_feedback(store: Store) -> None:
-    with serving(build_app(store)) as base:
+    with serve_app(build_app(store)) as base:
         specs = issue_cards(base, [str(uuid.uuid4()) for _ in range(20)])
         batches = feedback_batches(specs)
         answers = post_all(base, batches)
@@ -89,7 +90,7 @@ def test_parallel_clients_lose_no_feedback(store: Store) -> None:
 
 
 def test_bad_feedback_is_a_400_naming_the_field_and_changes_nothing(store: Store) -> None:
-    with serving(build_app(store)) as base, requests.Session() as session:
+    with serve_app(build_app(store)) as base, requests.Session() as session:
         [spec, *_] = issue_cards(base, [str(uuid.uuid4())])
         url = f"{base}/cds-services/{SERVICE_ID}/feedback"
         assert session.post(url, json={"feedback": [overridden(spec.card_uuid)]}, timeout=TIMEOUT_S).status_code == 200
@@ -122,14 +123,14 @@ def test_feedback_survives_a_restart_and_the_report_shows_it(database_url: str, 
     hook_instance = str(uuid.uuid4())
     first = open_store(Settings(database_url=database_url))
     try:
-        with serving(build_app(first)) as base:
+        with serve_app(build_app(first)) as base:
             specs = issue_cards(base, [hook_instance])
             post_all(base, [[overridden(specs[0].card_uuid, code="already-done")]])
     finally:
         first.close()
     second = open_store(Settings(database_url=database_url))  # a new app on the same database
     try:
-        with serving(build_app(second)) as base:
+        with serve_app(build_app(second)) as base:
             [repeat] = post_all(base, [[overridden(specs[0].card_uuid, code="already-done")]])
     finally:
         second.close()

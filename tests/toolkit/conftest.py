@@ -9,19 +9,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from cds_hooks import (
-    EndpointOptions,
-    FhirClientSettings,
-    HookRequest,
-    Prefetched,
-    ServerAllowList,
-    ServiceDefinition,
-    ServiceRegistry,
-    client_factory,
-    create_blueprint,
-    install_error_handlers,
-)
-from tests.loopback_fhir import LoopbackFhir, loopback_fhir
+from cds_hooks import HookRequest, Prefetched, ServiceDefinition
+from tests.conftest import hook_body as hook_body
+from tests.conftest import toolkit_app
+from tests.loopback import Loopback, loopback_fhir
 
 PREFETCH = {
     "patient": "Patient/{{context.patientId}}",
@@ -48,16 +39,9 @@ def echo_handler(request: HookRequest, prefetched: Prefetched) -> dict[str, Any]
 
 def build_app(handler: Any = echo_handler, **option_overrides: Any) -> Flask:
     """A toolkit-only app with one patient-view service called ``echo``."""
-    registry = ServiceRegistry(
-        [ServiceDefinition("echo", "patient-view", "Echo", "Says what it got.", handler, PREFETCH)]
+    return toolkit_app(
+        ServiceDefinition("echo", "patient-view", "Echo", "Says what it got.", handler, PREFETCH), **option_overrides
     )
-    settings = FhirClientSettings(connect_timeout_s=0.5, read_timeout_s=0.5, max_pages=3)
-    options = EndpointOptions(client_factory=client_factory(ServerAllowList(None), settings), **option_overrides)
-    app = Flask("toolkit-test")
-    app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
-    app.register_blueprint(create_blueprint(registry, options))
-    install_error_handlers(app)
-    return app
 
 
 @pytest.fixture
@@ -67,18 +51,7 @@ def client() -> FlaskClient:
 
 
 @pytest.fixture
-def fhir() -> Iterator[LoopbackFhir]:
+def fhir() -> Iterator[Loopback]:
     """A loopback FHIR-shaped server."""
     with loopback_fhir() as state:
         yield state
-
-
-def hook_body(**overrides: Any) -> dict[str, Any]:
-    """A valid patient-view request body, with overrides."""
-    body: dict[str, Any] = {
-        "hook": "patient-view",
-        "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
-        "context": {"userId": "Practitioner/example", "patientId": "p1"},
-    }
-    body.update(overrides)
-    return body

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from cds_hooks import CallFinished, CardsIssued, EventBus, FeedbackFinished, FetchOutcome, FhirFetchDone
-from tests.loopback_fhir import Answer, LoopbackFhir
+from tests.loopback import Answer, Loopback
 from tests.toolkit.conftest import build_app, hook_body
 from tests.toolkit.test_prefetch_fallback import LABS_QUERY, authorization, page
 
@@ -24,7 +24,7 @@ def of_type(events: list[Any], kind: type) -> list[Any]:
     return [event for event in events if isinstance(event, kind)]
 
 
-def test_a_call_publishes_fetch_cards_and_finish(fhir: LoopbackFhir) -> None:
+def test_a_call_publishes_fetch_cards_and_finish(fhir: Loopback) -> None:
     bus, seen = recording_bus()
     client = build_app(events=bus).test_client()
     fhir.route("Patient/p1", Answer({"resourceType": "Patient", "id": "p1"}))

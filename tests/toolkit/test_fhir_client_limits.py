@@ -8,10 +8,10 @@ import pytest
 
 from cds_hooks import FhirClient, FhirClientSettings
 from cds_hooks.errors import FhirTimeout
-from tests.loopback_fhir import Answer, LoopbackFhir
+from tests.loopback import Answer, Loopback
 
 
-def test_total_budget_stops_a_slow_paged_search(fhir: LoopbackFhir) -> None:
+def test_total_budget_stops_a_slow_paged_search(fhir: Loopback) -> None:
     for n in range(1, 6):
         bundle = {
             "resourceType": "Bundle",
@@ -27,7 +27,7 @@ def test_total_budget_stops_a_slow_paged_search(fhir: LoopbackFhir) -> None:
 
 
 def test_netrc_entry_does_not_replace_the_bearer_token(
-    fhir: LoopbackFhir, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fhir: Loopback, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     netrc = tmp_path / "netrc"
     netrc.write_text("machine 127.0.0.1 login someone password secret\n")

@@ -8,7 +8,7 @@ import pytest
 
 from cds_hooks import FhirClientSettings, PreconditionFailed, PrefetchResolver, ServerAllowList, client_factory
 from cds_hooks.schemas import load_hook_request
-from tests.loopback_fhir import Answer, LoopbackFhir
+from tests.loopback import Answer, Loopback
 from tests.toolkit.conftest import PREFETCH, hook_body
 from tests.toolkit.test_prefetch_fallback import authorization
 
@@ -33,20 +33,20 @@ def test_a_required_key_not_sent_and_no_server_is_still_412() -> None:
     assert refused.value.status == 412 and refused.value.prefetch_keys == ["patient"]
 
 
-def test_an_optional_key_the_server_fails_is_left_out(fhir: LoopbackFhir) -> None:
+def test_an_optional_key_the_server_fails_is_left_out(fhir: Loopback) -> None:
     fhir.route("Observation?patient=Patient/p1&_count=2", Answer({"error": "down"}, status=500))
     body = hook_body(prefetch={"patient": PATIENT}, **authorization(fhir.base_url))
     assert resolve(body) == {"patient": PATIENT}
     assert [r.path for r in fhir.requests] == ["/fhir/Observation?patient=Patient/p1&_count=2"]
 
 
-def test_an_optional_key_the_server_delivers_is_used(fhir: LoopbackFhir) -> None:
+def test_an_optional_key_the_server_delivers_is_used(fhir: Loopback) -> None:
     fhir.route("Observation?patient=Patient/p1&_count=2", Answer(LABS))
     body = hook_body(prefetch={"patient": PATIENT}, **authorization(fhir.base_url))
     assert resolve(body) == {"patient": PATIENT, "labs": LABS}
 
 
-def test_a_required_key_the_server_fails_is_still_412(fhir: LoopbackFhir) -> None:
+def test_a_required_key_the_server_fails_is_still_412(fhir: Loopback) -> None:
     fhir.route("Patient/p1", Answer({"error": "down"}, status=500))
     with pytest.raises(PreconditionFailed):
         resolve(hook_body(prefetch={"labs": LABS}, **authorization(fhir.base_url)))

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from tests.loopback_fhir import Answer, LoopbackFhir
+from tests.loopback import Answer, Loopback
 from tests.toolkit.conftest import build_app, hook_body
 
 LABS_QUERY = "Observation?patient=Patient/p1&_count=2"
@@ -34,7 +34,7 @@ def obs(n: int) -> dict[str, Any]:
     return {"resource": {"resourceType": "Observation", "id": f"o{n}"}}
 
 
-def page(fhir: LoopbackFhir, entries: list[dict[str, Any]], next_path: str | None) -> dict[str, Any]:
+def page(fhir: Loopback, entries: list[dict[str, Any]], next_path: str | None) -> dict[str, Any]:
     """A searchset page, with a next link on the loopback server."""
     bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "entry": entries}
     if next_path:
@@ -49,7 +49,7 @@ def summary(client: FlaskClient, body: dict[str, Any]) -> str:
     return str(rsp.get_json()["cards"][0]["summary"])
 
 
-def test_absent_keys_are_fetched_with_the_lent_token(client: FlaskClient, fhir: LoopbackFhir) -> None:
+def test_absent_keys_are_fetched_with_the_lent_token(client: FlaskClient, fhir: Loopback) -> None:
     fhir.route("Patient/p1", Answer({"resourceType": "Patient", "id": "p1"}))
     fhir.route(LABS_QUERY, Answer(page(fhir, [obs(1)], None)))
     assert summary(client, hook_body(**authorization(fhir.base_url))) == "patient p1, 1 labs"
@@ -60,13 +60,13 @@ def test_absent_keys_are_fetched_with_the_lent_token(client: FlaskClient, fhir: 
     assert {r.authorization for r in fhir.requests} == {f"Bearer {TOKEN}"}
 
 
-def test_null_key_means_no_data_and_is_not_fetched(client: FlaskClient, fhir: LoopbackFhir) -> None:
+def test_null_key_means_no_data_and_is_not_fetched(client: FlaskClient, fhir: Loopback) -> None:
     body = hook_body(prefetch={"patient": None, "labs": None}, **authorization(fhir.base_url))
     assert summary(client, body) == "patient none, 0 labs"
     assert fhir.requests == []
 
 
-def test_operation_outcome_in_prefetch_is_fetched_again(client: FlaskClient, fhir: LoopbackFhir) -> None:
+def test_operation_outcome_in_prefetch_is_fetched_again(client: FlaskClient, fhir: Loopback) -> None:
     fhir.route(LABS_QUERY, Answer(page(fhir, [obs(1), obs(2)], None)))
     outcome = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "timeout"}]}
     body = hook_body(prefetch={"patient": {"resourceType": "Patient", "id": "p1"}, "labs": outcome})
@@ -75,7 +75,7 @@ def test_operation_outcome_in_prefetch_is_fetched_again(client: FlaskClient, fhi
     assert [r.path for r in fhir.requests] == ["/fhir/" + LABS_QUERY]
 
 
-def test_paged_prefetch_is_completed_from_the_server(client: FlaskClient, fhir: LoopbackFhir) -> None:
+def test_paged_prefetch_is_completed_from_the_server(client: FlaskClient, fhir: Loopback) -> None:
     fhir.route("page2", Answer(page(fhir, [obs(3), obs(4)], "page3")))
     fhir.route("page3", Answer(page(fhir, [obs(5)], None)))
     first = page(fhir, [obs(1), obs(2)], "page2")
@@ -84,7 +84,7 @@ def test_paged_prefetch_is_completed_from_the_server(client: FlaskClient, fhir: 
     assert summary(client, body) == "patient p1, 5 labs"
 
 
-def test_paging_stops_at_the_cap(client: FlaskClient, fhir: LoopbackFhir) -> None:
+def test_paging_stops_at_the_cap(client: FlaskClient, fhir: Loopback) -> None:
     for n in range(2, 10):
         fhir.route(f"page{n}", Answer(page(fhir, [obs(n)], f"page{n + 1}")))
     fhir.route(LABS_QUERY, Answer(page(fhir, [obs(1)], "page2")))
@@ -92,7 +92,7 @@ def test_paging_stops_at_the_cap(client: FlaskClient, fhir: LoopbackFhir) -> Non
     assert summary(client, hook_body(**authorization(fhir.base_url))) == "patient p1, 3 labs"
 
 
-def test_next_link_to_another_server_is_refused(client: FlaskClient, fhir: LoopbackFhir) -> None:
+def test_next_link_to_another_server_is_refused(client: FlaskClient, fhir: Loopback) -> None:
     first = page(fhir, [obs(1)], None)
     first["link"] = [{"relation": "next", "url": "http://127.0.0.2:9/fhir/steal"}]
     body = hook_body(prefetch={"patient": {"resourceType": "Patient", "id": "p1"}, "labs": first})
@@ -102,7 +102,7 @@ def test_next_link_to_another_server_is_refused(client: FlaskClient, fhir: Loopb
     assert rsp.get_json()["prefetch"] == ["labs"]
 
 
-def test_paged_prefetch_without_server_is_412(client: FlaskClient, fhir: LoopbackFhir) -> None:
+def test_paged_prefetch_without_server_is_412(client: FlaskClient, fhir: Loopback) -> None:
     body = hook_body(prefetch={"patient": None, "labs": page(fhir, [obs(1)], "page2")})
     rsp = client.post("/cds-services/echo", json=body)
     assert rsp.status_code == 412
@@ -119,7 +119,7 @@ def test_paged_prefetch_without_server_is_412(client: FlaskClient, fhir: Loopbac
     ],
     ids=["http-500", "non-json", "json-not-resource", "operation-outcome-200", "read-timeout"],
 )
-def test_unusable_fhir_server_answers_412_fast(fhir: LoopbackFhir, answer: Answer) -> None:
+def test_unusable_fhir_server_answers_412_fast(fhir: Loopback, answer: Answer) -> None:
     client = build_app().test_client()
     fhir.route("Patient/p1", answer)
     fhir.route(LABS_QUERY, Answer(page(fhir, [obs(1)], None)))

@@ -3,24 +3,21 @@ patient (it publishes the server's SMART configuration), and the app itself on a
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import secrets
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 
-from service import create_app
+from tests.conftest import NOW as NOW
+from tests.conftest import ROOT as ROOT
+from tests.conftest import service_app
 from tests.engine.fhir_engine_harness import FhirEngine, load_keeping_ids, start_engine
+from tests.loopback import serve_app
 from tests.workup.smart_server import SmartServerState, smart_server
 
-ROOT = Path(__file__).resolve().parents[2]
-NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
 PATIENT_ID = "magnesium-first"
 TREND_BUNDLE = ROOT / "fixtures" / "workup" / "magnesium_trend.json"  # magnesium_first plus earlier results
 
@@ -57,23 +54,9 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaunchRig]:
         try:
             load_keeping_ids(engine, trend_bundle())
             smart.fhir_base = engine.base_url
-            app = create_app(
-                {
-                    "clock": lambda: NOW,
-                    "database_url": f"sqlite:///{workdir / 'cds.sqlite3'}",
-                    "fhir_server_allowlist": engine.base_url,
-                    "workup_frame_ancestors": "'self' http://127.0.0.1:*",
-                }
-            )
-            server = make_server("127.0.0.1", 0, app, threaded=True)
-            thread = threading.Thread(target=server.serve_forever, daemon=True)
-            thread.start()
-            try:
-                yield LaunchRig(smart, engine, f"http://127.0.0.1:{server.server_port}", token)
-            finally:
-                server.shutdown()
-                thread.join(timeout=10)
-                server.server_close()
+            settings = {"fhir_server_allowlist": engine.base_url, "workup_frame_ancestors": "'self' http://127.0.0.1:*"}
+            with service_app(workdir, **settings) as app, serve_app(app) as app_url:
+                yield LaunchRig(smart, engine, app_url, token)
         finally:
             engine.stop()
 

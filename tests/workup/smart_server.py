@@ -7,7 +7,6 @@ It plays the EHR's side of a launch: ``launches`` maps a launch id to the patien
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +17,8 @@ from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc7636 import CodeChallenge
 from flask import Flask, request
-from werkzeug.serving import make_server
+
+from tests.loopback import serve_app
 
 CLIENT_ID = "fasciculation-cds-workup"
 SCOPES = frozenset({"launch", "launch/patient", "openid", "fhirUser", "patient/*.rs"})
@@ -188,13 +188,6 @@ def build_app(state: SmartServerState) -> Flask:
 def smart_server(access_token: str) -> Iterator[SmartServerState]:
     """Run the authorization server on 127.0.0.1 (a free port) for the duration of the block."""
     state = SmartServerState(access_token=access_token)
-    httpd = make_server("127.0.0.1", 0, build_app(state), threaded=True)
-    state.base_url = f"http://127.0.0.1:{httpd.server_port}"
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serve_app(build_app(state)) as base_url:
+        state.base_url = base_url
         yield state
-    finally:
-        httpd.shutdown()
-        thread.join(timeout=10)
-        httpd.server_close()

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from urllib.parse import quote
 
+import pytest
 import requests
 
-from service import create_app
+from tests.conftest import AppFactory
 from tests.workup.conftest import PATIENT_ID, LaunchRig
 from tests.workup.smart_server import LaunchContext
 
@@ -63,35 +63,27 @@ def test_server_without_smart_configuration(launch_rig: LaunchRig) -> None:
     assert answer.status_code == 502 and _title(answer) == "Sign-in service not found"
 
 
-def test_bad_state_is_refused(launch_rig: LaunchRig) -> None:
-    launch_rig.smart.tamper_state = True
+# What the authorization server does wrong, and the page (status, title, a part of its URL) the launch ends on.
+AUTHORIZATION_FAILURES = {
+    "bad state": ("tamper_state", True, 400, "Launch could not be verified", "/workup/callback"),
+    "denied": ("deny", True, 403, "Access was not granted", "error=access_denied"),
+    "expired token": ("expires_in", 0, 401, "Session expired", "/workup/"),
+    "token the FHIR server rejects": ("access_token", "unknown-to-the-engine", 401, "Session expired", "/workup/"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(AUTHORIZATION_FAILURES))
+def test_authorization_failures_end_on_a_clear_page(launch_rig: LaunchRig, case: str) -> None:
+    setting, value, status, title, url_part = AUTHORIZATION_FAILURES[case]
+    setattr(launch_rig.smart, setting, value)
     answer = _launch(launch_rig)
-    assert answer.status_code == 400 and _title(answer) == "Launch could not be verified"
-    assert "/workup/callback" in answer.url
+    assert answer.status_code == status and _title(answer) == title
+    assert url_part in answer.url
 
 
 def test_callback_without_a_launch_is_refused(launch_rig: LaunchRig) -> None:
     answer = requests.get(f"{launch_rig.app_url}/workup/callback?code=abc&state=xyz", timeout=30)
     assert answer.status_code == 400 and _title(answer) == "Launch could not be verified"
-
-
-def test_denied_authorization(launch_rig: LaunchRig) -> None:
-    launch_rig.smart.deny = True
-    answer = _launch(launch_rig)
-    assert answer.status_code == 403 and _title(answer) == "Access was not granted"
-    assert "error=access_denied" in answer.url
-
-
-def test_expired_token(launch_rig: LaunchRig) -> None:
-    launch_rig.smart.expires_in = 0
-    answer = _launch(launch_rig)
-    assert answer.status_code == 401 and _title(answer) == "Session expired"
-
-
-def test_token_the_fhir_server_rejects(launch_rig: LaunchRig) -> None:
-    launch_rig.smart.access_token = "a-token-the-engine-does-not-know"
-    answer = _launch(launch_rig)
-    assert answer.status_code == 401 and _title(answer) == "Session expired"
 
 
 def test_page_without_a_session(launch_rig: LaunchRig) -> None:
@@ -125,14 +117,11 @@ def test_headers_and_cookie(launch_rig: LaunchRig) -> None:
     )
 
 
-def test_cookie_behind_tls_works_in_an_ehr_iframe(launch_rig: LaunchRig, tmp_path: Path) -> None:
-    app = create_app(
-        {"database_url": f"sqlite:///{tmp_path / 'tls.sqlite3'}", "fhir_server_allowlist": launch_rig.engine.base_url}
-    )
+def test_cookie_behind_tls_works_in_an_ehr_iframe(launch_rig: LaunchRig, app_factory: AppFactory) -> None:
+    app = app_factory(fhir_server_allowlist=launch_rig.engine.base_url)
     iss = quote(launch_rig.engine.base_url, safe="")
     first = app.test_client().get(f"/workup/launch?iss={iss}", base_url="https://cds.example.org")
     assert first.status_code == 302
     cookie = first.headers["Set-Cookie"]
     assert cookie.startswith("__Host-workup_session=") and "Secure" in cookie and "SameSite=None" in cookie
     assert "redirect_uri=https%3A%2F%2Fcds.example.org%2Fworkup%2Fcallback" in first.headers["Location"]
-    app.extensions["fasciculation_cds.store"].close()

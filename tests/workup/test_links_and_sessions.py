@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from service import create_app
 from service.hooks import SERVICE_ID
 from service.store import create_store_engine
 from service.store.database import Store, utc_now
@@ -16,22 +15,23 @@ from service.store.resilience import DatabaseUnavailable, ResilientStore
 from service.workup.blueprint import app_context_finding
 from service.workup.config import load_workup_settings
 from service.workup.sessions import SessionStore
+from tests.conftest import AppFactory
 from tests.store.conftest import BACKENDS, database
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUEST = ROOT / "fixtures" / "requests" / "patient-view" / "magnesium_first.json"
 
 
-def _cards(tmp_path: Path, **config: object) -> list[dict[str, object]]:
-    app = create_app({"database_url": f"sqlite:///{tmp_path / 'cds.sqlite3'}", **config})
+def _cards(app_factory: AppFactory, **config: object) -> list[dict[str, object]]:
+    app = app_factory(**config)
     answer = app.test_client().post(f"/cds-services/{SERVICE_ID}", json=json.loads(REQUEST.read_text()))
     assert answer.status_code == 200
     cards: list[dict[str, object]] = answer.get_json()["cards"]
     return cards
 
 
-def test_every_card_links_to_the_app_with_its_finding(tmp_path: Path) -> None:
-    cards = _cards(tmp_path, public_url="https://cds.example.org/")
+def test_every_card_links_to_the_app_with_its_finding(app_factory: AppFactory) -> None:
+    cards = _cards(app_factory, public_url="https://cds.example.org/")
     assert len(cards) == 2
     for card in cards:
         rule_id = card["extension"]["org.fasciculation-cds.card"]["ruleId"]  # type: ignore[index]
@@ -46,9 +46,9 @@ def test_every_card_links_to_the_app_with_its_finding(tmp_path: Path) -> None:
         assert app_context_finding(card["links"][0]["appContext"]) == rule_id  # type: ignore[index]
 
 
-def test_links_can_be_switched_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_links_can_be_switched_off(app_factory: AppFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CDS_WORKUP_LINKS", "false")
-    cards = _cards(tmp_path)
+    cards = _cards(app_factory)
     assert cards and all("links" not in card for card in cards)
 
 
@@ -82,8 +82,8 @@ def test_session_database_failure_is_database_unavailable(tmp_path: Path) -> Non
         engine.dispose()
 
 
-def test_work_up_page_with_the_database_failing_is_a_clear_503(tmp_path: Path) -> None:
-    app = create_app({"database_url": f"sqlite:///{tmp_path / 'cds.sqlite3'}"})
+def test_work_up_page_with_the_database_failing_is_a_clear_503(app_factory: AppFactory) -> None:
+    app = app_factory()
     with app.extensions["fasciculation_cds.store"].engine.begin() as connection:
         connection.exec_driver_sql("DROP TABLE workup_session")  # every session read now fails
     client = app.test_client()

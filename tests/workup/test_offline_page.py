@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 from html.parser import HTMLParser
@@ -15,12 +14,12 @@ from service.facts.records import build_record
 from service.knowledge import load_knowledge
 from service.screen import screen_patient
 from service.workup.page import build_page, render_page
+from tests.conftest import NOW
 from tests.synthea_data import read_bundle, synthea_paths
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "patients"
 SCENARIOS = sorted(FIXTURES.glob("*.json"))
 SYNTHEA_BUNDLES = synthea_paths()
-NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
 
 
 class _Summaries(HTMLParser):
