@@ -1,7 +1,8 @@
 """Where a hook call's time goes: ``.venv/bin/python -m bench.profile [--size N] [--calls N] [--sort KEY]``.
 
 Profiles request bytes -> response bytes through the app exactly as ``bench/run.py`` times it (worker-built app,
-a new hookInstance per call) with cProfile, then prints the top functions and a per-stage summary.
+a new hookInstance per call) with cProfile, then prints the top functions and a per-stage summary. cProfile sees the
+calling thread only: the card writer's background writes show as waits on a lock (``release``), not as a stage.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ STAGES = (
     ("work-up links (card model)", "service/workup/links.py", "add_links"),
     ("check a plain-JSON response (marshmallow)", "cds_hooks/response.py", "load_response"),
     ("serialise response (card model to_json)", "cds_hooks/model.py", "to_json"),
-    ("store issued cards (SQLite)", "service/feedback.py", "record"),
+    ("queue issued cards (card writer)", "service/feedback.py", "record"),
     ("whole call (Flask WSGI)", "flask/app.py", "wsgi_app"),
 )
 

@@ -25,12 +25,14 @@ from service.hooks import service_definitions
 from service.knowledge import load_knowledge
 from service.ops import DrainState, Operations, install_operations
 from service.security import build_authenticator
+from service.store.card_writer import CardWriter
 from service.store.resilience import open_resilient_store
 from service.workup.app import install_workup, linked_definitions, load_workup_settings
 
 log = logging.getLogger(__name__)
 STORE_KEY = "fasciculation_cds.store"
 CLOSERS_KEY = "fasciculation_cds.closers"
+CARD_WRITER_KEY = "fasciculation_cds.card_writer"
 
 
 def _utc_now() -> datetime:
@@ -58,8 +60,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # Wall-clock time: issued/received instants and jti expiry are not clinical "now".
     store = open_resilient_store(settings, events.publish)
     app.extensions[STORE_KEY] = store
-    app.extensions[CLOSERS_KEY] = [store.close]  # close_app() runs them: the app owns what it opened
-    record_cards = card_recorder(store, settings.patient_hash_key)
+    card_writer = CardWriter(store.record_cards, settings.card_queue_max)  # issued cards off the request path
+    app.extensions[CARD_WRITER_KEY] = card_writer
+    # close_app() runs them in reverse: the queued cards are written before the store closes.
+    app.extensions[CLOSERS_KEY] = [store.close, card_writer.close]
+    record_cards = card_recorder(card_writer, settings.patient_hash_key)
     events.subscribe(CardsIssued, lambda issued: record_cards(issued.definition, issued.request, issued.response))
     fhir_clients = _fhir_client_factory(settings)
     options = EndpointOptions(
@@ -68,7 +73,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         discovery_requires_auth=settings.discovery_requires_auth,
         public_url=settings.public_url,
         cors_origins=tuple(o.strip() for o in settings.cors_origins.split(",") if o.strip()),
-        feedback_sink=feedback_sink(store),
+        feedback_sink=feedback_sink(store, card_writer),
         events=events,
     )
     app.register_blueprint(create_blueprint(registry, options))

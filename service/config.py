@@ -37,6 +37,7 @@ class Settings:
     patient_hash_key: str | None = None
     database_timeout_s: float = 5.0
     database_retry_s: float = 2.0
+    card_queue_max: int = 1000
     drain_seconds: float = 10.0
     log_level: str = "INFO"
     log_format: str = "text"

@@ -24,6 +24,7 @@ from cds_hooks import BadRequest, Card, FeedbackItem, HookRequest, HookResponse,
 from cds_hooks.blueprint import CardsObserver, FeedbackSink
 from service.cards import provenance
 from service.store import IssuedCard, OfferedReason, Store, utc_now
+from service.store.card_writer import CardWriter
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +58,14 @@ def issued_card(
     )
 
 
-def card_recorder(store: Store, patient_hash_key: str | None, clock: Callable[[], datetime] = utc_now) -> CardsObserver:
-    """The ``CardsIssued`` subscriber: record every card of a validated response (a database failure only logs)."""
+def card_recorder(
+    store: Store | CardWriter, patient_hash_key: str | None, clock: Callable[[], datetime] = utc_now
+) -> CardsObserver:
+    """The ``CardsIssued`` subscriber: record every card of a response, or queue it with a ``CardWriter``.
+
+    A database failure only logs (the writer logs its own).
+    """
+    write = store.submit if isinstance(store, CardWriter) else store.record_cards
 
     def record(definition: ServiceDefinition, request: HookRequest, response: HookResponse) -> None:
         patient = patient_hash(str(request.context.get("patientId") or ""), patient_hash_key)
@@ -66,7 +73,7 @@ def card_recorder(store: Store, patient_hash_key: str | None, clock: Callable[[]
         cards = [issued_card(card, definition, request, patient, now) for card in response.cards]
         kept = [card for card in cards if card is not None]
         try:
-            store.record_cards(kept)
+            write(kept)
         except SQLAlchemyError as exc:  # clinicians still get their cards; feedback on them will count as unknown
             log.error(
                 "could not record %d cards for hookInstance=%s (%s)",
@@ -98,13 +105,18 @@ def _storable_problems(items: Sequence[FeedbackItem]) -> dict[str, list[str]]:
     return problems
 
 
-def feedback_sink(store: Store) -> FeedbackSink:
-    """The ``feedback_sink``: check the items can be stored, store them, answer with a summary."""
+def feedback_sink(store: Store, writer: CardWriter | None = None) -> FeedbackSink:
+    """The ``feedback_sink``: check the items can be stored, store them, answer with a summary.
+
+    This worker's queued cards are written first, so feedback right after a call finds its cards known.
+    """
 
     def sink(service_id: str, items: Sequence[FeedbackItem]) -> dict[str, Any]:
         problems = _storable_problems(items)
         if problems:
             raise BadRequest("invalid feedback", problems)
+        if writer is not None:
+            writer.flush()
         return store.record_feedback(service_id, items).to_json()
 
     return sink

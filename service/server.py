@@ -73,7 +73,7 @@ class _GunicornApp(BaseApplication):  # type: ignore[misc]
 
 
 def _worker_closing(_server: Any, worker: Any) -> None:
-    """Gunicorn ``worker_exit`` hook (in the worker): the app closes its store before the process ends."""
+    """Gunicorn ``worker_exit`` hook (in the worker): the app writes its queued cards and closes its store."""
     from service import close_app
 
     if isinstance(worker.wsgi, Flask):

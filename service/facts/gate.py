@@ -3,18 +3,26 @@
 ``read_model`` validates only the elements a rule reads with the ``fhir.resources`` R4B model. When one of them
 cannot be read (a pydantic ``ValidationError``, the only error the models raise for bad input), the resource is
 skipped for that rule and the skip is tallied (``service.facts.skip_log``: ONE log line per request). A leaf no rule
-reads inside a read element (``coding.userSelected``) is dropped instead of costing the resource.
+reads inside a read element (``coding.userSelected``) is dropped instead of costing the resource. Verdicts are
+remembered by the exact JSON validated (bounded), so a resource sent again is not validated again.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Collection, Iterable
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 
 from service.facts.conform import READ_LEAVES, FhirModel, Resource, conform_value, element_shapes
 from service.facts.skip_log import note_skip
+
+# The validated model (None when unreadable) and the unreadable elements' paths.
+Verdict = tuple[Any, tuple[str, ...]]
+VERDICTS_MAX_ENTRIES = 2048  # a few MiB of small models at most
 
 
 def _element_path(location: tuple[int | str, ...]) -> str:
@@ -76,13 +84,70 @@ def _validated(model: FhirModel, kept: Resource) -> Any:
         return model.model_validate(kept)
 
 
+class _Verdicts:
+    """The gate's verdicts by the exact JSON of what it validated: a bounded, least-recently-used memory.
+
+    Validation is a pure function of the model and the kept elements, so the same bytes get the same verdict; EHRs
+    send the same labs and conditions again with every chart opening and every order-select / order-sign of a
+    session, and fhir.resources validation is most of the screen's cost. Models are only read, never changed.
+    """
+
+    def __init__(self, max_entries: int) -> None:
+        self._max_entries = max_entries
+        self._verdicts: OrderedDict[tuple[str, bytes], Verdict] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._verdicts)
+
+    def clear(self) -> None:
+        """Forget every verdict."""
+        with self._lock:
+            self._verdicts.clear()
+
+    def get(self, key: tuple[str, bytes]) -> Verdict | None:
+        """The verdict kept for ``key``, if any (now the most recently used)."""
+        with self._lock:
+            verdict = self._verdicts.get(key)
+            if verdict is not None:
+                self._verdicts.move_to_end(key)
+            return verdict
+
+    def put(self, key: tuple[str, bytes], verdict: Verdict) -> None:
+        """Keep ``verdict``, forgetting the least recently used one beyond the bound."""
+        with self._lock:
+            self._verdicts[key] = verdict
+            if len(self._verdicts) > self._max_entries:
+                self._verdicts.popitem(last=False)
+
+
+def _verdict(model: FhirModel, kept: Resource) -> Verdict:
+    """(the validated model, ()) or (None, the unreadable elements)."""
+    try:
+        return _validated(model, kept), ()
+    except ValidationError as exc:  # an element a rule reads is unreadable: skip the resource for that rule
+        return None, _unreadable_elements(exc)
+
+
 def read_model(model: FhirModel, raw: Resource, elements: Collection[str], rules: Iterable[str]) -> Any:
     """The resource validated on the elements a rule reads, or None (and a tallied skip) when one is unreadable.
 
     Elements R4 does not define for the type are left out (unknown elements never cost the resource).
     """
+    kept = _kept(model, raw, elements)
     try:
-        return _validated(model, _kept(model, raw, elements))
-    except ValidationError as exc:  # an element a rule reads is unreadable: skip the resource for that rule
-        note_skip(str(raw.get("resourceType") or model.__name__), _unreadable_elements(exc), rules)
-        return None
+        key = (model.__name__, orjson.dumps(kept))
+    except TypeError:  # not plain JSON (a caller's own objects): validate without remembering
+        verdict = _verdict(model, kept)
+    else:
+        known = VERDICTS.get(key)
+        verdict = known if known is not None else _verdict(model, kept)
+        if known is None:
+            VERDICTS.put(key, verdict)
+    validated, unreadable = verdict
+    if validated is None:
+        note_skip(str(raw.get("resourceType") or model.__name__), unreadable, rules)
+    return validated
+
+
+VERDICTS = _Verdicts(VERDICTS_MAX_ENTRIES)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -54,7 +55,16 @@ class Knowledge:
 
     def drug_group(self, group_id: str) -> DrugGroup:
         """The drug group with this id."""
-        return next(group for group in self.drug_groups if group.id == group_id)
+        return self._drug_groups_by_id[group_id]
+
+    @functools.cached_property
+    def _drug_groups_by_id(self) -> dict[str, DrugGroup]:
+        return {group.id: group for group in self.drug_groups}
+
+    @functools.cached_property
+    def _same_question(self) -> dict[str, frozenset[str]]:
+        """Analyte id -> the labs of its family (built once: the rules ask on every call)."""
+        return {lab: frozenset(family.labs) for family in reversed(self.families) for lab in family.labs}
 
     def sets_with_role(self, role: ConditionRole) -> tuple[ConditionSet, ...]:
         """Condition sets of one role, in file order."""
@@ -66,5 +76,4 @@ class Knowledge:
 
     def same_question(self, analyte_id: str) -> frozenset[str]:
         """The analyte and every lab that answers the same question (total and ionised calcium)."""
-        family = self.family_of(analyte_id)
-        return frozenset(family.labs) if family else frozenset({analyte_id})
+        return self._same_question.get(analyte_id) or frozenset({analyte_id})

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, delete, func, insert, select
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.dml import Insert
@@ -138,7 +138,20 @@ class Store:
             # One executemany without RETURNING (a third less CPU than an INSERT ... RETURNING per card, on every
             # hook call): its rowcount counts only the rows added, both dialects reporting sane multi-row counts.
             statement = _insert_ignoring_conflicts(connection, issued_cards, returning=False)
-            return int(connection.execute(statement, [_card_values(card) for card in cards]).rowcount)
+            added = int(connection.execute(statement, [_card_values(card) for card in cards]).rowcount)
+            self._mark_feedback_known(connection, cards)
+            return added
+
+    @staticmethod
+    def _mark_feedback_known(connection: Connection, cards: Sequence[IssuedCard]) -> None:
+        """Feedback that arrived before its card was written (the card writer queues cards) now names a known card."""
+        by_service: dict[str, list[str]] = {}
+        for card in cards:
+            by_service.setdefault(card.service_id, []).append(card.card_uuid)
+        for service_id, uuids in by_service.items():
+            for chunk in _chunks(uuids):
+                unknown = feedback.c.card_uuid.in_(chunk) & (feedback.c.service_id == service_id)
+                connection.execute(update(feedback).where(unknown, ~feedback.c.card_known).values(card_known=True))
 
     def record_feedback(self, service_id: str, items: Sequence[FeedbackItem]) -> FeedbackSummary:
         """Store feedback items once each (card+outcome+timestamp); unknown cards are kept, flagged and counted."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -228,14 +229,16 @@ class ResilientStore(Store):
         """Record the cards; while the database is unavailable they are only counted (0 recorded)."""
         if not cards:
             return 0
-        service_id = cards[0].service_id
+        per_service = Counter(card.service_id for card in cards)  # a batch of the card writer may mix services
         try:
             added = self.guarded("record_cards", lambda: Store.record_cards(self, cards))
         except DatabaseUnavailable:
             self.health.counted(unrecorded_cards=len(cards))
-            self._publish(CardsRecorded(service_id, 0, len(cards)))
+            for service_id, count in per_service.items():
+                self._publish(CardsRecorded(service_id, 0, count))
             return 0
-        self._publish(CardsRecorded(service_id, len(cards), 0))
+        for service_id, count in per_service.items():
+            self._publish(CardsRecorded(service_id, count, 0))
         return added
 
     def record_feedback(self, service_id: str, items: Sequence[FeedbackItem]) -> FeedbackSummary:

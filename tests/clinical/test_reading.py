@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from service.facts import build_facts
 from service.facts.conform import conform_resource, element_shapes
+from service.facts.gate import VERDICTS, _Verdicts
 from service.facts.records import build_record
 from service.facts.skip_log import skip_log
 from service.knowledge import Knowledge
@@ -85,3 +86,29 @@ def test_conform_never_raises(resource_type: Any, elements: dict[str, Any]) -> N
     conform_resource(value)
     build_record([], draft_orders={"resourceType": "Bundle", "entry": {"resource": value}})
     build_record([value, {"resourceType": "Bundle", "entry": [value, {"resource": value}]}], draft_orders=value)
+
+
+def test_a_remembered_verdict_is_the_same_verdict(knowledge: Knowledge) -> None:
+    """The gate's memory of verdicts: a resource sent again is refused or read exactly as the first time."""
+    record = load_record("malformed_resource")
+    tallies = []
+    for _ in range(2):
+        with skip_log("hook-again") as tally:
+            facts = build_facts(record, now=NOW, knowledge=knowledge)
+        tallies.append((dict(tally), facts))
+    (first_skips, first_facts), (second_skips, second_facts) = tallies
+    assert first_skips == second_skips and sum(first_skips.values()) == 2
+    assert first_facts == second_facts
+    assert len(VERDICTS) > 0
+    VERDICTS.clear()
+    with skip_log("hook-cleared") as tally:
+        assert build_facts(record, now=NOW, knowledge=knowledge) == first_facts
+    assert dict(tally) == first_skips
+
+
+def test_the_verdict_memory_is_bounded() -> None:
+    verdicts = _Verdicts(max_entries=2)
+    for n in range(3):
+        verdicts.put(("Observation", str(n).encode()), (None, ("code",)))
+    assert len(verdicts) == 2 and verdicts.get(("Observation", b"0")) is None
+    assert verdicts.get(("Observation", b"2")) == (None, ("code",))

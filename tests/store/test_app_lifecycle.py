@@ -1,16 +1,17 @@
-"""The app owns its store: ``create_app`` registers the store's close, ``close_app`` runs it once."""
+"""The app owns its store: ``create_app`` registers the store's and card writer's close, ``close_app`` runs it once."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from service import CLOSERS_KEY, STORE_KEY, close_app
+from service import CARD_WRITER_KEY, CLOSERS_KEY, STORE_KEY, close_app
 from tests.conftest import AppFactory, service_app
 
 
 def test_the_factory_registers_the_store_close(app_factory: AppFactory) -> None:
     app = app_factory()
-    assert app.extensions[CLOSERS_KEY] == [app.extensions[STORE_KEY].close]
+    # Run in reverse by close_app: the card writer writes its queue out before the store closes.
+    assert app.extensions[CLOSERS_KEY] == [app.extensions[STORE_KEY].close, app.extensions[CARD_WRITER_KEY].close]
 
 
 def test_close_app_closes_once(app_factory: AppFactory) -> None:
