@@ -23,7 +23,7 @@ from service.facts.records import Resource
 
 if TYPE_CHECKING:
     from service.knowledge import Knowledge
-    from service.knowledge.models import ObservedSigns
+    from service.knowledge.condition_models import ObservedSigns
 
 SIGN_ELEMENTS = frozenset(
     {

@@ -6,6 +6,7 @@
 
 from service.knowledge.base import Knowledge
 from service.knowledge.card_text import CardRule, CardText, ThyroidPattern
+from service.knowledge.condition_models import ConditionSet
 from service.knowledge.loader import (
     DENERVATION_GROUP,
     DENERVATION_RULE,
@@ -23,7 +24,6 @@ from service.knowledge.models import (
     Analyte,
     Citation,
     ConditionRole,
-    ConditionSet,
     CorrectionFormula,
     Direction,
     DrugGroup,

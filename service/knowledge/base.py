@@ -7,18 +7,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from service.knowledge.card_text import CardText
+from service.knowledge.condition_models import ConditionSet, Denervation, NicotinicToxicity, ObservedSigns
 from service.knowledge.models import (
     AlbuminCorrection,
     Analyte,
     Citation,
     ConditionRole,
-    ConditionSet,
-    Denervation,
     DrugGroup,
     LabFamily,
     LithiumContext,
-    NicotinicToxicity,
-    ObservedSigns,
     OnsetLead,
     SteadyState,
 )

@@ -18,13 +18,12 @@ from pydantic import BaseModel, ValidationError
 from service.facts.units import is_ucum
 from service.knowledge.base import Knowledge
 from service.knowledge.card_text import PHRASE_FIELDS, SUMMARY_FIELDS, CardText
+from service.knowledge.condition_models import ConditionSet, ConditionsFile
 from service.knowledge.models import (
     Analyte,
     Citation,
     CitationsFile,
     ConditionRole,
-    ConditionSet,
-    ConditionsFile,
     DrugGroup,
     DrugKind,
     LabFamily,
