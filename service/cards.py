@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import string
 import uuid
 from collections.abc import Iterable
@@ -28,6 +29,8 @@ CARD_EXTENSION = "org.fasciculation-cds.card"
 LOINC_SYSTEM = "http://loinc.org"
 # Fixed namespace: the same hookInstance, finding and label always give the same uuid.
 UUID_NAMESPACE = uuid.UUID("6f1c64a4-3f0e-5a55-9a7e-2f9a3c1d0b11")
+# Order actions remembered per (lab, knowledge, patient): the same patient's orders recur from call to call.
+ACTIONS_KEPT = 1024
 
 
 @wire_model
@@ -101,7 +104,9 @@ def service_request(analyte_id: str, knowledge: Knowledge, patient_id: str | Non
     return request
 
 
+@functools.lru_cache(maxsize=ACTIONS_KEPT)
 def _action(analyte_id: str, knowledge: Knowledge, patient_id: str | None) -> Action:
+    """The order action for one lab, built (and checked) once and shared: nothing changes an Action or its resource."""
     order = knowledge.analyte(analyte_id).order
     return Action(
         type=ActionType.CREATE,
@@ -127,11 +132,19 @@ def _suggestions(
     )
 
 
+@functools.lru_cache(maxsize=8)
 def _override_reasons(knowledge: Knowledge) -> tuple[OverrideReason, ...]:
+    """The override reasons of a knowledge base, built (and checked) once (a Knowledge hashes by identity)."""
     system = knowledge.cards.override_reason_system
     return tuple(
         OverrideReason(code=r.code, system=system, display=r.display) for r in knowledge.cards.override_reasons
     )
+
+
+@functools.lru_cache(maxsize=256)
+def _source(label: str, url: str) -> Source:
+    """A card source, built (and checked) once per label and citation URL."""
+    return Source(label=label, url=url)
 
 
 def build_card(
@@ -147,7 +160,7 @@ def build_card(
         summary=fit_summary(summary, framing),
         detail=_detail(finding, rule, knowledge),
         indicator=finding.indicator,
-        source=Source(label=knowledge.cards.source_label, url=first_citation.url),
+        source=_source(knowledge.cards.source_label, first_citation.url),
         override_reasons=_override_reasons(knowledge),
         extension={CARD_EXTENSION: CardProvenance(rule_id=finding.rule_id, knowledge_version=knowledge.version)},
         suggestions=suggestions or None,

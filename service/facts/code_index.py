@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +16,7 @@ RXNORM_SYSTEM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 ATC_SYSTEM = "http://www.whocc.no/atc"
 SNOMED_SYSTEM = "http://snomed.info/sct"
 ICD10CM_SYSTEM = "http://hl7.org/fhir/sid/icd-10-cm"
+TEXT_MATCHES_KEPT = 4096  # distinct texts whose matches are remembered per index
 
 
 class Confidence(StrEnum):
@@ -95,6 +96,9 @@ def flatten_concepts(concepts: Iterable[Any]) -> Concept:
     return Concept(tuple(codings), tuple(texts))
 
 
+Phrases = tuple[tuple[re.Pattern[str], str], ...]  # (pattern of a group's phrases, its knowledge key)
+
+
 @dataclass(frozen=True)
 class FactIndex:
     """Lookups from code to knowledge key."""
@@ -103,23 +107,34 @@ class FactIndex:
     rxnorm: Mapping[str, tuple[str, ...]]
     atc: Mapping[str, tuple[str, ...]]
     atc_prefixes: tuple[tuple[str, str], ...]
-    drug_names: tuple[tuple[re.Pattern[str], str], ...]
+    drug_names: Phrases
     snomed: Mapping[str, tuple[str, ...]]
     icd: Mapping[str, tuple[str, ...]]
     icd_prefixes: tuple[tuple[str, str], ...]
-    condition_text: tuple[tuple[re.Pattern[str], str], ...]
+    condition_text: Phrases
     any_drug_name: re.Pattern[str] | None = None
     any_condition_text: re.Pattern[str] | None = None
+    # (joined text, patterns' id) -> its text matches: drug names and condition texts recur from call to call, and
+    # the answer depends on nothing else (this index never changes); bounded, emptied when full.
+    text_matches: dict[tuple[str, int], tuple[Match, ...]] = field(default_factory=dict, compare=False, repr=False)
 
     def _by_text(
-        self, texts: Iterable[str], patterns: Iterable[tuple[re.Pattern[str], str]], any_phrase: re.Pattern[str] | None
-    ) -> list[Match]:
+        self, texts: Iterable[str], patterns: Phrases, any_phrase: re.Pattern[str] | None
+    ) -> tuple[Match, ...]:
         joined = " | ".join(texts)
+        cache_key = (joined, id(patterns))
+        known = self.text_matches.get(cache_key)
+        if known is not None:
+            return known
         # One search for the union of every phrase first: where it finds nothing, no single pattern can match,
         # so most texts (no known drug or condition named) cost one search instead of one per group.
-        if not joined or any_phrase is None or not any_phrase.search(joined):
-            return []
-        return [Match(key, Confidence.TEXT) for pattern, key in patterns if pattern.search(joined)]
+        matches: tuple[Match, ...] = ()
+        if joined and any_phrase is not None and any_phrase.search(joined):
+            matches = tuple(Match(key, Confidence.TEXT) for pattern, key in patterns if pattern.search(joined))
+        if len(self.text_matches) >= TEXT_MATCHES_KEPT:
+            self.text_matches.clear()
+        self.text_matches[cache_key] = matches
+        return matches
 
     def match_drug(self, concept: Concept) -> tuple[Match, ...]:
         """Drug groups a flattened medication concept belongs to (codes first; names only when no code matched)."""
@@ -132,7 +147,7 @@ class FactIndex:
                 keys.update(key for prefix, key in self.atc_prefixes if code.startswith(prefix))
         if keys:
             return tuple(Match(key, Confidence.CODE) for key in sorted(keys))
-        return tuple(self._by_text(concept.texts, self.drug_names, self.any_drug_name))
+        return self._by_text(concept.texts, self.drug_names, self.any_drug_name)
 
     def match_condition(self, code: Any) -> tuple[Match, ...]:
         """Condition sets a raw Condition.code belongs to (codes first; text only when no code matched)."""
@@ -147,7 +162,7 @@ class FactIndex:
                 keys.update(key for prefix, key in self.icd_prefixes if icd.startswith(prefix))
         if keys:
             return tuple(Match(key, Confidence.CODE) for key in sorted(keys))
-        return tuple(self._by_text(concept.texts, self.condition_text, self.any_condition_text))
+        return self._by_text(concept.texts, self.condition_text, self.any_condition_text)
 
 
 def _add(target: dict[str, tuple[str, ...]], code: str, key: str) -> None:

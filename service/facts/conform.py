@@ -142,15 +142,42 @@ def _shallow(value: Any, shape: ElementShape) -> Any:
     return _codings_listed(value)
 
 
+@functools.cache
+def _read_shapes(type_name: str) -> tuple[tuple[str, ElementShape], ...]:
+    """(element, shape) of the elements of ``READ_ELEMENTS`` for one of its resource types."""
+    shapes = element_shapes(type_name)
+    return tuple((key, shapes[key]) for key in sorted(READ_ELEMENTS[type_name]))
+
+
+def _already_conformed(value: Any, shape: ElementShape) -> bool:
+    """True when ``_shallow`` would return the value itself (the common case), decided without building anything."""
+    if isinstance(value, list):
+        if not shape.repeats and len(value) == 1:
+            return False
+        if shape.child == _ANY_RESOURCE:
+            return False  # contained resources: conformed one by one
+    elif shape.repeats:
+        return False
+    if shape.child != "CodeableConcept":
+        return True
+    concepts = value if isinstance(value, list) else (value,)
+    return not any(isinstance(item, dict) and isinstance(item.get("coding"), dict) for item in concepts)
+
+
 def conform_resource(raw: Resource) -> Resource:
     """The resource with R4 cardinalities restored where the screen reads raw JSON (other types: unchanged).
 
     Shallow on purpose (it runs on every resource): the top-level elements of ``READ_ELEMENTS`` and the ``coding``
     of CodeableConcepts. The gate (``read_model``) conforms in depth the elements of the few resources it validates.
     """
-    read = READ_ELEMENTS.get(str(raw.get("resourceType")))
-    if read is None:
+    type_name = str(raw.get("resourceType"))
+    if type_name not in READ_ELEMENTS:
         return raw
-    shapes = element_shapes(str(raw["resourceType"]))
-    repaired = {key: fixed for key in read if key in raw and (fixed := _shallow(raw[key], shapes[key])) is not raw[key]}
+    repaired: dict[str, Any] = {}
+    for key, shape in _read_shapes(type_name):
+        if key not in raw or _already_conformed(value := raw[key], shape):
+            continue
+        fixed = _shallow(value, shape)
+        if fixed is not value:
+            repaired[key] = fixed
     return {**raw, **repaired} if repaired else raw

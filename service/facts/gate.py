@@ -4,7 +4,8 @@
 cannot be read (a pydantic ``ValidationError``, the only error the models raise for bad input), the resource is
 skipped for that rule and the skip is tallied (``service.facts.skip_log``: ONE log line per request). A leaf no rule
 reads inside a read element (``coding.userSelected``) is dropped instead of costing the resource. Verdicts are
-remembered by the exact JSON validated (bounded), so a resource sent again is not validated again.
+remembered by the exact JSON of the elements read, as sent (bounded), so a resource sent again is neither
+conformed nor validated again.
 """
 
 from __future__ import annotations
@@ -41,6 +42,11 @@ def _kept(model: FhirModel, raw: Resource, elements: Collection[str]) -> Resourc
         if key in elements and key in shapes and value is not None:
             kept[key] = conform_value(value, shapes[key])
     return kept
+
+
+def _read_part(raw: Resource, elements: Collection[str]) -> Resource:
+    """The resource's type and the elements read, as sent: what is validated (``_kept``) is a function of them."""
+    return {key: value for key, value in raw.items() if key in elements or key == "resourceType"}
 
 
 def _without(value: Any, location: tuple[int | str, ...]) -> Any:
@@ -85,11 +91,12 @@ def _validated(model: FhirModel, kept: Resource) -> Any:
 
 
 class _Verdicts:
-    """The gate's verdicts by the exact JSON of what it validated: a bounded, least-recently-used memory.
+    """The gate's verdicts by the exact JSON of the elements read, as sent: a bounded, least-recently-used memory.
 
-    Validation is a pure function of the model and the kept elements, so the same bytes get the same verdict; EHRs
-    send the same labs and conditions again with every chart opening and every order-select / order-sign of a
-    session, and fhir.resources validation is most of the screen's cost. Models are only read, never changed.
+    Conforming and validating are a pure function of the model and those elements, so the same bytes get the same
+    verdict; EHRs send the same labs and conditions again with every chart opening and every order-select /
+    order-sign of a session, and fhir.resources validation is most of the screen's cost. Models are only read,
+    never changed.
     """
 
     def __init__(self, max_entries: int) -> None:
@@ -134,14 +141,13 @@ def read_model(model: FhirModel, raw: Resource, elements: Collection[str], rules
 
     Elements R4 does not define for the type are left out (unknown elements never cost the resource).
     """
-    kept = _kept(model, raw, elements)
     try:
-        key = (model.__name__, orjson.dumps(kept))
+        key = (model.__name__, orjson.dumps(_read_part(raw, elements)))
     except TypeError:  # not plain JSON (a caller's own objects): validate without remembering
-        verdict = _verdict(model, kept)
+        verdict = _verdict(model, _kept(model, raw, elements))
     else:
         known = VERDICTS.get(key)
-        verdict = known if known is not None else _verdict(model, kept)
+        verdict = known if known is not None else _verdict(model, _kept(model, raw, elements))
         if known is None:
             VERDICTS.put(key, verdict)
     validated, unreadable = verdict

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable
 from typing import Any
 
@@ -23,8 +24,9 @@ def launch_url(public_url: str | None) -> str:
     return f"{base.rstrip('/')}/workup/launch"
 
 
+@functools.lru_cache(maxsize=256)
 def smart_link(rule_id: str, url: str) -> Link:
-    """One card link that launches the SMART app with the finding as its appContext."""
+    """One card link that launches the SMART app with the finding as its appContext (built and checked once)."""
     return Link(label=LINK_LABEL, url=url, type=LinkType.SMART, app_context=f"finding={rule_id}")
 
 
