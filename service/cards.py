@@ -22,7 +22,7 @@ from cds_hooks.cards import (
     Suggestion,
 )
 from cds_hooks.model import WireModel, wire, wire_model
-from service.knowledge import CardRule, Knowledge
+from service.knowledge import Analyte, CardRule, Knowledge
 from service.rules.findings import Finding
 
 CARD_EXTENSION = "org.fasciculation-cds.card"
@@ -104,13 +104,17 @@ def service_request(analyte_id: str, knowledge: Knowledge, patient_id: str | Non
     return request
 
 
+def order_description(analyte: Analyte) -> str:
+    """How an order for one lab is described: its LOINC display and code."""
+    return f"Order {analyte.order.display} (LOINC {analyte.order.loinc})"
+
+
 @functools.lru_cache(maxsize=ACTIONS_KEPT)
 def _action(analyte_id: str, knowledge: Knowledge, patient_id: str | None) -> Action:
     """The order action for one lab, built (and checked) once and shared: nothing changes an Action or its resource."""
-    order = knowledge.analyte(analyte_id).order
     return Action(
         type=ActionType.CREATE,
-        description=f"Order {order.display} (LOINC {order.loinc})",
+        description=order_description(knowledge.analyte(analyte_id)),
         resource=service_request(analyte_id, knowledge, patient_id),
     )
 

@@ -45,6 +45,11 @@ def _merge(*needs: Mapping[str, list[str]]) -> dict[str, list[str]]:
     return merged
 
 
+def workup_needs(facts: PatientFacts, knowledge: Knowledge) -> dict[str, list[str]]:
+    """The labs this patient's drugs and conditions add to the work-up, with their reasons (gated by knowledge)."""
+    return gated_needs(facts, knowledge, _merge(drug_lab_needs(facts, knowledge), context_lab_needs(facts, knowledge)))
+
+
 def evaluate(facts: PatientFacts, knowledge: Knowledge) -> tuple[ScreenMode, list[Finding]]:
     """The findings the screen stands behind for these facts, most severe first."""
     mode = screen_mode(facts)
@@ -59,10 +64,7 @@ def evaluate(facts: PatientFacts, knowledge: Knowledge) -> tuple[ScreenMode, lis
         red_flag = red_flag_finding(facts, knowledge, findings)
         findings += [red_flag] if red_flag else []
         offered = {lab for finding in findings for lab in finding.orders}
-        needs = gated_needs(
-            facts, knowledge, _merge(drug_lab_needs(facts, knowledge), context_lab_needs(facts, knowledge))
-        )
-        workup = workup_finding(facts, knowledge, needs, frozenset(offered))
+        workup = workup_finding(facts, knowledge, workup_needs(facts, knowledge), frozenset(offered))
         findings += [workup] if workup else []
     else:
         findings = [f for f in findings if f.reversible or f.safety]

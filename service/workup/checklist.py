@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from service.cards import order_description
 from service.facts import PatientFacts
 from service.knowledge import Knowledge
 from service.rules import text
-from service.rules.conditions import context_lab_needs, gated_needs
-from service.rules.medications import drug_lab_needs
 from service.rules.workup import wanted_labs  # the work-up rule's own list: one source of truth
+from service.screen import workup_needs  # the needs the work-up card is built from
 
 
 class LabState(StrEnum):
@@ -34,19 +34,11 @@ class ChecklistItem:
     order: str | None  # "Order <display> (LOINC <code>)" when not done
 
 
-def _merge(*needs: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
-    merged: dict[str, list[str]] = {}
-    for item in needs:
-        for lab, reasons in item.items():
-            merged.setdefault(lab, []).extend(r for r in reasons if r not in merged.get(lab, []))
-    return merged
-
-
 def _item(facts: PatientFacts, knowledge: Knowledge, analyte_id: str, reasons: Sequence[str]) -> ChecklistItem:
     analyte = knowledge.analyte(analyte_id)
     latest = facts.latest(analyte_id)
     recent = facts.recent(analyte_id, analyte.lookback_days)
-    order = f"Order {analyte.order.display} (LOINC {analyte.order.loinc})"
+    order = order_description(analyte)
     if recent is not None:
         shown = text.quantity(recent.value_text, recent.unit)
         detail = f"{shown} on {text.date(recent.effective)} ({text.age(recent.effective, facts.now)})"
@@ -64,6 +56,5 @@ def _item(facts: PatientFacts, knowledge: Knowledge, analyte_id: str, reasons: S
 
 def checklist(facts: PatientFacts, knowledge: Knowledge) -> list[ChecklistItem]:
     """Every lab the work-up rule asks for (core labs plus drug and condition needs), in knowledge order."""
-    needs = gated_needs(facts, knowledge, _merge(drug_lab_needs(facts, knowledge), context_lab_needs(facts, knowledge)))
-    wanted = wanted_labs(facts, knowledge, needs)
+    wanted = wanted_labs(facts, knowledge, workup_needs(facts, knowledge))
     return [_item(facts, knowledge, lab, wanted[lab]) for lab in knowledge.analytes if lab in wanted]
