@@ -23,11 +23,11 @@ from cds_hooks.fhir_client import ClientFactory, FhirClientSettings, cookieless_
 from service.knowledge import Knowledge
 from service.store.resilience import DatabaseUnavailable
 from service.workup.config import WorkupSettings
-from service.workup.fetch import Grant, RecordUnavailable, read_record
-from service.workup.messages import MESSAGES
+from service.workup.fetch import Grant, read_record
+from service.workup.messages import MESSAGES, WorkupStop
 from service.workup.page import build_page, render_message, render_page
 from service.workup.sessions import SessionStore
-from service.workup.smart import SmartError, authorization_request, discover, exchange_code
+from service.workup.smart import authorization_request, discover, exchange_code
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ def _launch(deps: WorkupDeps) -> BaseResponse:
         return _message("iss-not-allowed", deps)
     try:
         endpoints = discover(iss, deps.client_settings, _DISCOVERY_SESSION)
-    except SmartError as exc:
+    except WorkupStop as exc:
         return _message(exc.reason, deps)
     redirect_uri = f"{base_url(deps.public_url)}/workup/callback"
     auth = authorization_request(
@@ -141,7 +141,7 @@ def _callback(deps: WorkupDeps) -> BaseResponse:
             redirect_uri=f"{base_url(deps.public_url)}/workup/callback",
             settings=deps.client_settings,
         )
-    except SmartError as exc:
+    except WorkupStop as exc:
         deps.sessions.end(session_id)
         return _message(exc.reason, deps)
     if granted.patient is None:
@@ -164,8 +164,8 @@ def _view(deps: WorkupDeps) -> BaseResponse:
     grant = Grant(session["iss"], session["access_token"], session["scope"], session["patient"])
     try:
         record = read_record(grant, deps.knowledge, deps.client_factory)
-    except RecordUnavailable as exc:
-        return _message("expired" if exc.reason == "token" else exc.reason, deps)
+    except WorkupStop as exc:
+        return _message(exc.reason, deps)
     days = min(max(request.args.get("days", deps.settings.window_days, type=int), 1), MAX_WINDOW_DAYS)
     highlight = app_context_finding(session.get("app_context"))
     page = build_page(record, now=deps.clock(), knowledge=deps.knowledge, window_days=days, highlight=highlight)

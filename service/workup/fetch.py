@@ -11,16 +11,9 @@ from cds_hooks.fhir_client import ClientFactory
 from service.facts.records import PatientRecord, build_record
 from service.hooks import patient_prefetch
 from service.knowledge import Knowledge
+from service.workup.messages import WorkupStop
 
 TOKEN_REJECTED = frozenset({401, 403})
-
-
-class RecordUnavailable(Exception):
-    """The record could not be read; ``reason`` is 'token', 'not-allowed', 'timeout' or 'unavailable'."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -36,7 +29,7 @@ class Grant:
 def _reason(error: PreconditionFailed) -> str:
     cause = error.__cause__
     if isinstance(cause, FhirHttpError) and cause.status in TOKEN_REJECTED:
-        return "token"
+        return "expired"  # the FHIR server refused the token: the session has run out
     if isinstance(cause, FhirServerNotAllowed):
         return "not-allowed"
     return "timeout" if isinstance(cause, FhirTimeout) else "unavailable"
@@ -55,5 +48,5 @@ def read_record(grant: Grant, knowledge: Knowledge, client_factory: ClientFactor
     try:
         prefetched = PrefetchResolver(patient_prefetch(knowledge), client_factory).resolve(request)
     except PreconditionFailed as exc:
-        raise RecordUnavailable(_reason(exc)) from exc
+        raise WorkupStop(_reason(exc)) from exc
     return build_record(value for value in prefetched.values() if value is not None)

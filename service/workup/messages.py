@@ -51,3 +51,13 @@ MESSAGES = {
         None,
     ),
 }
+
+
+class WorkupStop(Exception):
+    """The launch or the page cannot go on; ``reason`` names the clear page to end on (a key of ``MESSAGES``)."""
+
+    def __init__(self, reason: str) -> None:
+        if reason not in MESSAGES:
+            raise ValueError(f"no page for reason {reason!r}")
+        super().__init__(reason)
+        self.reason = reason

@@ -20,6 +20,7 @@ from authlib.integrations.requests_client import OAuth2Session
 
 from cds_hooks.fhir_client import FhirClientSettings
 from cds_hooks.urls import is_loopback_host
+from service.workup.messages import WorkupStop
 
 log = logging.getLogger(__name__)
 
@@ -28,14 +29,6 @@ STANDALONE_SCOPES = "launch/patient openid fhirUser patient/*.rs"
 VERIFIER_LENGTH = 64  # RFC 7636: 43-128 characters
 STATE_LENGTH = 32
 DEFAULT_LIFETIME_S = 300.0  # a token response without expires_in is trusted for five minutes only
-
-
-class SmartError(Exception):
-    """A launch that cannot go on; ``reason`` is one of the closed set the blueprint turns into a page."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -82,12 +75,12 @@ def discover(iss: str, settings: FhirClientSettings, session: requests.Session) 
         document = rsp.json() if rsp.status_code == 200 else None
     except (requests.RequestException, ValueError) as exc:
         log.warning("workup: SMART discovery failed (%s)", type(exc).__name__)
-        raise SmartError("discovery") from exc
+        raise WorkupStop("discovery") from exc
     if not isinstance(document, dict):
-        raise SmartError("discovery")
+        raise WorkupStop("discovery")
     authorize, token = document.get("authorization_endpoint"), document.get("token_endpoint")
     if not (_safe_endpoint(authorize) and _safe_endpoint(token)):
-        raise SmartError("discovery")
+        raise WorkupStop("discovery")
     return SmartEndpoints(str(authorize), str(token))
 
 
@@ -122,17 +115,17 @@ def exchange_code(
         )
     except OAuthError as exc:
         log.warning("workup: token exchange refused (%s)", exc.error)
-        raise SmartError("token") from exc
+        raise WorkupStop("token") from exc
     except (requests.RequestException, ValueError) as exc:
         log.warning("workup: token exchange failed (%s)", type(exc).__name__)
-        raise SmartError("token") from exc
+        raise WorkupStop("token") from exc
     return _granted(dict(token))
 
 
 def _granted(token: dict[str, Any]) -> GrantedToken:
     access_token = token.get("access_token")
     if not isinstance(access_token, str) or not access_token:
-        raise SmartError("token")
+        raise WorkupStop("token")
     try:
         lifetime = float(token.get("expires_in", DEFAULT_LIFETIME_S))
     except (TypeError, ValueError):
