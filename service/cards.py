@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import string
 import uuid
 from collections.abc import Iterable
@@ -29,6 +30,7 @@ CARD_EXTENSION = "org.fasciculation-cds.card"
 LOINC_SYSTEM = "http://loinc.org"
 # Fixed namespace: the same hookInstance, finding and label always give the same uuid.
 UUID_NAMESPACE = uuid.UUID("6f1c64a4-3f0e-5a55-9a7e-2f9a3c1d0b11")
+_NAMESPACE_BYTES = UUID_NAMESPACE.bytes
 # Order actions remembered per (lab, knowledge, patient): the same patient's orders recur from call to call.
 ACTIONS_KEPT = 1024
 
@@ -56,8 +58,12 @@ class _Blank(dict[str, str]):
 
 
 def stable_uuid(hook_instance: str, rule_id: str, label: str) -> str:
-    """uuid5 of hookInstance + finding id + label."""
-    return str(uuid.uuid5(UUID_NAMESPACE, f"{hook_instance}|{rule_id}|{label}"))
+    """uuid5 of hookInstance + finding id + label (RFC 4122 §4.3, without building a UUID object)."""
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + f"{hook_instance}|{rule_id}|{label}".encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    text = digest.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def fit_summary(summary: str, framing: str | None = None) -> str:

@@ -14,6 +14,7 @@ from service.knowledge.models import (
     Citation,
     ConditionRole,
     DrugGroup,
+    DrugKind,
     LabFamily,
     LithiumContext,
     OnsetLead,
@@ -62,6 +63,20 @@ class Knowledge:
     def _same_question(self) -> dict[str, frozenset[str]]:
         """Analyte id -> the labs of its family (built once: the rules ask on every call)."""
         return {lab: frozenset(family.labs) for family in reversed(self.families) for lab in family.labs}
+
+    def contributor_groups(self, analyte_id: str) -> tuple[DrugGroup, ...]:
+        """Drug groups (lithium aside) whose labs answer this analyte's question, in file order."""
+        known = self._contributor_groups.get(analyte_id)
+        return known if known is not None else self._groups_lowering(analyte_id)
+
+    def _groups_lowering(self, analyte_id: str) -> tuple[DrugGroup, ...]:
+        question = self.same_question(analyte_id)
+        return tuple(g for g in self.drug_groups if g.kind != DrugKind.LITHIUM and question & set(g.labs))
+
+    @functools.cached_property
+    def _contributor_groups(self) -> dict[str, tuple[DrugGroup, ...]]:
+        """Analyte id -> its contributor drug groups (built once: every lab card asks)."""
+        return {lab: self._groups_lowering(lab) for lab in self.analytes}
 
     def sets_with_role(self, role: ConditionRole) -> tuple[ConditionSet, ...]:
         """Condition sets of one role, in file order."""

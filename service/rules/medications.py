@@ -63,8 +63,7 @@ def contributor_note(facts: PatientFacts, knowledge: Knowledge, analyte_id: str)
     """Drugs on record that lower (or, for TSH, shift) this analyte, as one sentence (medications.yaml labs)."""
     items = [
         use_line(use, group, facts.now, knowledge)
-        for group in knowledge.drug_groups
-        if group.kind != DrugKind.LITHIUM and knowledge.same_question(analyte_id) & set(group.labs)
+        for group in knowledge.contributor_groups(analyte_id)
         for use in qualifying_uses(facts, group)[:1]
     ]
     return knowledge.cards.phrases["contributors"].format(items="; ".join(items)) if items else None

@@ -64,9 +64,13 @@ class CardWriter:
         with self._changed:
             queued = not self._closed and len(self._pending) + len(cards) <= self._max_pending
             if queued:
+                was_empty = not self._pending
                 self._pending.extend(cards)
                 self._start_thread()
-                self._changed.notify_all()
+                # Wake the thread only when it waits for a first card or a batch is full: while it lingers it will
+                # take these anyway, and a wake-up per call costs a thread switch on the request path.
+                if was_empty or len(self._pending) >= BATCH_MAX:
+                    self._changed.notify_all()
         if not queued:
             self._write(cards)
 

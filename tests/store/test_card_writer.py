@@ -7,7 +7,7 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import orjson
@@ -144,3 +144,40 @@ def _eventually(condition: object, timeout_s: float = 5.0) -> bool:
             return True
         time.sleep(0.01)
     return False
+
+
+class CountingCondition:
+    """A ``threading.Condition`` stand-in that counts ``notify_all`` calls (the writer's wake-ups)."""
+
+    def __init__(self) -> None:
+        self.inner = threading.Condition()
+        self.notified = 0
+
+    def __enter__(self) -> bool:
+        return self.inner.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        self.inner.__exit__(*exc)
+
+    def notify_all(self) -> None:
+        self.notified += 1
+        self.inner.notify_all()
+
+    def wait_for(self, predicate: Callable[[], object], timeout: float | None = None) -> object:
+        return self.inner.wait_for(predicate, timeout)
+
+
+def test_calls_within_one_linger_wake_the_writer_once_and_share_one_write() -> None:
+    batches: list[int] = []
+    writer = CardWriter(lambda cards: batches.append(len(cards)) or len(cards))
+    condition = CountingCondition()
+    writer._changed = condition  # type: ignore[assignment]
+    writer.submit([card(0)])
+    before = condition.notified
+    for n in range(1, 20):  # well inside the 50 ms linger on any machine
+        writer.submit([card(n)])
+    after = condition.notified
+    assert writer.flush(5)
+    assert after == before  # no wake-up per call while the thread lingers
+    assert sum(batches) == 20 and len(batches) <= 2
+    writer.close()

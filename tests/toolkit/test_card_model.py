@@ -74,6 +74,8 @@ def test_the_schema_loads_the_wire_form_back_into_the_same_objects() -> None:
         {"summary": "x" * (SUMMARY_MAX_CHARS + 1)},
         {"summary": ""},
         {"uuid": "not-a-uuid"},
+        {"uuid": "5c4a1c6c-8d1e-4b8f-9a43-2a4d8ec0b0a"},
+        {"uuid": "5c4a1c6c-8d1e-4b8f-9a43-2a4d8ec0b0a1x"},
         {"selection_behavior": None},
         {"links": ()},
         {"extension": {}},
@@ -125,3 +127,18 @@ def test_the_published_card_schema_is_the_model() -> None:
     )
     assert validator.is_valid(HookResponse(cards=(card(),)).to_json())
     assert not validator.is_valid({"cards": [{**card().to_json(), "summary": "x" * (SUMMARY_MAX_CHARS + 1)}]})
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "5c4a1c6c-8d1e-4b8f-9a43-2a4d8ec0b0a1",
+        "5C4A1C6C-8D1E-4B8F-9A43-2A4D8EC0B0A1",
+        "{5c4a1c6c-8d1e-4b8f-9a43-2a4d8ec0b0a1}",
+        "urn:uuid:5c4a1c6c-8d1e-4b8f-9a43-2a4d8ec0b0a1",
+        "5c4a1c6c8d1e4b8f9a432a4d8ec0b0a1",
+    ],
+)
+def test_a_card_uuid_is_what_python_reads_as_a_uuid(text: str) -> None:
+    """The canonical-form fast path accepts no less than ``uuid.UUID`` did (issue 16)."""
+    assert card(uuid=text).uuid == text
