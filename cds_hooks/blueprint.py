@@ -35,6 +35,8 @@ Authenticator = Callable[[str | None, str], None]
 # What an application's card recorder looks like (subscribe it to ``CardsIssued``).
 CardsObserver = Callable[[ServiceDefinition, HookRequest, HookResponse], None]
 FeedbackSink = Callable[[str, Sequence[FeedbackItem]], dict[str, Any]]
+# Log-safe words (no patient data) an application adds to the one log line of each call, e.g. "rules=a,b".
+ResponseNote = Callable[[HookResponse], str]
 
 CORS_ALLOW_HEADERS = "Authorization, Content-Type"
 CORS_ALLOW_METHODS = "GET, POST, OPTIONS"
@@ -52,6 +54,7 @@ class EndpointOptions:
     cors_origins: tuple[str, ...] = ("*",)
     feedback_sink: FeedbackSink | None = None
     events: EventBus = field(default_factory=EventBus)
+    response_note: ResponseNote | None = None
 
 
 def json_response(document: Any, status: int = 200) -> Response:
@@ -119,12 +122,14 @@ class _Endpoints:
         prefetched = self._prefetch(definition, hook_request)
         response = as_response(definition.handler(hook_request, prefetched))
         self.options.events.publish(CardsIssued(definition, hook_request, response))
+        note = self.options.response_note
         log.info(
-            "service=%s hook=%s hookInstance=%s cards=%d elapsed_ms=%.1f",
+            "service=%s hook=%s hookInstance=%s cards=%d%s elapsed_ms=%.1f",
             service_id,
             hook_request.hook,
             hook_request.hook_instance,
             len(response.cards),
+            f" {note(response)}" if note else "",
             (time.perf_counter() - started) * 1000,
         )
         return json_response(response.to_json())

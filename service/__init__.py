@@ -19,6 +19,7 @@ from cds_hooks import (
     create_blueprint,
     install_error_handlers,
 )
+from service.cards import rules_note
 from service.config import Settings, fhir_client_settings, load_settings
 from service.feedback import card_recorder, feedback_sink
 from service.hooks import service_definitions
@@ -75,6 +76,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         cors_origins=tuple(o.strip() for o in settings.cors_origins.split(",") if o.strip()),
         feedback_sink=feedback_sink(store, card_writer),
         events=events,
+        response_note=rules_note,
     )
     app.register_blueprint(create_blueprint(registry, options))
     install_workup(

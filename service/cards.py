@@ -17,6 +17,7 @@ from cds_hooks.cards import (
     Action,
     ActionType,
     Card,
+    HookResponse,
     OverrideReason,
     SelectionBehavior,
     Source,
@@ -50,6 +51,12 @@ def provenance(card: Card) -> CardProvenance | None:
     """The provenance of one of our cards (None for a card built elsewhere)."""
     tag = (card.extension or {}).get(CARD_EXTENSION)
     return tag if isinstance(tag, CardProvenance) else None
+
+
+def rules_note(response: HookResponse) -> str:
+    """The rule ids behind a response's cards, for its log line ("rules=a,b" or "rules=-")."""
+    rule_ids = [tag.rule_id for tag in map(provenance, response.cards) if tag is not None]
+    return f"rules={','.join(rule_ids) or '-'}"
 
 
 class _Blank(dict[str, str]):

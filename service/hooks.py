@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from datetime import datetime
 
@@ -13,8 +12,6 @@ from service.facts.skip_log import skip_log
 from service.knowledge import Knowledge
 from service.order_hooks import ORDER_HOOKS, order_service_definitions
 from service.screen import screen_patient
-
-log = logging.getLogger(__name__)
 
 # One id per hook: CDS clients key services by id, so ids shared across hooks collapse into one (docs/order-hooks.md).
 # The patient-view id is the original one, so existing EHR configurations keep working.
@@ -63,7 +60,7 @@ def patient_view_handler(knowledge: Knowledge, clock: Clock) -> Callable[[HookRe
         with skip_log(request.hook_instance):
             record = build_record(v for v in prefetched.values() if v is not None)
             result = screen_patient(record, now=clock(), hook_instance=request.hook_instance, knowledge=knowledge)
-        log.info("hookInstance=%s rules=%s", request.hook_instance, ",".join(result.rule_ids) or "-")
+        # Rule ids are logged on the toolkit's one line per call (service.cards.rules_note).
         return HookResponse(cards=tuple(result.cards))
 
     return handle
