@@ -15,6 +15,7 @@ from typing import Any, ClassVar, TypeVar
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load
 
 _WIRE = "cds_hooks.wire"
+ModelT = TypeVar("ModelT", bound="WireModel")
 Dump = Callable[[Any], Any]
 Validator = Callable[[Any], Any]
 
@@ -49,7 +50,28 @@ class WireModel:
     field_checks: ClassVar[tuple[tuple[str, str, tuple[Validator, ...]], ...]] = ()
 
     def __post_init__(self) -> None:
+        self._check(None)
+
+    def evolve(self: ModelT, **changes: Any) -> ModelT:
+        """A copy with ``changes`` (like ``dataclasses.replace``), checking again only what the changes can break.
+
+        The changed fields' own checks and the cross-field ``problems`` run; every other field passed its checks
+        when this object was built and cannot have changed since (the model is frozen, its values immutable).
+        """
+        names = {attribute for attribute, _, _ in self.wire_fields}
+        unknown = sorted(set(changes) - names)
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no field(s) {', '.join(unknown)}")
+        evolved = object.__new__(type(self))
+        evolved.__dict__.update(self.__dict__, **changes)
+        evolved._check(frozenset(changes))
+        return evolved
+
+    def _check(self, only: frozenset[str] | None) -> None:
+        """Run the field checks (of the fields in ``only``, or all), then the cross-field rules."""
         for attribute, key, validators in self.field_checks:
+            if only is not None and attribute not in only:
+                continue
             value = getattr(self, attribute)
             if value is None:
                 continue
@@ -102,7 +124,6 @@ def _dumper(declared: fields.Field[Any]) -> Dump:
     return _same
 
 
-ModelT = TypeVar("ModelT", bound=WireModel)
 _SCHEMAS: dict[type[WireModel], Schema] = {}
 
 

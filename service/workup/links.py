@@ -35,7 +35,7 @@ def with_link(card: Card, url: str) -> Card:
     tag = provenance(card)
     if tag is None:
         return card
-    return dataclasses.replace(card, links=(*(card.links or ()), smart_link(tag.rule_id, url)))
+    return card.evolve(links=(*(card.links or ()), smart_link(tag.rule_id, url)))
 
 
 def add_links(cards: Iterable[Card], url: str) -> list[Card]:
@@ -46,7 +46,7 @@ def add_links(cards: Iterable[Card], url: str) -> list[Card]:
 def _linking(handler: Handler, public_url: str | None) -> Any:
     def handle(hook_request: HookRequest, prefetched: Prefetched) -> HookResponse:
         response = as_response(handler(hook_request, prefetched))
-        return dataclasses.replace(response, cards=tuple(add_links(response.cards, launch_url(public_url))))
+        return response.evolve(cards=tuple(add_links(response.cards, launch_url(public_url))))
 
     return handle
 

@@ -116,6 +116,32 @@ def test_replace_checks_again() -> None:
         dataclasses.replace(card(), summary="")
 
 
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"summary": ""},
+        {"links": ()},
+        {"uuid": "not-a-uuid"},
+        {"suggestions": (Suggestion(label="Order", actions=(ORDER,)),), "selection_behavior": None},
+        {"extension": {"org.example": {"ruleId": ""}}},
+    ],
+    ids=repr,
+)
+def test_evolve_checks_the_changes_and_the_rules_across_fields(changes: dict[str, Any]) -> None:
+    with pytest.raises(ResponseInvalid):
+        card().evolve(**changes)
+
+
+def test_evolve_gives_what_replace_gives_and_leaves_the_original_alone() -> None:
+    original = card()
+    link = Link(label="Work-up", url="https://example.org/w", type=LinkType.SMART, app_context="finding=x")
+    evolved = original.evolve(links=(*(original.links or ()), link))
+    assert evolved == dataclasses.replace(original, links=(*(original.links or ()), link))
+    assert original.links is not None and len(original.links) == 1
+    with pytest.raises(TypeError):
+        original.evolve(colour="red")
+
+
 def test_the_published_card_schema_is_the_model() -> None:
     document = openapi_document(ServiceRegistry([]))
     schemas = document["components"]["schemas"]
