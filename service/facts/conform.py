@@ -142,26 +142,37 @@ def _shallow(value: Any, shape: ElementShape) -> Any:
     return _codings_listed(value)
 
 
+# (element, shape, repeats, holds contained resources, is a CodeableConcept) of the top-level elements read.
+ReadCheck = tuple[str, ElementShape, bool, bool, bool]
+
+
 @functools.cache
-def _read_shapes(type_name: str) -> tuple[tuple[str, ElementShape], ...]:
-    """(element, shape) of the elements of ``READ_ELEMENTS`` for one of its resource types."""
+def _read_checks(type_name: str) -> tuple[ReadCheck, ...]:
+    """The elements of ``READ_ELEMENTS`` for one of its resource types, with their shape flags worked out once."""
     shapes = element_shapes(type_name)
-    return tuple((key, shapes[key]) for key in sorted(READ_ELEMENTS[type_name]))
+    return tuple(
+        (key, shape, shape.repeats, shape.child == _ANY_RESOURCE, shape.child == "CodeableConcept")
+        for key, shape in ((key, shapes[key]) for key in sorted(READ_ELEMENTS[type_name]))
+    )
 
 
-def _already_conformed(value: Any, shape: ElementShape) -> bool:
-    """True when ``_shallow`` would return the value itself (the common case), decided without building anything."""
+def _lone_coding_in(concepts: list[Any]) -> bool:
+    """Whether any CodeableConcept of the list has a lone Coding object as its ``coding``."""
+    for item in concepts:
+        if isinstance(item, dict) and isinstance(item.get("coding"), dict):
+            return True
+    return False
+
+
+def _needs_repair(value: Any, repeats: bool, contained: bool, concept: bool) -> bool:
+    """False when ``_shallow`` would return the value itself (the common case), decided without building anything."""
     if isinstance(value, list):
-        if not shape.repeats and len(value) == 1:
-            return False
-        if shape.child == _ANY_RESOURCE:
-            return False  # contained resources: conformed one by one
-    elif shape.repeats:
-        return False
-    if shape.child != "CodeableConcept":
+        if contained or (not repeats and len(value) == 1):
+            return True
+        return concept and _lone_coding_in(value)
+    if repeats:
         return True
-    concepts = value if isinstance(value, list) else (value,)
-    return not any(isinstance(item, dict) and isinstance(item.get("coding"), dict) for item in concepts)
+    return concept and isinstance(value, dict) and isinstance(value.get("coding"), dict)
 
 
 def conform_resource(raw: Resource) -> Resource:
@@ -170,14 +181,13 @@ def conform_resource(raw: Resource) -> Resource:
     Shallow on purpose (it runs on every resource): the top-level elements of ``READ_ELEMENTS`` and the ``coding``
     of CodeableConcepts. The gate (``read_model``) conforms in depth the elements of the few resources it validates.
     """
-    type_name = str(raw.get("resourceType"))
-    if type_name not in READ_ELEMENTS:
+    type_name = raw.get("resourceType")
+    if not isinstance(type_name, str) or type_name not in READ_ELEMENTS:
         return raw
     repaired: dict[str, Any] = {}
-    for key, shape in _read_shapes(type_name):
-        if key not in raw or _already_conformed(value := raw[key], shape):
-            continue
-        fixed = _shallow(value, shape)
-        if fixed is not value:
-            repaired[key] = fixed
+    for key, shape, repeats, contained, concept in _read_checks(type_name):
+        if key in raw and _needs_repair(value := raw[key], repeats, contained, concept):
+            fixed = _shallow(value, shape)
+            if fixed is not value:
+                repaired[key] = fixed
     return {**raw, **repaired} if repaired else raw

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.facts import build_facts
-from service.facts.conform import conform_resource, element_shapes
+from service.facts.conform import READ_ELEMENTS, _shallow, conform_resource, element_shapes
 from service.facts.gate import VERDICTS, _Verdicts
 from service.facts.records import build_record
 from service.facts.skip_log import skip_log
@@ -86,6 +86,33 @@ def test_conform_never_raises(resource_type: Any, elements: dict[str, Any]) -> N
     conform_resource(value)
     build_record([], draft_orders={"resourceType": "Bundle", "entry": {"resource": value}})
     build_record([value, {"resourceType": "Bundle", "entry": [value, {"resource": value}]}], draft_orders=value)
+
+
+def _repair_every_read_element(raw: dict[str, Any]) -> dict[str, Any]:
+    """The edge's repair without its shortcut: ``_shallow`` on every read element present (issue 16's reference)."""
+    resource_type = raw.get("resourceType")
+    if not isinstance(resource_type, str) or resource_type not in READ_ELEMENTS:
+        return raw
+    shapes = element_shapes(resource_type)
+    fixed = {key: _shallow(raw[key], shapes[key]) for key in READ_ELEMENTS[resource_type] if key in raw}
+    changed = {key: value for key, value in fixed.items() if value is not raw[key]}
+    return {**raw, **changed} if changed else raw
+
+
+SHAPED = st.sampled_from(["Observation", "Condition", "MedicationRequest", "MedicationStatement", "Medication"])
+CONCEPTS = st.fixed_dictionaries({}, optional={"coding": JSON | st.lists(JSON, max_size=2), "text": JSON})
+READ_KEYS = st.sampled_from(sorted({key for keys in READ_ELEMENTS.values() for key in keys}))
+
+
+@settings(max_examples=500, deadline=None)
+@given(SHAPED, st.dictionaries(READ_KEYS, JSON | CONCEPTS | st.lists(CONCEPTS, max_size=2), max_size=5))
+def test_the_edge_shortcut_changes_nothing(resource_type: str, elements: dict[str, Any]) -> None:
+    """Deciding "already R4-shaped" without building anything gives what repairing every read element gives."""
+    raw = {"resourceType": resource_type, **elements}
+    expected = _repair_every_read_element(copy.deepcopy(raw))
+    conformed = conform_resource(raw)
+    assert conformed == expected
+    assert (conformed is raw) == (_repair_every_read_element(raw) is raw)  # no copy when nothing changes
 
 
 def test_a_remembered_verdict_is_the_same_verdict(knowledge: Knowledge) -> None:
