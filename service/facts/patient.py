@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -54,7 +55,15 @@ class PatientFacts:
 
     def uses_of(self, group: str) -> tuple[MedicationUse, ...]:
         """Medication uses of one drug group."""
-        return tuple(use for use in self.medications if use.group == group)
+        return self._uses_by_group.get(group, ())
+
+    @functools.cached_property
+    def _uses_by_group(self) -> dict[str, tuple[MedicationUse, ...]]:
+        """Uses by drug group, in record order (built once: the rules ask for every group, several times)."""
+        grouped: dict[str, list[MedicationUse]] = {}
+        for use in self.medications:
+            grouped.setdefault(use.group, []).append(use)
+        return {group: tuple(uses) for group, uses in grouped.items()}
 
 
 def build_facts(

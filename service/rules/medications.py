@@ -15,6 +15,8 @@ from service.rules.timing import with_onset_lead
 def qualifying_uses(facts: PatientFacts, group: DrugGroup) -> tuple[MedicationUse, ...]:
     """Uses that count as exposure now: active (PPIs only after min_duration_days), recently stopped or given."""
     uses = facts.uses_of(group.id)
+    if not uses:
+        return ()
     now = facts.now
     if group.recent_hours is not None:
         window = dt.timedelta(hours=group.recent_hours)
