@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import string
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -169,7 +168,7 @@ def build_card(
 ) -> Card:
     """The CDS Hooks card for one finding."""
     rule = knowledge.cards.rules[finding.rule_id]
-    summary = string.Formatter().vformat(rule.summary, (), _Blank(finding.summary))
+    summary = rule.summary.format_map(_Blank(finding.summary))
     first_citation = knowledge.citations[_citation_ids(rule, finding)[0]]
     suggestions = _suggestions(finding, knowledge, hook_instance, patient_id)
     return Card(
