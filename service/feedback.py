@@ -11,6 +11,7 @@ No patient identifiers are kept: the patient reference is an HMAC-SHA256 of ``co
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
@@ -20,7 +21,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from cds_hooks import BadRequest, Card, FeedbackItem, HookRequest, HookResponse, ServiceDefinition
+from cds_hooks import BadRequest, Card, FeedbackItem, HookRequest, HookResponse, OverrideReason, ServiceDefinition
 from cds_hooks.blueprint import CardsObserver, FeedbackSink
 from service.cards import provenance
 from service.store import IssuedCard, OfferedReason, Store, utc_now
@@ -53,9 +54,15 @@ def issued_card(
         rule_id=tag.rule_id if tag else None,
         knowledge_version=tag.knowledge_version if tag else None,
         suggestion_uuids=tuple(s.uuid for s in card.suggestions or () if s.uuid),
-        override_reasons=tuple(OfferedReason(r.code, r.system, r.display) for r in card.override_reasons or ()),
+        override_reasons=_offered(card.override_reasons or ()),
         patient_hash=patient,
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _offered(reasons: tuple[OverrideReason, ...]) -> tuple[OfferedReason, ...]:
+    """What we keep of a card's override reasons (cards share the same few tuples: built once per tuple)."""
+    return tuple(OfferedReason(r.code, r.system, r.display) for r in reasons)
 
 
 def card_recorder(

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from service.knowledge import Knowledge
@@ -34,9 +34,8 @@ class Match:
     confidence: Confidence
 
 
-@dataclass(frozen=True)
-class Concept:
-    """The codings and words of a CodeableConcept, flattened."""
+class Concept(NamedTuple):
+    """The codings and words of a CodeableConcept, flattened (a named tuple: built for every concept of every call)."""
 
     codings: tuple[tuple[str, str], ...]
     texts: tuple[str, ...]
