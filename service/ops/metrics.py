@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import Any
 
 from flask import Blueprint, Response
 
@@ -72,27 +73,55 @@ def _card_rule(card: Card) -> str:
     return tag.rule_id if tag else "none"
 
 
+def _children(metric: Any) -> Callable[..., Any]:
+    """``metric.labels`` remembered per label values (the label sets are bounded; prometheus keeps them anyway)."""
+    known: dict[tuple[str, ...], Any] = {}
+
+    def child(*values: str) -> Any:
+        found = known.get(values)
+        if found is None:
+            found = known[values] = metric.labels(*values)
+        return found
+
+    return child
+
+
+def _gauge_setter(gauge: Any) -> Callable[[int], None]:
+    """Set ``gauge`` when its value changes (it is read after every call)."""
+    last: list[int | None] = [None]
+
+    def set_value(value: int) -> None:
+        if value != last[0]:
+            gauge.set(value)
+            last[0] = value
+
+    return set_value
+
+
 def subscribe_metrics(metrics: Metrics, events: EventBus, degraded: Callable[[], bool]) -> None:
     """Turn every event into samples; ``degraded`` is read after each call and feedback post."""
+    calls, call_seconds, cards = _children(metrics.calls), _children(metrics.call_seconds), _children(metrics.cards)
+    fetches, fetch_seconds = _children(metrics.fetches), _children(metrics.fetch_seconds)
+    set_degraded = _gauge_setter(metrics.degraded)
 
     def call_finished(event: CallFinished) -> None:
-        metrics.calls.labels(event.service_id, event.hook, str(event.status)).inc()
-        metrics.call_seconds.labels(event.service_id, event.hook).observe(event.duration_s)
-        metrics.degraded.set(1 if degraded() else 0)
+        calls(event.service_id, event.hook, str(event.status)).inc()
+        call_seconds(event.service_id, event.hook).observe(event.duration_s)
+        set_degraded(1 if degraded() else 0)
 
     def cards_issued(event: CardsIssued) -> None:
         for card in event.response.cards:
-            metrics.cards.labels(event.definition.id, _card_rule(card), card.indicator.value).inc()
+            cards(event.definition.id, _card_rule(card), card.indicator.value).inc()
 
     def fetch_done(event: FhirFetchDone) -> None:
-        metrics.fetches.labels(event.outcome.value).inc()
-        metrics.fetch_seconds.labels(event.outcome.value).observe(event.duration_s)
+        fetches(event.outcome.value).inc()
+        fetch_seconds(event.outcome.value).observe(event.duration_s)
 
     def feedback_finished(event: FeedbackFinished) -> None:
         metrics.feedback_posts.labels(event.service_id, str(event.status)).inc()
         for outcome, count in event.outcomes.items():
             metrics.feedback_items.labels(event.service_id, outcome).inc(count)
-        metrics.degraded.set(1 if degraded() else 0)
+        set_degraded(1 if degraded() else 0)
 
     events.subscribe(CallFinished, call_finished)
     events.subscribe(CardsIssued, cards_issued)
