@@ -122,17 +122,27 @@ class _Endpoints:
         prefetched = self._prefetch(definition, hook_request)
         response = as_response(definition.handler(hook_request, prefetched))
         self.options.events.publish(CardsIssued(definition, hook_request, response))
-        note = self.options.response_note
-        log.info(
-            "service=%s hook=%s hookInstance=%s cards=%d%s elapsed_ms=%.1f",
-            service_id,
-            hook_request.hook,
-            hook_request.hook_instance,
-            len(response.cards),
-            f" {note(response)}" if note else "",
-            (time.perf_counter() - started) * 1000,
-        )
+        if log.isEnabledFor(logging.INFO):
+            log.info(
+                "service=%s hook=%s hookInstance=%s cards=%d%s elapsed_ms=%.1f",
+                service_id,
+                hook_request.hook,
+                hook_request.hook_instance,
+                len(response.cards),
+                self._note(response),
+                (time.perf_counter() - started) * 1000,
+            )
         return json_response(response.to_json())
+
+    def _note(self, response: HookResponse) -> str:
+        """The application's words for the call's log line (" rules=a,b"); a failing note never fails the call."""
+        if self.options.response_note is None:
+            return ""
+        try:
+            return f" {self.options.response_note(response)}"
+        except Exception as exc:  # the clinician's cards matter more than the log line
+            log.error("response note failed (%s)", type(exc).__name__)
+            return " note=unavailable"
 
     def _prefetch(self, definition: ServiceDefinition, hook_request: HookRequest) -> dict[str, Any | None]:
         """Resolve the prefetch (FHIR fall-back included), publishing how it ended and how long it took."""

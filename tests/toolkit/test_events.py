@@ -88,3 +88,17 @@ def test_a_failing_subscriber_neither_fails_the_call_nor_silences_the_others(
     assert client.post("/cds-services/echo", json=hook_body(prefetch=prefetch)).status_code == 200
     assert len(seen) == 1
     assert "event subscriber for CallFinished failed (RuntimeError)" in caplog.text and "p1" not in caplog.text
+
+
+def test_a_failing_response_note_neither_fails_the_call_nor_leaks_its_message(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(response: Any) -> str:
+        raise ValueError("patient p1 broke the note")
+
+    prefetch = {"patient": {"resourceType": "Patient", "id": "p1"}, "labs": None}
+    client = build_app(response_note=broken).test_client()
+    with caplog.at_level("INFO"):
+        assert client.post("/cds-services/echo", json=hook_body(prefetch=prefetch)).status_code == 200
+    assert "response note failed (ValueError)" in caplog.text and "note=unavailable" in caplog.text
+    assert "broke the note" not in caplog.text
