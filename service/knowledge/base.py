@@ -66,17 +66,14 @@ class Knowledge:
 
     def contributor_groups(self, analyte_id: str) -> tuple[DrugGroup, ...]:
         """Drug groups (lithium aside) whose labs answer this analyte's question, in file order."""
-        known = self._contributor_groups.get(analyte_id)
-        return known if known is not None else self._groups_lowering(analyte_id)
-
-    def _groups_lowering(self, analyte_id: str) -> tuple[DrugGroup, ...]:
-        question = self.same_question(analyte_id)
-        return tuple(g for g in self.drug_groups if g.kind != DrugKind.LITHIUM and question & set(g.labs))
+        # The loader refuses a group lab that is not an analyte, so an unknown id has no contributors.
+        return self._contributor_groups.get(analyte_id, ())
 
     @functools.cached_property
     def _contributor_groups(self) -> dict[str, tuple[DrugGroup, ...]]:
         """Analyte id -> its contributor drug groups (built once: every lab card asks)."""
-        return {lab: self._groups_lowering(lab) for lab in self.analytes}
+        non_lithium = [g for g in self.drug_groups if g.kind != DrugKind.LITHIUM]
+        return {lab: tuple(g for g in non_lithium if self.same_question(lab) & set(g.labs)) for lab in self.analytes}
 
     def sets_with_role(self, role: ConditionRole) -> tuple[ConditionSet, ...]:
         """Condition sets of one role, in file order."""

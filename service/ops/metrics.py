@@ -88,12 +88,13 @@ def _children(metric: Any) -> Callable[..., Any]:
 
 def _gauge_setter(gauge: Any) -> Callable[[int], None]:
     """Set ``gauge`` when its value changes (it is read after every call)."""
-    last: list[int | None] = [None]
+    last: int | None = None
 
     def set_value(value: int) -> None:
-        if value != last[0]:
+        nonlocal last
+        if value != last:
             gauge.set(value)
-            last[0] = value
+            last = value
 
     return set_value
 
