@@ -19,7 +19,7 @@ from tests.security.conftest import ISSUER, SERVICE_URL, b64, handmade, new_es38
 KEY = new_es384_key()
 AUTH = JwtAuthenticator([TrustedClient(ISSUER, jwks=parse_jwks({"keys": [KEY.jwk]}))], MemoryReplayCache())
 SIGNER = ECAlgorithm(ECAlgorithm.SHA384)
-NOW = int(time.time())
+NOW = int(time.time())  # centre of the fuzzed times only; no test relies on it being current
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=12),
@@ -59,8 +59,9 @@ def signed(header: dict[str, Any], payload: dict[str, Any]) -> str:
 
 
 def test_the_hand_signer_makes_tokens_the_verifier_accepts() -> None:
+    now = int(time.time())  # not the module's NOW: the suite may reach this test minutes after the import
     header = {"kid": KEY.kid, "typ": "JWT"}
-    payload = {"iss": ISSUER, "aud": SERVICE_URL, "iat": NOW, "exp": NOW + 300, "jti": "hand-signed"}
+    payload = {"iss": ISSUER, "aud": SERVICE_URL, "iat": now, "exp": now + 300, "jti": "hand-signed"}
     AUTH(f"Bearer {signed(header, payload)}", SERVICE_URL)
 
 
