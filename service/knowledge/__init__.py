@@ -6,6 +6,7 @@
 
 from service.knowledge.base import Knowledge
 from service.knowledge.card_text import CardRule, CardText, ThyroidPattern
+from service.knowledge.checks import KnowledgeError
 from service.knowledge.condition_models import ConditionSet
 from service.knowledge.loader import (
     DENERVATION_GROUP,
@@ -14,7 +15,6 @@ from service.knowledge.loader import (
     LITHIUM_TOXIC_RULE,
     RED_FLAGS_RULE,
     WORKUP_RULE,
-    KnowledgeError,
     expected_rule_ids,
     load_knowledge,
     load_knowledge_from,

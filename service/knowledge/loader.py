@@ -7,7 +7,6 @@ stops the app from starting with a ``KnowledgeError`` instead of failing one req
 from __future__ import annotations
 
 import functools
-import string
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from service.facts.units import is_ucum
 from service.knowledge.base import Knowledge
 from service.knowledge.card_text import PHRASE_FIELDS, SUMMARY_FIELDS, CardText
+from service.knowledge.checks import KnowledgeError, check_drugs_and_conditions, check_refs, placeholders, unique
 from service.knowledge.condition_models import ConditionSet, ConditionsFile
 from service.knowledge.models import (
     Analyte,
@@ -48,10 +48,6 @@ PREGNANCY_CALCIUM_SOURCES = ("pitkin-calcium-pregnancy-1979", "perinatology-calc
 NICOTINIC_SUFFIX = "nicotinic"  # exposure.<set>.nicotinic: the exposure with fasciculations (issue 15)
 
 
-class KnowledgeError(Exception):
-    """A knowledge file is missing, malformed or refers to something that does not exist."""
-
-
 def _read(path: Path, model: type[M]) -> M:
     """One file, validated by its model; any problem is a KnowledgeError naming the file and the key."""
     try:
@@ -65,27 +61,6 @@ def _read(path: Path, model: type[M]) -> M:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(file)'}: {e['msg']}" for e in exc.errors())
         raise KnowledgeError(f"{path.name}: {problems}") from exc
-
-
-def _unique(kind: str, ids: Iterable[str]) -> None:
-    seen: set[str] = set()
-    for item in ids:
-        if item in seen:
-            raise KnowledgeError(f"duplicate {kind} id {item!r}")
-        seen.add(item)
-
-
-def _check_refs(where: str, kind: str, refs: Iterable[str], known: Mapping[str, Any]) -> None:
-    for ref in refs:
-        if ref not in known:
-            raise KnowledgeError(f"{where}: unknown {kind} {ref!r}")
-
-
-def _placeholders(template: str) -> set[str]:
-    try:
-        return {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
-    except ValueError as exc:
-        raise KnowledgeError(f"bad template {template!r}: {exc}") from exc
 
 
 def _check_analytes(analytes: Mapping[str, Analyte], exposure_labs: set[str]) -> None:
@@ -138,37 +113,37 @@ def _check_cards(
         raise KnowledgeError(f"cards.yaml: rules without text {sorted(missing)}; texts without rule {sorted(extra)}")
     for rule in cards.rules.values():
         allowed = SUMMARY_FIELDS[_family(rule.id)]
-        unknown = _placeholders(rule.summary) - allowed
+        unknown = placeholders(rule.summary) - allowed
         if unknown:
             raise KnowledgeError(f"cards.yaml {rule.id}: unknown placeholder(s) {sorted(unknown)}")
         for text in (rule.why, rule.action):
-            if _placeholders(text):
+            if placeholders(text):
                 raise KnowledgeError(f"cards.yaml {rule.id}: why/action take no placeholders")
-        _check_refs(f"cards.yaml {rule.id}", "citation", rule.citations, citations)
-        _check_refs(f"cards.yaml {rule.id}", "lab", rule.labs, analytes)
+        check_refs(f"cards.yaml {rule.id}", "citation", rule.citations, citations)
+        check_refs(f"cards.yaml {rule.id}", "lab", rule.labs, analytes)
     if set(cards.phrases) != set(PHRASE_FIELDS):
         raise KnowledgeError(f"cards.yaml phrases: expected exactly {sorted(PHRASE_FIELDS)}")
     for key, text in cards.phrases.items():
-        if not _placeholders(text) <= PHRASE_FIELDS[key]:
+        if not placeholders(text) <= PHRASE_FIELDS[key]:
             raise KnowledgeError(f"cards.yaml phrase {key}: unknown placeholder(s) in {text!r}")
 
 
 def _check_orders(
     orders: OrderKnowledge, groups: Iterable[DrugGroup], citations: Mapping[str, Citation], rule_ids: set[str]
 ) -> None:
-    _unique("order trigger", (t.id for t in orders.triggers))
+    unique("order trigger", (t.id for t in orders.triggers))
     for trigger in orders.triggers:
-        _check_refs(f"orders.yaml {trigger.id}", "citation", trigger.citations, citations)
-        if _placeholders(trigger.framing):
+        check_refs(f"orders.yaml {trigger.id}", "citation", trigger.citations, citations)
+        if placeholders(trigger.framing):
             raise KnowledgeError(f"orders.yaml {trigger.id}: framing takes no placeholders")
     kinds = {g.id: g.kind for g in groups}
-    _unique("culprit group", orders.culprit_groups)
+    unique("culprit group", orders.culprit_groups)
     for culprit in orders.culprits:
         if kinds.get(culprit.group) not in (DrugKind.DIRECT, DrugKind.LITHIUM):
             raise KnowledgeError(f"orders.yaml culprits: {culprit.group!r} is not a direct or lithium drug group")
-        _check_refs(f"orders.yaml culprits {culprit.group}", "rule", culprit.rules, dict.fromkeys(rule_ids))
-        _check_refs(f"orders.yaml culprits {culprit.group}", "rule", culprit.ordered_now, dict.fromkeys(culprit.rules))
-    if _placeholders(orders.culprit_framing) or _placeholders(orders.culprit_status):
+        check_refs(f"orders.yaml culprits {culprit.group}", "rule", culprit.rules, dict.fromkeys(rule_ids))
+        check_refs(f"orders.yaml culprits {culprit.group}", "rule", culprit.ordered_now, dict.fromkeys(culprit.rules))
+    if placeholders(orders.culprit_framing) or placeholders(orders.culprit_status):
         raise KnowledgeError("orders.yaml: culprit_framing and culprit_status take no placeholders")
 
 
@@ -179,85 +154,31 @@ def _loinc_codes(analytes: Mapping[str, Analyte]) -> tuple[str, ...]:
 def _check_families(
     families: Iterable[LabFamily], analytes: Mapping[str, Analyte], citations: Mapping[str, Any]
 ) -> None:
-    _unique("lab family", (f.id for f in families))
+    unique("lab family", (f.id for f in families))
     seen: set[str] = set()
     for family in families:
         where = f"labs.yaml families {family.id}"
-        _check_refs(where, "lab", (*family.labs, *family.answers_also), analytes)
-        _check_refs(where, "member", (family.order_as, family.answered_by), dict.fromkeys(family.labs))
-        _check_refs(where, "citation", family.citations, citations)
+        check_refs(where, "lab", (*family.labs, *family.answers_also), analytes)
+        check_refs(where, "member", (family.order_as, family.answered_by), dict.fromkeys(family.labs))
+        check_refs(where, "citation", family.citations, citations)
         if seen & set(family.labs):
             raise KnowledgeError(f"{where}: {sorted(seen & set(family.labs))} already in another family")
         seen |= set(family.labs)
 
 
 def _check_labs(labs: LabsFile, conditions: ConditionsFile, citations: Mapping[str, Citation]) -> None:
-    _unique("analyte", (a.id for a in labs.analytes))
+    unique("analyte", (a.id for a in labs.analytes))
     analytes = {a.id: a for a in labs.analytes}
     exposure_labs = {lab for s in conditions.sets if s.role == ConditionRole.EXPOSURE for lab in s.labs}
     _check_analytes(analytes, exposure_labs)
-    _check_refs("labs.yaml albumin_correction", "citation", labs.albumin_correction.citations, citations)
-    _check_refs("labs.yaml unit_citations", "citation", labs.unit_citations, citations)
+    check_refs("labs.yaml albumin_correction", "citation", labs.albumin_correction.citations, citations)
+    check_refs("labs.yaml unit_citations", "citation", labs.unit_citations, citations)
     for alias, target in labs.unit_aliases.items():
         if not is_ucum(target):
             raise KnowledgeError(f"labs.yaml unit_aliases: {alias!r} maps to non-UCUM {target!r}")
     for analyte in analytes.values():
-        _check_refs(f"labs.yaml {analyte.id}", "citation", analyte.citations, citations)
+        check_refs(f"labs.yaml {analyte.id}", "citation", analyte.citations, citations)
     _check_families(labs.families, analytes, citations)
-
-
-def _check_drugs_and_conditions(
-    meds: MedicationsFile, conditions: ConditionsFile, citations: Mapping[str, Citation], analytes: Mapping[str, Any]
-) -> None:
-    _unique("drug group", (g.id for g in meds.groups))
-    _unique("condition set", (s.id for s in conditions.sets))
-    for group in meds.groups:
-        _check_refs(f"medications.yaml {group.id}", "citation", group.citations, citations)
-        _check_refs(f"medications.yaml {group.id}", "lab", group.labs, analytes)
-    for item in conditions.sets:
-        _check_refs(f"conditions.yaml {item.id}", "citation", item.citations, citations)
-        _check_refs(f"conditions.yaml {item.id}", "lab", item.labs, analytes)
-    denervation, sets = conditions.denervation, {s.id: s for s in conditions.sets}
-    _check_issue15_refs(meds, sets, citations, analytes)
-    where = "conditions.yaml denervation"
-    _check_refs(where, "condition set", (*denervation.always, *denervation.with_weakness, *denervation.weakness), sets)
-    _check_refs(where, "citation", denervation.citations, citations)
-    _check_issue15(meds, conditions, citations, analytes)
-
-
-def _check_issue15(
-    meds: MedicationsFile, conditions: ConditionsFile, citations: Mapping[str, Citation], analytes: Mapping[str, Any]
-) -> None:
-    """Signs read from Observations, steady-state timing, onset lead and nicotinic toxicity refer to known things."""
-    sets, groups = {s.id: s for s in conditions.sets}, {g.id: g for g in meds.groups}
-    signs = conditions.observed_signs
-    _check_refs("conditions.yaml observed_signs", "condition set", (*signs.sets, *signs.questions.values()), sets)
-    _check_refs("conditions.yaml observed_signs answers", "condition set", signs.answers.values(), sets)
-    _check_refs("conditions.yaml observed_signs", "citation", signs.citations, citations)
-    toxicity = conditions.nicotinic_toxicity
-    if sets.get(toxicity.exposure) is None or sets[toxicity.exposure].role != ConditionRole.EXPOSURE:
-        raise KnowledgeError(f"conditions.yaml nicotinic_toxicity: {toxicity.exposure!r} is not an exposure set")
-    _check_refs("conditions.yaml nicotinic_toxicity", "citation", toxicity.citations, citations)
-    for item in meds.steady_state:
-        _check_refs("medications.yaml steady_state", "drug group", (item.group,), groups)
-        _check_refs("medications.yaml steady_state", "lab", (item.lab,), analytes)
-        _check_refs("medications.yaml steady_state", "citation", item.citations, citations)
-    _check_refs("medications.yaml onset_lead", "citation", meds.onset_lead.citations, citations)
-    _check_refs("pregnancy rules", "citation", (*PREGNANCY_TSH_SOURCES, *PREGNANCY_CALCIUM_SOURCES), citations)
-
-
-def _check_issue15_refs(
-    meds: MedicationsFile, sets: Mapping[str, Any], citations: Mapping[str, Citation], analytes: Mapping[str, Any]
-) -> None:
-    """Lithium context, lab follow-ups and condition-gated labs refer to things that exist (issue 15)."""
-    context, where = meds.lithium_context, "medications.yaml lithium_context"
-    groups = {g.id: g for g in meds.groups}
-    _check_refs(where, "drug group", context.interacting_groups, groups)
-    _check_refs(where, "lab", (*context.renal_labs.keys(), *context.monitoring_labs), analytes)
-    _check_refs(where, "citation", context.citations, citations)
-    for analyte in analytes.values():
-        _check_refs(f"labs.yaml {analyte.id} follow_up", "lab", analyte.follow_up, analytes)
-        _check_refs(f"labs.yaml {analyte.id} needed_only_with", "condition set", analyte.needed_only_with, sets)
 
 
 def load_knowledge_from(directory: Path | str) -> Knowledge:
@@ -268,16 +189,17 @@ def load_knowledge_from(directory: Path | str) -> Knowledge:
     meds = _read(folder / "medications.yaml", MedicationsFile)
     conditions = _read(folder / "conditions.yaml", ConditionsFile)
     cards = _read(folder / "cards.yaml", CardText)
-    _unique("citation", (c.id for c in cites.citations))
+    unique("citation", (c.id for c in cites.citations))
     citations = read_only({c.id: c for c in cites.citations})
     _check_labs(labs, conditions, citations)
     analytes = read_only({a.id: a for a in labs.analytes})
-    _check_drugs_and_conditions(meds, conditions, citations, analytes)
+    check_drugs_and_conditions(meds, conditions, citations, analytes)
+    check_refs("pregnancy rules", "citation", (*PREGNANCY_TSH_SOURCES, *PREGNANCY_CALCIUM_SOURCES), citations)
     expected = expected_rule_ids(analytes, meds.groups, conditions.sets, conditions.nicotinic_toxicity.exposure)
     _check_cards(cards, expected, citations, analytes)
     orders = _read(folder / "orders.yaml", OrderKnowledge)
     _check_orders(orders, meds.groups, citations, expected)
-    _check_refs("orders.yaml silent_rules", "rule", orders.silent_rules, dict.fromkeys(expected))
+    check_refs("orders.yaml silent_rules", "rule", orders.silent_rules, dict.fromkeys(expected))
     return Knowledge(
         version=cites.version,
         citations=citations,
