@@ -51,7 +51,8 @@ def evaluate(args: argparse.Namespace) -> int:
         context = {"userId": "Practitioner/cli", "patientId": _patient_id(bundle)}
         request = HookRequest(args.hook, args.hook_instance, context)
         request = _order_context(args, context) if args.draft_orders else request
-        prefetched: dict[str, Any] = {"bundle": bundle}
+        # A whole-record bundle answers every prefetch query, the exam findings included (no key is left out).
+        prefetched: dict[str, Any] = {**dict.fromkeys(definition.prefetch), "bundle": bundle}
     else:
         context = {"userId": "Practitioner/cli", "patientId": args.patient}
         request = HookRequest(args.hook, args.hook_instance, context, fhir_server=args.fhir_server.rstrip("/"))

@@ -7,10 +7,10 @@ from datetime import datetime
 
 from cds_hooks import HookRequest, HookResponse, Prefetched, ServiceDefinition
 from service.facts.fallback_paging import labs_pages_enough
-from service.facts.records import build_record
 from service.facts.skip_log import skip_log
 from service.knowledge import Knowledge
 from service.order_hooks import ORDER_HOOKS, order_service_definitions
+from service.prefetch_keys import OPTIONAL_PREFETCH, prefetched_record
 from service.screen import screen_patient
 
 # One id per hook: CDS clients key services by id, so ids shared across hooks collapse into one (docs/order-hooks.md).
@@ -18,9 +18,6 @@ from service.screen import screen_patient
 SERVICE_ID = "fasciculation-reversible-causes"
 ORDER_SELECT_SERVICE_ID = f"{SERVICE_ID}-order-select"
 ORDER_SIGN_SERVICE_ID = f"{SERVICE_ID}-order-sign"
-# Exam-finding Observations came after clients were configured (issue 15): when a client does not send the key and
-# it cannot be fetched, the patient is still screened (signs from Conditions only) rather than refused with 412.
-OPTIONAL_PREFETCH = frozenset({"examObservations"})
 SERVICE_IDS = {
     "patient-view": SERVICE_ID,
     "order-select": ORDER_SELECT_SERVICE_ID,
@@ -58,7 +55,7 @@ def patient_view_handler(knowledge: Knowledge, clock: Clock) -> Callable[[HookRe
 
     def handle(request: HookRequest, prefetched: Prefetched) -> HookResponse:
         with skip_log(request.hook_instance):
-            record = build_record(v for v in prefetched.values() if v is not None)
+            record = prefetched_record(prefetched)
             result = screen_patient(record, now=clock(), hook_instance=request.hook_instance, knowledge=knowledge)
         # Rule ids are logged on the toolkit's one line per call (service.cards.rules_note).
         return HookResponse(cards=tuple(result.cards))

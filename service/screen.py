@@ -23,7 +23,7 @@ from service.rules.findings import Finding, sort_findings
 from service.rules.labs import lab_findings
 from service.rules.lithium import lithium_finding
 from service.rules.medications import direct_drug_findings, drug_lab_needs, succinylcholine_safety_finding
-from service.rules.red_flags import red_flag_finding
+from service.rules.red_flags import exam_unread_note, red_flag_finding
 from service.rules.workup import workup_finding
 
 
@@ -51,7 +51,14 @@ def workup_needs(facts: PatientFacts, knowledge: Knowledge) -> dict[str, list[st
 
 
 def evaluate(facts: PatientFacts, knowledge: Knowledge) -> tuple[ScreenMode, list[Finding]]:
-    """The findings the screen stands behind for these facts, most severe first."""
+    """The findings the screen stands behind for these facts, most severe first; each says when exams were unread."""
+    mode, findings = _evaluate(facts, knowledge)
+    note = exam_unread_note(facts, knowledge)
+    return mode, [f.with_notes(note) for f in findings] if note else findings
+
+
+def _evaluate(facts: PatientFacts, knowledge: Knowledge) -> tuple[ScreenMode, list[Finding]]:
+    """The findings for these facts, most severe first, with the notes of conditions on record."""
     mode = screen_mode(facts)
     safety = succinylcholine_safety_finding(facts, knowledge)
     if mode == ScreenMode.OFF:

@@ -28,6 +28,7 @@ class PatientFacts:
     labs: Mapping[str, LabResult]
     medications: tuple[MedicationUse, ...]
     conditions: tuple[ConditionFact, ...]
+    exam_findings_read: bool = True  # False: signs charted only on examination could not be read
 
     def latest(self, analyte: str) -> LabResult | None:
         """The latest valid result of an analyte, however old."""
@@ -79,4 +80,5 @@ def build_facts(
             *current_conditions(record.conditions, knowledge),
             *observed_signs(record.observations, knowledge, now),  # exam findings count like Conditions
         ),
+        exam_findings_read=record.exam_findings_read,
     )

@@ -40,6 +40,7 @@ class PatientRecord:
     medication_administrations: tuple[Resource, ...] = ()
     medications: Mapping[str, Resource] = field(default_factory=dict)
     draft_orders: tuple[Resource, ...] = ()  # the entries of an order hook's draftOrders, conformed, in order
+    exam_findings_read: bool = True  # False when the exam-finding Observations could not be had (optional prefetch)
 
     @property
     def patient_id(self) -> str | None:
@@ -90,7 +91,7 @@ def _draft_medications(draft_orders: Any) -> dict[str, Resource]:
     return found
 
 
-def build_record(values: Iterable[Any], draft_orders: Any = None) -> PatientRecord:
+def build_record(values: Iterable[Any], draft_orders: Any = None, *, exam_findings_read: bool = True) -> PatientRecord:
     """Resources (or Bundles) by type, type/id duplicates dropped; ``draft_orders`` kept apart (not yet the record)."""
     grouped: dict[str, list[Resource]] = {t: [] for t in KNOWN_TYPES}
     medications: dict[str, Resource] = {}
@@ -120,4 +121,5 @@ def build_record(values: Iterable[Any], draft_orders: Any = None) -> PatientReco
         medication_administrations=tuple(grouped["MedicationAdministration"]),
         medications={**medications, **_draft_medications(draft_orders)},
         draft_orders=_draft_entries(draft_orders),
+        exam_findings_read=exam_findings_read,
     )

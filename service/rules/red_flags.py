@@ -36,3 +36,13 @@ def red_flag_finding(facts: PatientFacts, knowledge: Knowledge, found: Sequence[
 def _causes_note(found: Sequence[Finding], knowledge: Knowledge) -> tuple[str, ...]:
     causes = list(dict.fromkeys(f.cause for f in found if f.cause))
     return (knowledge.cards.phrases["causes_found"].format(items="; ".join(causes)),) if causes else ()
+
+
+def exam_unread_note(facts: PatientFacts, knowledge: Knowledge) -> str | None:
+    """The note every card carries when exam findings could not be read (bmj-mnd-2022).
+
+    Weakness, wasting and bulbar signs are what make a reversible cause unlikely to be the whole story, and many EHRs
+    chart them (and the twitching itself) only as examination Observations: a card built without them must say so
+    rather than read as if no red flag were present.
+    """
+    return None if facts.exam_findings_read else knowledge.cards.phrases["exam_unread_note"]

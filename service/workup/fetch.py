@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from cds_hooks import FhirAuthorization, HookRequest, PrefetchResolver
 from cds_hooks.errors import FhirHttpError, FhirServerNotAllowed, FhirTimeout, PreconditionFailed
 from cds_hooks.fhir_client import ClientFactory
-from service.facts.records import PatientRecord, build_record
+from service.facts.records import PatientRecord
 from service.hooks import patient_prefetch
 from service.knowledge import Knowledge
+from service.prefetch_keys import prefetched_record
 from service.workup.messages import WorkupStop
 
 TOKEN_REJECTED = frozenset({401, 403})
@@ -49,4 +50,4 @@ def read_record(grant: Grant, knowledge: Knowledge, client_factory: ClientFactor
         prefetched = PrefetchResolver(patient_prefetch(knowledge), client_factory).resolve(request)
     except PreconditionFailed as exc:
         raise WorkupStop(_reason(exc)) from exc
-    return build_record(value for value in prefetched.values() if value is not None)
+    return prefetched_record(prefetched)
