@@ -10,7 +10,7 @@ from service.facts.fallback_paging import labs_pages_enough
 from service.facts.skip_log import skip_log
 from service.knowledge import Knowledge
 from service.order_hooks import ORDER_HOOKS, order_service_definitions
-from service.prefetch_keys import OPTIONAL_PREFETCH, prefetched_record
+from service.prefetch_keys import EXAM_KEY, OPTIONAL_PREFETCH, prefetched_record
 from service.screen import screen_patient
 
 # One id per hook: CDS clients key services by id, so ids shared across hooks collapse into one (docs/order-hooks.md).
@@ -37,7 +37,7 @@ def patient_prefetch(knowledge: Knowledge) -> dict[str, str]:
         "labs": f"Observation?patient={patient}&code={loinc}&_sort=-date&_count=200",
         # Signs charted on examination (fasciculations, weakness, atrophy, bulbar signs, reflexes) as Observations of
         # category exam (HL7 observation-category; any system, so local category codings match too): issue 15.
-        "examObservations": f"Observation?patient={patient}&category=exam&_sort=-date&_count=200",
+        EXAM_KEY: f"Observation?patient={patient}&category=exam&_sort=-date&_count=200",
         "conditions": f"Condition?patient={patient}&_count=200",
         "medicationRequests": f"MedicationRequest?patient={patient}&_include=MedicationRequest:medication&_count=200",
         "medicationStatements": (
