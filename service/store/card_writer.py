@@ -4,12 +4,12 @@ A hook call hands its cards to ``CardWriter.submit`` and answers at once; the wr
 queued up in one transaction (so under load one commit serves many calls) through the resilient store (its deadline,
 breaker and degraded counting are unchanged).
 
-**Loss window.** The cards still queued when a worker dies without running Python's exit path (SIGKILL, OOM kill,
-power loss) are lost: never more than ``max_pending`` cards (``CDS_CARD_QUEUE_MAX``, default 1,000: when the queue
-is full a call writes its own cards before answering), and while the database keeps up only those of the calls
-answered during the last ``LINGER_S`` plus one write (50 ms: the thread lets cards gather that long, then writes
-them in one transaction). A graceful stop (SIGTERM, the drain, the end of the CLI) loses nothing: ``close`` writes
-the queue out (gunicorn's ``worker_exit`` hook, and ``atexit``).
+**Loss window.** The cards still queued or being written when a worker dies without running Python's exit path
+(SIGKILL, OOM kill, power loss) are lost: never more than ``max_pending`` cards together (``CDS_CARD_QUEUE_MAX``,
+default 1,000: when a call's cards would go over, it writes them itself before answering), and while the database
+keeps up only those of the calls answered during the last ``LINGER_S`` plus one write (50 ms: the thread lets cards
+gather that long, then writes them in one transaction). A graceful stop (SIGTERM, the drain, the end of the CLI)
+loses nothing: ``close`` writes the queue out (gunicorn's ``worker_exit`` hook, and ``atexit``).
 
 Feedback for a card still queued is stored all the same (flagged unknown); this worker's queue is written before
 its feedback is stored, and writing a card marks earlier feedback on it known (``Store.record_cards``).
@@ -38,7 +38,7 @@ _LIVE: weakref.WeakSet[CardWriter] = weakref.WeakSet()
 
 
 class CardWriter:
-    """Queue issued cards (at most ``max_pending``) and store them in batches from a background thread."""
+    """Queue issued cards (at most ``max_pending``, queued and being written) and store them in batches."""
 
     def __init__(self, record: RecordCards, max_pending: int = DEFAULT_MAX_PENDING) -> None:
         self._record = record
@@ -58,11 +58,12 @@ class CardWriter:
             return len(self._pending) + self._writing
 
     def submit(self, cards: Sequence[IssuedCard]) -> None:
-        """Queue the cards; when the queue is full (or the writer closed) write them here, before returning."""
+        """Queue the cards; when that would go over ``max_pending`` (or the writer is closed) write them here."""
         if not cards:
             return
         with self._changed:
-            queued = not self._closed and len(self._pending) + len(cards) <= self._max_pending
+            # Cards the thread is writing count too: a worker killed mid-write loses them with the queue.
+            queued = not self._closed and len(self._pending) + self._writing + len(cards) <= self._max_pending
             if queued:
                 was_empty = not self._pending
                 self._pending.extend(cards)

@@ -84,6 +84,27 @@ def test_feedback_before_its_card_is_written_is_stored_and_becomes_known(store: 
         assert connection.scalar(feedback.select().with_only_columns(feedback.c.card_known)) is True
 
 
+def test_cards_being_written_count_against_the_bound() -> None:
+    """A batch in its transaction is lost with the queue on SIGKILL, so it counts toward ``max_pending`` too."""
+    release, writing, written = threading.Event(), threading.Event(), []
+
+    def record(cards: Sequence[IssuedCard]) -> int:
+        if threading.current_thread().name == "card-writer":
+            writing.set()
+            release.wait(5)
+        written.append(len(cards))
+        return len(cards)
+
+    writer = CardWriter(record, max_pending=4)
+    writer.submit([card(n) for n in range(4)])
+    assert writing.wait(5) and writer.pending == 4  # all four in the thread's transaction
+    writer.submit([card(4)])  # queued, a kill now would lose five: the call writes it itself
+    assert written == [1] and writer.pending == 4
+    release.set()
+    assert writer.flush(5) and sorted(written) == [1, 4]
+    writer.close()
+
+
 def test_sigkill_loses_at_most_the_queue_and_feedback_right_after_a_call_is_known(tmp_path: Path) -> None:
     database_url = f"sqlite:///{tmp_path / 'cds.sqlite3'}"
     settings = {"CDS_CARD_QUEUE_MAX": str(QUEUE_MAX)}
