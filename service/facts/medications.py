@@ -113,8 +113,8 @@ def short_name(concept: Concept, group: DrugGroup) -> str:
             return group.ingredients[code].capitalize()
     joined = " ".join(concept.texts).lower()
     for name in group.names:
-        if re.search(rf"\b{re.escape(name)}\b", joined):
-            return name.capitalize()
+        if re.search(rf"\b{re.escape(name.lower())}\b", joined):
+            return name.capitalize() if name.islower() else name  # a brand keeps its own spelling (ProAir HFA)
     return group.display
 
 
