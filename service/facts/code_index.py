@@ -95,7 +95,8 @@ def flatten_concepts(concepts: Iterable[Any]) -> Concept:
     return Concept(tuple(codings), tuple(texts))
 
 
-Phrases = tuple[tuple[re.Pattern[str], str], ...]  # (pattern of a group's phrases, its knowledge key)
+# (pattern of a group's phrases, its knowledge key, longer names removed from the text first: "Sudafed PE")
+Phrases = tuple[tuple[re.Pattern[str], str, re.Pattern[str] | None], ...]
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,7 @@ class FactIndex:
     condition_text: Phrases
     any_drug_name: re.Pattern[str] | None = None
     any_condition_text: re.Pattern[str] | None = None
+    local: frozenset[tuple[str, str]] = frozenset()  # (system, code) of local forms: known, no culprit
     # (joined text, patterns' id) -> its text matches: drug names and condition texts recur from call to call, and
     # the answer depends on nothing else (this index never changes); bounded, emptied when full.
     text_matches: dict[tuple[str, int], tuple[Match, ...]] = field(default_factory=dict, compare=False, repr=False)
@@ -129,14 +131,19 @@ class FactIndex:
         # so most texts (no known drug or condition named) cost one search instead of one per group.
         matches: tuple[Match, ...] = ()
         if joined and any_phrase is not None and any_phrase.search(joined):
-            matches = tuple(Match(key, Confidence.TEXT) for pattern, key in patterns if pattern.search(joined))
+            matches = tuple(
+                Match(key, Confidence.TEXT)
+                for pattern, key, unless in patterns
+                if pattern.search(unless.sub(" ", joined) if unless else joined)
+            )
         if len(self.text_matches) >= TEXT_MATCHES_KEPT:
             self.text_matches.clear()
         self.text_matches[cache_key] = matches
         return matches
 
     def match_drug(self, concept: Concept) -> tuple[Match, ...]:
-        """Drug groups a flattened medication concept belongs to (codes first; names only when no code matched)."""
+        """Drug groups a flattened medication concept belongs to (codes first; names only when no code matched, and
+        not when a code is of a local form, an eye drop or a cream, of a culprit ingredient)."""
         keys: set[str] = set()
         for system, code in concept.codings:
             if system == RXNORM_SYSTEM:
@@ -146,6 +153,8 @@ class FactIndex:
                 keys.update(key for prefix, key in self.atc_prefixes if code.startswith(prefix))
         if keys:
             return tuple(Match(key, Confidence.CODE) for key in sorted(keys))
+        if self.local and any(coding in self.local for coding in concept.codings):
+            return ()
         return self._by_text(concept.texts, self.drug_names, self.any_drug_name)
 
     def match_condition(self, code: Any) -> tuple[Match, ...]:
@@ -186,18 +195,22 @@ def fact_index(knowledge: Knowledge) -> FactIndex:
             _add(snomed, code, item.id)
         for code in item.icd10cm:
             _add(icd, _icd_key(code), item.id)
-    drug_names = ((_phrase_pattern(g.names), g.id) for g in knowledge.drug_groups)
-    condition_text = ((_phrase_pattern(s.text), s.id) for s in knowledge.condition_sets)
+    drug_names = ((_phrase_pattern(g.names), g.id, _phrase_pattern(g.name_exclusions)) for g in knowledge.drug_groups)
+    condition_text = ((_phrase_pattern(s.text), s.id, None) for s in knowledge.condition_sets)
     return FactIndex(
         loinc={code: a.id for a in knowledge.analytes.values() for code in a.loinc},
         rxnorm=rxnorm,
         atc=atc,
         atc_prefixes=tuple((p, g.id) for g in knowledge.drug_groups for p in g.atc_prefixes),
-        drug_names=tuple((p, key) for p, key in drug_names if p is not None),
+        drug_names=tuple((p, key, unless) for p, key, unless in drug_names if p is not None),
         snomed=snomed,
         icd=icd,
         icd_prefixes=tuple((_icd_key(p), s.id) for s in knowledge.condition_sets for p in s.icd10cm_prefixes),
-        condition_text=tuple((p, key) for p, key in condition_text if p is not None),
+        condition_text=tuple((p, key, unless) for p, key, unless in condition_text if p is not None),
         any_drug_name=_phrase_pattern(name for g in knowledge.drug_groups for name in g.names),
         any_condition_text=_phrase_pattern(text for s in knowledge.condition_sets for text in s.text),
+        local=frozenset(
+            {(RXNORM_SYSTEM, code) for code in knowledge.local_rxnorm}
+            | {(ATC_SYSTEM, code) for code in knowledge.local_atc}
+        ),
     )

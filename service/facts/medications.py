@@ -112,9 +112,10 @@ def short_name(concept: Concept, group: DrugGroup) -> str:
         if system == RXNORM_SYSTEM and code in group.ingredients:
             return group.ingredients[code].capitalize()
     joined = " ".join(concept.texts).lower()
-    for name in group.names:
-        if re.search(rf"\b{re.escape(name)}\b", joined):
-            return name.capitalize()
+    for name in group.names:  # hundreds with the brand names: a substring test first, the word match only then
+        lowered = name.lower()
+        if lowered in joined and re.search(rf"\b{re.escape(lowered)}\b", joined):
+            return name.capitalize() if name.islower() else name  # a brand keeps its own spelling (ProAir HFA)
     return group.display
 
 

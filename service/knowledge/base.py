@@ -46,6 +46,10 @@ class Knowledge:
     nicotinic_toxicity: NicotinicToxicity | None = None
     steady_state: tuple[SteadyState, ...] = ()
     onset_lead: OnsetLead | None = None
+    # Codes of local dose forms (eye drops, creams ...) of culprit ingredients: recognised, but no culprit
+    local_rxnorm: frozenset[str] = frozenset()
+    local_atc: frozenset[str] = frozenset()
+    product_sources: tuple[str, ...] = ()  # citations of the generated products (medications_products.yaml)
 
     def analyte(self, analyte_id: str) -> Analyte:
         """The analyte with this id."""

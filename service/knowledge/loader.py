@@ -29,9 +29,11 @@ from service.knowledge.models import (
     LabFamily,
     LabsFile,
     MedicationsFile,
+    ProductsFile,
     read_only,
 )
 from service.knowledge.order_rules import OrderKnowledge
+from service.knowledge.products import PRODUCTS_FILE, check_products, local_codes, with_products
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -51,7 +53,8 @@ NICOTINIC_SUFFIX = "nicotinic"  # exposure.<set>.nicotinic: the exposure with fa
 def _read(path: Path, model: type[M]) -> M:
     """One file, validated by its model; any problem is a KnowledgeError naming the file and the key."""
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        # libyaml's safe loader where PyYAML has it: the generated products file is large (same result as safe_load)
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except (OSError, yaml.YAMLError) as exc:
         raise KnowledgeError(f"{path.name}: cannot read: {exc}") from exc
     if not isinstance(document, dict):
@@ -194,6 +197,9 @@ def load_knowledge_from(directory: Path | str) -> Knowledge:
     _check_labs(labs, conditions, citations)
     analytes = read_only({a.id: a for a in labs.analytes})
     check_drugs_and_conditions(meds, conditions, citations, analytes)
+    products = _read(folder / PRODUCTS_FILE, ProductsFile)
+    check_products(products, meds.groups, citations)
+    local_rxnorm, local_atc = local_codes(products)
     check_refs("pregnancy rules", "citation", (*PREGNANCY_TSH_SOURCES, *PREGNANCY_CALCIUM_SOURCES), citations)
     expected = expected_rule_ids(analytes, meds.groups, conditions.sets, conditions.nicotinic_toxicity.exposure)
     _check_cards(cards, expected, citations, analytes)
@@ -207,7 +213,10 @@ def load_knowledge_from(directory: Path | str) -> Knowledge:
         unit_aliases=labs.unit_aliases,
         albumin_correction=labs.albumin_correction,
         families=labs.families,
-        drug_groups=meds.groups,
+        drug_groups=with_products(meds.groups, products),
+        local_rxnorm=local_rxnorm,
+        local_atc=local_atc,
+        product_sources=products.sources,
         condition_sets=conditions.sets,
         cards=cards,
         lab_loinc_codes=_loinc_codes(analytes),

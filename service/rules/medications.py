@@ -63,12 +63,14 @@ def use_line(use: MedicationUse, group: DrugGroup, now: dt.datetime, knowledge: 
 
 def contributor_note(facts: PatientFacts, knowledge: Knowledge, analyte_id: str) -> str | None:
     """Drugs on record that lower (or, for TSH, shift) this analyte, as one sentence (medications.yaml labs)."""
-    items = [
-        use_line(use, group, facts.now, knowledge)
-        for group in knowledge.contributor_groups(analyte_id)
-        for use in qualifying_uses(facts, group)[:1]
+    found = [
+        (group, use) for group in knowledge.contributor_groups(analyte_id) for use in qualifying_uses(facts, group)[:1]
     ]
-    return knowledge.cards.phrases["contributors"].format(items="; ".join(items)) if items else None
+    if not found:
+        return None
+    items = "; ".join(use_line(use, group, facts.now, knowledge) for group, use in found)
+    notes = [group.contributor_note for group, _ in found if group.contributor_note]
+    return " ".join([knowledge.cards.phrases["contributors"].format(items=items), *notes])
 
 
 def drug_lab_needs(facts: PatientFacts, knowledge: Knowledge) -> dict[str, list[str]]:

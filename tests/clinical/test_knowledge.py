@@ -110,5 +110,5 @@ def test_every_citation_is_used(knowledge: Knowledge) -> None:
     assert knowledge.observed_signs and knowledge.nicotinic_toxicity and knowledge.onset_lead
     used |= {*knowledge.observed_signs.citations, *knowledge.nicotinic_toxicity.citations}
     used |= {c for s in knowledge.steady_state for c in s.citations} | set(knowledge.onset_lead.citations)
-    used |= {*PREGNANCY_TSH_SOURCES, *PREGNANCY_CALCIUM_SOURCES}
+    used |= {*PREGNANCY_TSH_SOURCES, *PREGNANCY_CALCIUM_SOURCES} | set(knowledge.product_sources)
     assert set(knowledge.citations) == used

@@ -98,6 +98,19 @@ EXPECTED: dict[str, tuple[ScreenMode, list[tuple[str, str]]]] = {
     "mmn_fasciculation_weakness": (ScreenMode.FULL, [("red-flags", "warning")]),
     "mmn_no_fasciculation": (ScreenMode.GATED, []),
     "cidp_low_magnesium": (ScreenMode.GATED, [("lab.magnesium.low", "warning")]),
+    # drug products and platinum agents (fixtures/drug_product_scenarios.py)
+    "advair_fasciculation": (ScreenMode.FULL, [("drug.beta2-agonist", "warning")]),
+    "combivent_atc_only": (ScreenMode.FULL, [("drug.beta2-agonist", "warning")]),
+    "sudafed_brand_only": (ScreenMode.FULL, [("drug.stimulant", "warning")]),
+    "sudafed_pe_brand_only": (ScreenMode.FULL, []),
+    "namzaric_fasciculation": (ScreenMode.FULL, [("drug.cholinesterase-inhibitor", "warning")]),
+    "lithium_zestoretic_started": (ScreenMode.FULL, [("drug.lithium", "warning")]),
+    "eye_drop_cyclosporine_low_magnesium": (ScreenMode.FULL, [("lab.magnesium.low", "warning")]),
+    "oxaliplatin_recent_infusion": (ScreenMode.FULL, [("drug.oxaliplatin", "warning")]),
+    "oxaliplatin_weeks_ago": (ScreenMode.FULL, []),
+    "oxaliplatin_neuropathy_no_fasciculation": (ScreenMode.GATED, []),
+    "cisplatin_low_magnesium": (ScreenMode.FULL, [("lab.magnesium.low", "warning")]),
+    "cisplatin_normal_magnesium": (ScreenMode.FULL, []),
 }
 
 
