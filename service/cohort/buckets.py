@@ -78,9 +78,13 @@ def write_atomically(table: pa.Table, path: Path) -> None:
     os.replace(temporary, path)
 
 
-def screen_bucket(source: Path, target: Path, context: ScreenContext) -> BucketDone:
-    """Screen every patient of one staged bucket and write its results file."""
-    table = pq.read_table(source, columns=STAGE_COLUMNS)
+def screen_table(table: pa.Table, target: Path, context: ScreenContext) -> BucketDone:
+    """Screen every patient of one bucket's staged rows and write its results file."""
     outcomes = list(screen_groups(sorted_groups(table), context))
     write_atomically(outcomes_table(outcomes), target)
-    return BucketDone(source.name, len(outcomes), sum(1 for item in outcomes if item.row is not None))
+    return BucketDone(target.stem, len(outcomes), sum(1 for item in outcomes if item.row is not None))
+
+
+def screen_bucket(source: Path, target: Path, context: ScreenContext) -> BucketDone:
+    """Screen one staged bucket (a folder of Parquet files) into its results file."""
+    return screen_table(pq.read_table(source, columns=STAGE_COLUMNS), target, context)
