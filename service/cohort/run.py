@@ -28,7 +28,7 @@ from service.cohort.outputs import (
     write_worklist,
 )
 from service.cohort.progress import Progress
-from service.cohort.sources import Inputs, discover, observation_filter
+from service.cohort.sources import Inputs, discover, observation_filter, server_errors
 from service.cohort.summary import write_summary
 from service.config import load_settings
 from service.knowledge import load_knowledge
@@ -96,7 +96,8 @@ def _stage(engine: Engine, spec: RunSpec, inputs: Inputs, state: Path, progress:
 def _problems(inputs: Inputs, stage: Path) -> list[tuple[str, int | None, str]]:
     table = pq.read_table(stage / "problems.parquet")
     rows = zip(*(table.column(name).to_pylist() for name in ("file_id", "line_no", "problem")), strict=True)
-    return [(inputs.relative(file_id), line, problem) for file_id, line, problem in rows]
+    found = [(inputs.relative(file_id), line, problem) for file_id, line, problem in rows]
+    return [*found, *server_errors(inputs.folder)]
 
 
 def run_cohort(

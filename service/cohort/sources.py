@@ -93,9 +93,30 @@ def _manifest_bases(folder: Path) -> tuple[str, ...]:
 
 def discover(folder: Path) -> Inputs:
     """Every NDJSON and Bundle file under ``folder`` (recursively, sorted); the export's base from its manifest."""
-    paths = sorted(p for p in folder.rglob("*") if p.is_file() and _kind(p) is not None)
+    paths = sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file()
+        and _kind(p) is not None
+        and not any(part.startswith(("_", ".")) for part in p.relative_to(folder).parts)
+    )
     files = tuple(InputFile(i, path, kind) for i, path in enumerate(paths) if (kind := _kind(path)) is not None)
     return Inputs(folder, files, _manifest_bases(folder))
+
+
+def server_errors(folder: Path) -> list[tuple[str, int, str]]:
+    """The issues of the server's OperationOutcome error files (``_errors/*.ndjson``): (file, line, text)."""
+    found = []
+    for path in sorted((folder / "_errors").glob("*.ndjson")):
+        for number, line in enumerate(path.read_bytes().splitlines(), start=1):
+            try:
+                issues = orjson.loads(line).get("issue") or []
+            except (orjson.JSONDecodeError, AttributeError):
+                issues = [{"details": {"text": "unreadable error line"}}]
+            for issue in issues:
+                text = (issue.get("details") or {}).get("text") or issue.get("diagnostics") or issue.get("code")
+                found.append((str(path.relative_to(folder)), number, f"server reported: {text}"[:300]))
+    return found
 
 
 def patient_reference_pattern(target: str, bases: tuple[str, ...]) -> str:
