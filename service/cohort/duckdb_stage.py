@@ -33,12 +33,10 @@ MIN_BUNDLE_BYTES = 16 << 20
 MAX_BUNDLE_BYTES = 512 << 20  # a Bundle file is one JSON document: DuckDB holds it whole while reading it
 _TABLES = (
     """CREATE TABLE resources (file_id INTEGER, ndjson BOOLEAN, line_no BIGINT, full_url VARCHAR, json VARCHAR,
-        rtype VARCHAR, rid VARCHAR, ref VARCHAR, medref VARCHAR, loinc VARCHAR[], categories VARCHAR[])""",
+        ok BOOLEAN, rtype VARCHAR, rid VARCHAR, ref VARCHAR, medref VARCHAR, loinc VARCHAR[], categories VARCHAR[])""",
     "CREATE TABLE problems (file_id INTEGER, line_no BIGINT, problem VARCHAR)",
 )
-_FIELDS = (
-    """json_extract_string(j, ['$.resourceType', '$.id', '$.subject.reference', '$.medicationReference.reference'])"""
-)
+_FIELDS = "json_extract_string(v, ['$.resourceType', '$.id', '$.subject.reference', '$.medicationReference.reference'])"
 
 
 def _literal(text: str) -> str:
@@ -46,13 +44,21 @@ def _literal(text: str) -> str:
 
 
 def _extract(source: str, keep_types: str) -> str:
-    """Columns of ``resources`` from a relation with (line_no, full_url, j): fields parsed once per resource."""
+    """Columns of ``resources`` from a relation with (line_no, full_url, j): fields parsed once per resource.
+
+    Every JSON function reads ``v``, which is NULL unless the line is a JSON object, so a broken line is counted
+    (``ok`` false) instead of failing the file.
+    """
+    fields = f"""SELECT line_no, full_url, j, ok, v, {_FIELDS} AS f FROM (SELECT *, CASE WHEN ok THEN j END AS v
+        FROM (SELECT *, CASE WHEN json_valid(j) THEN json_type(j) = 'OBJECT' ELSE false END AS ok FROM ({source})
+        WHERE trim(j) <> ''))"""
+    observation = "CASE WHEN f[1] = 'Observation' THEN v END"
     return f"""
-    SELECT line_no, full_url, j, CASE WHEN ok THEN {_FIELDS} END AS f,
-        CASE WHEN ok AND f[1] = 'Observation' THEN [c.code FOR c IN coalesce(json_transform(j -> '$.code.coding',
-            '[{{"system":"VARCHAR","code":"VARCHAR"}}]'), []) IF c.system = 'http://loinc.org'] END AS loinc,
-        CASE WHEN ok AND f[1] = 'Observation' THEN json_extract_string(j, '$.category[*].coding[*].code') END AS cats
-    FROM (SELECT *, json_valid(j) AND json_type(j) = 'OBJECT' AS ok FROM ({source}) WHERE trim(j) <> '')
+    SELECT line_no, full_url, j, ok, f,
+        [c.code FOR c IN coalesce(json_transform({observation} -> '$.code.coding',
+            '[{{"system":"VARCHAR","code":"VARCHAR"}}]'), []) IF c.system = 'http://loinc.org'] AS loinc,
+        json_extract_string({observation}, '$.category[*].coding[*].code') AS cats
+    FROM ({fields})
     WHERE NOT ok OR f[1] IS NULL OR f[1] IN ({keep_types})"""
 
 
@@ -99,8 +105,8 @@ class DuckStage:
         keep = ", ".join(_literal(t) for t in SCREEN_TYPES)
         select = _extract(source, keep)
         ndjson = "true" if item.kind == FileKind.NDJSON else "false"
-        sql = f"""INSERT INTO resources SELECT {item.file_id}, {ndjson}, line_no, full_url, j, f[1], f[2], f[3], f[4],
-            loinc, cats FROM ({select})"""
+        sql = f"""INSERT INTO resources SELECT {item.file_id}, {ndjson}, line_no, full_url, j, ok, f[1], f[2], f[3],
+            f[4], loinc, cats FROM ({select})"""
         try:
             self.con.execute("BEGIN")
             self.con.execute(sql)
@@ -150,8 +156,11 @@ class DuckStage:
 
 
 def _reason(exc: duckdb.Error) -> str:
-    """The first line of DuckDB's message (never a resource: DuckDB names files and positions, not values)."""
-    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+    """DuckDB's message up to any quoted input (it may quote a line of the file: never copied into an output)."""
+    text = (str(exc).splitlines() or [type(exc).__name__])[0]
+    for cut in (" Input:", '"', "'"):
+        text = text.split(cut, 1)[0]
+    return text.strip()[:200]
 
 
 def _resolved_sql(stage: DuckStage) -> str:
@@ -176,8 +185,8 @@ def _resolved_sql(stage: DuckStage) -> str:
 
 _PROBLEMS = """
 INSERT INTO problems
-SELECT file_id, line_no, CASE WHEN json_valid(json) AND json_type(json) = 'OBJECT' THEN 'no resourceType'
-    ELSE 'not a JSON object' END FROM resources WHERE rtype IS NULL
+SELECT file_id, line_no, CASE WHEN ok THEN 'no resourceType' ELSE 'not a JSON object' END
+    FROM resources WHERE rtype IS NULL
 UNION ALL SELECT file_id, line_no, 'Patient without a valid id' FROM resolved
     WHERE rtype = 'Patient' AND patient IS NULL
 UNION ALL SELECT file_id, line_no, CASE WHEN ref IS NULL THEN rtype || ' without a subject reference'
