@@ -11,6 +11,9 @@ from typing import Any
 from service.cli_inputs import parse_now
 from service.cohort.errors import CohortError
 
+EXIT_FAILED = 2  # the run could not start or go on
+EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
+
 
 def _engine(args: argparse.Namespace) -> Any:
     try:
@@ -30,6 +33,10 @@ def run(args: argparse.Namespace) -> int:
     """Screen every patient of an export folder (or of a live $export) and write the worklist."""
     try:
         engine = _engine(args)
+    except CohortError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return EXIT_FAILED
+    try:
         from service.cohort.run import run_cohort
 
         folder, source = Path(args.input), args.input
@@ -47,7 +54,12 @@ def run(args: argparse.Namespace) -> int:
         )
     except CohortError as exc:
         sys.stderr.write(f"error: {exc}\n")
-        return 2
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        sys.stderr.write("cohort: interrupted (a live export was cancelled on the server; --resume goes on)\n")
+        return EXIT_INTERRUPTED
+    finally:
+        engine.close()
     return outcome.exit_status
 
 

@@ -18,14 +18,17 @@ import duckdb
 
 from service.cohort.sources import (
     FHIR_ID,
+    NOT_A_BUNDLE,
     PATIENT_TYPE,
     SCREEN_TYPES,
     SUBJECT_TYPES,
+    UNREADABLE_FILE,
     FileKind,
     InputFile,
     Inputs,
     ObservationFilter,
     patient_reference_pattern,
+    unreadable,
 )
 
 MAX_LINE_BYTES = 64 << 20  # a longer NDJSON line is counted as unreadable (by line number), not read
@@ -111,12 +114,14 @@ class DuckStage:
             self.con.execute("BEGIN")
             self.con.execute(sql)
             if item.kind == FileKind.BUNDLE and not self._bundle_read(item):
-                raise duckdb.InvalidInputException("not a FHIR Bundle")
+                self.con.execute("ROLLBACK")
+                self.problem(item.file_id, None, NOT_A_BUNDLE)
+                return
             self._rejected_lines(item)
             self.con.execute("COMMIT")
         except duckdb.Error as exc:
-            self.con.execute("ROLLBACK")
-            self.problem(item.file_id, None, f"file not readable: {_reason(exc)}")
+            self.con.execute("ROLLBACK")  # the engines' shared words when the file itself is broken, else DuckDB's
+            self.problem(item.file_id, None, unreadable(item) or f"{UNREADABLE_FILE}: {_reason(exc)}")
 
     def _bundle_read(self, item: InputFile) -> bool:
         sql = f"SELECT count(*) FROM resources WHERE file_id = {item.file_id}"

@@ -38,6 +38,9 @@ class EmbeddedEngine:
         self.workers = max(1, workers)
         self.memory_limit = memory_limit
 
+    def close(self) -> None:
+        """Nothing outlives a run: the pool and DuckDB are closed as each step ends."""
+
     def stage(self, spec: RunSpec, inputs: Inputs, folder: Path, progress: Progress) -> StageCounts:
         """Read every file with DuckDB and write the patient buckets into ``folder``."""
         with staging_database(folder.with_name(folder.name + ".duckdb"), self.workers, self.memory_limit) as con:

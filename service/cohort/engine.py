@@ -37,6 +37,10 @@ class Engine(Protocol):
         """Screen each staged bucket of ``todo`` into ``results/<bucket name>.parquet``."""
         ...
 
+    def close(self) -> None:
+        """Release what the engine holds (Spark's session)."""
+        ...
+
 
 def screen_context(now: dt.datetime, link_url: str | None) -> ScreenContext:
     """The knowledge (loaded and validated, as the app loads it) with the run's instant and link."""

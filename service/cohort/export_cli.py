@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,8 @@ def export_to_folder(args: argparse.Namespace, out: Path) -> Path:
     folder = out / "export"
     if args.resume and (folder / MANIFEST_NAME).is_file():
         return folder
+    if not args.resume:
+        shutil.rmtree(folder, ignore_errors=True)  # a new run exports afresh (--resume keeps finished downloads)
     settings = load_settings()
     allow_list = ServerAllowList.parse(settings.effective_fhir_allowlist)
     limits = ExportLimits(

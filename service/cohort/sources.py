@@ -7,6 +7,7 @@ engines build their queries from these declarations, so they keep and group exac
 from __future__ import annotations
 
 import re
+import zlib
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -28,6 +29,8 @@ NDJSON_SUFFIXES = (".ndjson", ".ndjson.gz", ".jsonl", ".jsonl.gz")
 BUNDLE_SUFFIXES = (".json", ".json.gz")
 MANIFEST_NAME = "manifest.json"
 FHIR_ID = r"[A-Za-z0-9\-\.]{1,64}"
+UNREADABLE_FILE = "file not readable"
+NOT_A_BUNDLE = f"{UNREADABLE_FILE}: not a FHIR Bundle"
 
 
 class FileKind(StrEnum):
@@ -70,6 +73,31 @@ def _kind(path: Path) -> FileKind | None:
         return FileKind.NDJSON
     if name.endswith(BUNDLE_SUFFIXES) and name != MANIFEST_NAME:
         return FileKind.BUNDLE
+    return None
+
+
+def unreadable(item: InputFile) -> str | None:
+    """Why a file cannot be read at all (it cannot be opened, or its gzip stream is broken), else None.
+
+    Engines that read lazily (Spark) check every file with this first, so one broken file is counted, not fatal.
+    """
+    try:
+        with item.path.open("rb") as handle:
+            if not item.gzip:
+                handle.read(1)
+                return None
+            inflater = zlib.decompressobj(wbits=47)  # gzip header, any window size
+            while chunk := handle.read(1 << 20):
+                inflater.decompress(chunk, 0)
+                while inflater.unused_data and inflater.eof:  # a concatenated gzip member follows
+                    rest, inflater = inflater.unused_data, zlib.decompressobj(wbits=47)
+                    inflater.decompress(rest, 0)
+            if not inflater.eof:
+                return f"{UNREADABLE_FILE}: the gzip stream is truncated"
+    except OSError as exc:
+        return f"{UNREADABLE_FILE}: {exc.strerror or type(exc).__name__}"
+    except zlib.error:
+        return f"{UNREADABLE_FILE}: not a valid gzip stream"
     return None
 
 

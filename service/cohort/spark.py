@@ -22,11 +22,14 @@ from service.cohort.progress import Progress
 from service.cohort.sources import (
     FHIR_ID,
     LOINC_SYSTEM,
+    NOT_A_BUNDLE,
     SCREEN_TYPES,
     SUBJECT_TYPES,
     FileKind,
+    InputFile,
     Inputs,
     patient_reference_pattern,
+    unreadable,
 )
 
 _RESOURCE = (
@@ -62,25 +65,31 @@ class SparkEngine:
         )
         self.spark.sparkContext.setLogLevel("ERROR")
 
-    def _lines(self, inputs: Inputs) -> Any:
+    def close(self) -> None:
+        """Stop the Spark session (and its JVM gateway) once the run is over."""
+        self.spark.stop()
+
+    def _lines(self, inputs: Inputs, files: list[InputFile], problems: list[tuple[int, int | None, str]]) -> Any:
         """(file_id, line_no, full_url, j) for every NDJSON line and every Bundle entry, numbered from 1."""
         from pyspark.sql import functions as F
 
         frames = []
         schema = "file_id int, ndjson boolean, line_no long, full_url string, j string"
-        for item in inputs.files:
+        for item in files:
             if item.kind == FileKind.NDJSON:  # numbered per file: zipWithIndex follows the file's order
                 rdd = self.spark.sparkContext.textFile(str(item.path)).zipWithIndex()
                 rows = rdd.map(_numbered(item.file_id))
                 frames.append(self.spark.createDataFrame(rows, schema))
-        bundles = [item for item in inputs.files if item.kind == FileKind.BUNDLE]
+        bundles = [item for item in files if item.kind == FileKind.BUNDLE]
         if bundles:  # one read of every Bundle file, each file one row
             ids = self.spark.createDataFrame(
                 [(i.path.resolve().as_uri(), i.file_id) for i in bundles], "uri string, fid int"
             )
             docs = self.spark.read.text([str(i.path) for i in bundles], wholetext=True)
             docs = docs.select(F.input_file_name().alias("uri"), F.from_json("value", _BUNDLE).alias("b"))
-            entries = docs.where("b.resourceType = 'Bundle'").join(F.broadcast(ids), "uri")
+            entries = docs.where("b.resourceType = 'Bundle'").join(F.broadcast(ids), "uri").cache()
+            read = {row[0] for row in entries.select("fid").distinct().collect()}
+            problems += [(i.file_id, None, NOT_A_BUNDLE) for i in bundles if i.file_id not in read]
             entries = entries.select("fid", F.posexplode("b.entry").alias("pos", "e"))
             frames.append(
                 entries.selectExpr(
@@ -101,9 +110,11 @@ class SparkEngine:
     def stage(self, spec: RunSpec, inputs: Inputs, folder: Path, progress: Progress) -> StageCounts:
         """Read, filter, resolve and bucket with Spark SQL; the same files as the DuckDB stage writes."""
         folder.mkdir(parents=True)
-        if not inputs.files:
-            return _empty_stage(self.spark, folder)
-        self._lines(inputs).createOrReplaceTempView("lines")
+        problems: list[tuple[int, int | None, str]] = [
+            (item.file_id, None, reason) for item in inputs.files if (reason := unreadable(item))
+        ]
+        files = [item for item in inputs.files if item.file_id not in {p[0] for p in problems}]
+        self._lines(inputs, files, problems).createOrReplaceTempView("lines")
         keep = _quoted(SCREEN_TYPES)
         self.spark.sql(
             f"""SELECT file_id, ndjson, line_no, full_url, j AS json, r.resourceType AS rtype, r.id AS rid,
@@ -123,7 +134,8 @@ class SparkEngine:
         buckets = bucket_count(patients)
         staged = self.spark.sql(_staged(buckets, patient_reference_pattern("Medication", inputs.bases)))
         staged.write.partitionBy("bucket").parquet(str(folder / "buckets"))
-        self.spark.sql(_PROBLEMS).coalesce(1).write.parquet(str(folder / "problems.parquet"))
+        driver = self.spark.createDataFrame(problems, "file_id int, line_no long, problem string")
+        self.spark.sql(_PROBLEMS).unionByName(driver).coalesce(1).write.parquet(str(folder / "problems.parquet"))
         kept = {row[0]: int(row[1]) for row in self.spark.sql(_KEPT).collect()}
         return StageCounts(int(patients), buckets, kept)
 

@@ -107,3 +107,14 @@ def test_resume_refuses_another_instant(export: Path, screened: Path, tmp_path: 
 def test_no_half_written_outputs(screened: Path) -> None:
     assert not [p for p in screened.rglob("*") if p.name.endswith(".tmp")]
     assert json.loads((screened / STATE / "run.json").read_text())["now"].startswith("2026-11-20")
+
+
+def test_spark_gives_the_same_files(export: Path, screened: Path, tmp_path: Path) -> None:
+    """Spark on the same export: the same worklist, responses, and problems (its reader decodes bad UTF-8)."""
+    assert run_cli("--input", str(export), "--out", str(tmp_path), "--now", NOW, "--engine", "spark") == 3
+    for name in ("worklist.csv", "worklist.parquet", "responses.jsonl"):
+        assert (tmp_path / name).read_bytes() == (screened / name).read_bytes(), name
+    embedded = (screened / "errors.csv").read_text().splitlines()
+    spark = (tmp_path / "errors.csv").read_text().splitlines()
+    utf8 = "Observation.900.ndjson.gz,7,line is not UTF-8 text"
+    assert spark == [line.replace(utf8, "Observation.900.ndjson.gz,7,not a JSON object") for line in embedded]
