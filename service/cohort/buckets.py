@@ -47,7 +47,7 @@ def sorted_groups(table: pa.Table) -> Iterator[tuple[str, Sequence[Entry]]]:
     ordered = table.sort_by([("patient", "ascending"), ("file_id", "ascending"), ("line_no", "ascending")])
     rows = zip(
         ordered.column("patient").to_pylist(),
-        ordered.column("json").to_pylist(),
+        ordered.column("json").cast(pa.binary()).to_pylist(),  # bytes: orjson parses them without re-encoding
         ordered.column("full_url").to_pylist(),
         strict=True,
     )

@@ -36,7 +36,7 @@ MIN_BUNDLE_BYTES = 16 << 20
 MAX_BUNDLE_BYTES = 512 << 20  # a Bundle file is one JSON document: DuckDB holds it whole while reading it
 _TABLES = (
     """CREATE TABLE resources (file_id INTEGER, ndjson BOOLEAN, line_no BIGINT, full_url VARCHAR, json VARCHAR,
-        ok BOOLEAN, rtype VARCHAR, rid VARCHAR, ref VARCHAR, medref VARCHAR, loinc VARCHAR[], categories VARCHAR[])""",
+        ok BOOLEAN, rtype VARCHAR, rid VARCHAR, ref VARCHAR, medref VARCHAR)""",
     "CREATE TABLE problems (file_id INTEGER, line_no BIGINT, problem VARCHAR)",
 )
 _FIELDS = "json_extract_string(v, ['$.resourceType', '$.id', '$.subject.reference', '$.medicationReference.reference'])"
@@ -46,11 +46,20 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _extract(source: str, keep_types: str) -> str:
+def _wanted(observations: ObservationFilter) -> str:
+    """The resources the screen reads: its types, Observations only with a labs LOINC code or the exam category."""
+    keep = ", ".join(_literal(t) for t in SCREEN_TYPES)
+    codes = "[" + ", ".join(_literal(c) for c in observations.loinc_codes) + "]::VARCHAR[]"
+    category = _literal(observations.category)
+    return f"""f[1] IN ({keep}) AND (f[1] <> 'Observation' OR list_has_any(loinc, {codes})
+        OR list_contains(cats, {category}))"""
+
+
+def _extract(source: str, wanted: str) -> str:
     """Columns of ``resources`` from a relation with (line_no, full_url, j): fields parsed once per resource.
 
     Every JSON function reads ``v``, which is NULL unless the line is a JSON object, so a broken line is counted
-    (``ok`` false) instead of failing the file.
+    (``ok`` false) instead of failing the file. Only broken lines and resources the screen reads are kept.
     """
     fields = f"""SELECT line_no, full_url, j, ok, v, {_FIELDS} AS f FROM (SELECT *, CASE WHEN ok THEN j END AS v
         FROM (SELECT *, CASE WHEN json_valid(j) THEN json_type(j) = 'OBJECT' ELSE false END AS ok FROM ({source})
@@ -62,7 +71,7 @@ def _extract(source: str, keep_types: str) -> str:
             '[{{"system":"VARCHAR","code":"VARCHAR"}}]'), []) IF c.system = 'http://loinc.org'] AS loinc,
         json_extract_string({observation}, '$.category[*].coding[*].code') AS cats
     FROM ({fields})
-    WHERE NOT ok OR f[1] IS NULL OR f[1] IN ({keep_types})"""
+    WHERE NOT ok OR f[1] IS NULL OR ({wanted})"""
 
 
 def _ndjson_source(path: Path) -> str:
@@ -105,11 +114,10 @@ class DuckStage:
     def load(self, item: InputFile) -> None:
         """Insert one file's resources; a file that cannot be read is counted and passed over (nothing inserted)."""
         source = _ndjson_source(item.path) if item.kind == FileKind.NDJSON else _bundle_source(item.path)
-        keep = ", ".join(_literal(t) for t in SCREEN_TYPES)
-        select = _extract(source, keep)
+        select = _extract(source, _wanted(self.observations))
         ndjson = "true" if item.kind == FileKind.NDJSON else "false"
         sql = f"""INSERT INTO resources SELECT {item.file_id}, {ndjson}, line_no, full_url, j, ok, f[1], f[2], f[3],
-            f[4], loinc, cats FROM ({select})"""
+            f[4] FROM ({select})"""
         try:
             self.con.execute("BEGIN")
             self.con.execute(sql)
@@ -169,11 +177,9 @@ def _reason(exc: duckdb.Error) -> str:
 
 
 def _resolved_sql(stage: DuckStage) -> str:
-    """Every loaded resource with the patient it belongs to (NULL when it cannot be told) and why not."""
+    """Every loaded resource with the patient it belongs to (NULL when it cannot be told)."""
     pattern = _literal(patient_reference_pattern("Patient", stage.inputs.bases))
     subject = ", ".join(_literal(t) for t in SUBJECT_TYPES)
-    codes = "[" + ", ".join(_literal(c) for c in stage.observations.loinc_codes) + "]::VARCHAR[]"
-    category = _literal(stage.observations.category)
     return f"""
     CREATE TABLE resolved AS
     WITH bundle_patients AS (SELECT DISTINCT file_id, full_url, rid FROM resources
@@ -181,9 +187,7 @@ def _resolved_sql(stage: DuckStage) -> str:
     SELECT r.file_id, r.ndjson, r.line_no, r.full_url, r.json, r.rtype, r.rid, r.ref, r.medref,
         CASE WHEN r.rtype = '{PATIENT_TYPE}' THEN CASE WHEN regexp_full_match(r.rid, '{FHIR_ID}') THEN r.rid END
              WHEN r.rtype IN ({subject}) THEN coalesce(b.rid, nullif(regexp_extract(r.ref, {pattern}, 1), '')) END
-            AS patient,
-        r.rtype <> 'Observation' OR list_has_any(r.loinc, {codes}) OR list_contains(r.categories, {category})
-            AS wanted
+            AS patient
     FROM resources r LEFT JOIN bundle_patients b ON b.file_id = r.file_id AND b.full_url = r.ref
     WHERE r.rtype IS NOT NULL"""
 
@@ -198,7 +202,7 @@ UNION ALL SELECT file_id, line_no, CASE WHEN ref IS NULL THEN rtype || ' without
     ELSE rtype || ' whose subject is not a Patient of this export' END
     FROM resolved WHERE rtype <> 'Patient' AND rtype <> 'Medication' AND patient IS NULL
 UNION ALL SELECT file_id, line_no, rtype || ' of a patient whose Patient resource is not in the export'
-    FROM resolved WHERE rtype <> 'Patient' AND wanted AND patient IS NOT NULL
+    FROM resolved WHERE rtype <> 'Patient' AND rtype <> 'Medication' AND patient IS NOT NULL
     AND patient NOT IN (SELECT patient FROM known)"""
 
 
@@ -207,10 +211,10 @@ def _staged_sql(buckets: int, medication_pattern: str) -> str:
     return f"""
     CREATE TABLE staged AS
     WITH own AS (SELECT patient, file_id, line_no, full_url, json FROM resolved
-            WHERE wanted AND rtype <> 'Medication' AND patient IN (SELECT patient FROM known)),
+            WHERE rtype <> 'Medication' AND patient IN (SELECT patient FROM known)),
         meds AS (SELECT file_id, ndjson, line_no, full_url, json, rid FROM resolved WHERE rtype = 'Medication'),
         refs AS (SELECT DISTINCT patient, file_id, ndjson, medref FROM resolved
-            WHERE wanted AND medref IS NOT NULL AND patient IN (SELECT patient FROM known)),
+            WHERE medref IS NOT NULL AND patient IN (SELECT patient FROM known)),
         by_id AS (SELECT r.patient, m.file_id, m.line_no, m.full_url, m.json FROM refs r JOIN meds m
             ON m.rid = nullif(regexp_extract(r.medref, {_literal(medication_pattern)}, 1), '')
             AND (m.file_id = r.file_id OR (m.ndjson AND r.ndjson))),
@@ -249,7 +253,7 @@ def finish(stage: DuckStage, folder: Path) -> StageCounts:
     folder.mkdir(parents=True)
     con.execute(f"COPY staged TO {_literal(str(folder / 'buckets'))} (FORMAT parquet, PARTITION_BY (bucket))")
     con.execute(f"COPY problems TO {_literal(str(folder / 'problems.parquet'))} (FORMAT parquet)")
-    kept = dict(con.execute("SELECT rtype, count(*) FROM resolved WHERE wanted GROUP BY rtype").fetchall())
+    kept = dict(con.execute("SELECT rtype, count(*) FROM resolved GROUP BY rtype").fetchall())
     return StageCounts(patients, buckets, {str(k): int(v) for k, v in kept.items()})
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,8 +44,14 @@ class Engine(Protocol):
 
 
 def screen_context(now: dt.datetime, link_url: str | None) -> ScreenContext:
-    """The knowledge (loaded and validated, as the app loads it) with the run's instant and link."""
-    return ScreenContext(load_knowledge(), now, link_url)
+    """The knowledge (loaded and validated, as the app loads it) with the run's instant and link.
+
+    Start-up objects are then frozen out of the cyclic GC, as ``serve``'s workers do (service/server.py): full
+    collections walk only the patients' own objects.
+    """
+    context = ScreenContext(load_knowledge(), now, link_url)
+    gc.freeze()
+    return context
 
 
 def quiet_worker_logs() -> None:

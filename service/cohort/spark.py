@@ -115,15 +115,17 @@ class SparkEngine:
         ]
         files = [item for item in inputs.files if item.file_id not in {p[0] for p in problems}]
         self._lines(inputs, files, problems).createOrReplaceTempView("lines")
-        keep = _quoted(SCREEN_TYPES)
+        keep, codes = _quoted(SCREEN_TYPES), _quoted(spec.observations.loinc_codes)
         self.spark.sql(
             f"""SELECT file_id, ndjson, line_no, full_url, j AS json, r.resourceType AS rtype, r.id AS rid,
-                r.subject.reference AS ref, r.medicationReference.reference AS medref,
-                transform(filter(r.code.coding, c -> c.system = '{LOINC_SYSTEM}'), c -> c.code) AS loinc,
-                flatten(transform(r.category, c -> c.coding.code)) AS categories, ok
-            FROM (SELECT *, from_json(j, '{_RESOURCE}') AS r,
-                  get_json_object(j, '$') IS NOT NULL AND ltrim(j) LIKE '{{%' AS ok FROM lines)
-            WHERE NOT ok OR r.resourceType IS NULL OR r.resourceType IN ({keep})"""
+                r.subject.reference AS ref, r.medicationReference.reference AS medref, ok
+            FROM (SELECT *, transform(filter(r.code.coding, c -> c.system = '{LOINC_SYSTEM}'), c -> c.code) AS loinc,
+                  flatten(transform(r.category, c -> c.coding.code)) AS categories
+                FROM (SELECT *, from_json(j, '{_RESOURCE}') AS r,
+                      get_json_object(j, '$') IS NOT NULL AND ltrim(j) LIKE '{{%' AS ok FROM lines))
+            WHERE NOT ok OR r.resourceType IS NULL OR (r.resourceType IN ({keep}) AND (r.resourceType <> 'Observation'
+                OR arrays_overlap(coalesce(loinc, array()), array({codes}))
+                OR array_contains(coalesce(categories, array()), '{spec.observations.category}')))"""
         ).createOrReplaceTempView("parsed")
         self.spark.sql("SELECT * FROM parsed WHERE ok AND rtype IS NOT NULL").createOrReplaceTempView("resources")
         self.spark.sql(_resolved(spec, inputs)).cache().createOrReplaceTempView("resolved")
@@ -158,20 +160,17 @@ def _numbered(file_id: int) -> Callable[[tuple[str, int]], tuple[int, bool, int,
 
 def _resolved(spec: RunSpec, inputs: Inputs) -> str:
     pattern = patient_reference_pattern("Patient", inputs.bases).replace("\\", "\\\\")
-    codes = _quoted(spec.observations.loinc_codes)
     return f"""
     WITH bundle_patients AS (SELECT DISTINCT file_id, full_url, rid AS bundle_rid FROM resources
         WHERE rtype = 'Patient' AND full_url IS NOT NULL AND rid RLIKE '^{FHIR_ID}$')
     SELECT r.file_id, r.ndjson, r.line_no, r.full_url, r.json, r.rtype, r.rid, r.ref, r.medref,
         CASE WHEN r.rtype = 'Patient' THEN CASE WHEN r.rid RLIKE '^{FHIR_ID}$' THEN r.rid END
              WHEN r.rtype IN ({_quoted(SUBJECT_TYPES)}) THEN coalesce(b.bundle_rid,
-                 nullif(regexp_extract(r.ref, '{pattern}', 1), '')) END AS patient,
-        r.rtype <> 'Observation' OR arrays_overlap(coalesce(r.loinc, array()), array({codes}))
-            OR array_contains(coalesce(r.categories, array()), '{spec.observations.category}') AS wanted
+                 nullif(regexp_extract(r.ref, '{pattern}', 1), '')) END AS patient
     FROM resources r LEFT JOIN bundle_patients b ON b.file_id = r.file_id AND b.full_url = r.ref"""
 
 
-_KEPT = "SELECT rtype, count(*) FROM resolved WHERE wanted GROUP BY rtype"
+_KEPT = "SELECT rtype, count(*) FROM resolved GROUP BY rtype"
 _PROBLEMS = """
 SELECT file_id, line_no, CASE WHEN get_json_object(json, '$') IS NOT NULL AND ltrim(json) LIKE '{%'
     THEN 'no resourceType' ELSE 'not a JSON object' END AS problem FROM parsed WHERE NOT ok OR rtype IS NULL
@@ -181,7 +180,7 @@ UNION ALL SELECT file_id, line_no, CASE WHEN ref IS NULL THEN concat(rtype, ' wi
     ELSE concat(rtype, ' whose subject is not a Patient of this export') END
     FROM resolved WHERE rtype <> 'Patient' AND rtype <> 'Medication' AND patient IS NULL
 UNION ALL SELECT file_id, line_no, concat(rtype, ' of a patient whose Patient resource is not in the export')
-    FROM resolved WHERE rtype <> 'Patient' AND wanted AND patient IS NOT NULL
+    FROM resolved WHERE rtype <> 'Patient' AND rtype <> 'Medication' AND patient IS NOT NULL
     AND patient NOT IN (SELECT patient FROM known)"""
 
 
@@ -189,10 +188,10 @@ def _staged(buckets: int, medication_pattern: str) -> str:
     pattern = medication_pattern.replace("\\", "\\\\")
     return f"""
     WITH own AS (SELECT patient, file_id, line_no, full_url, json FROM resolved
-            WHERE wanted AND rtype <> 'Medication' AND patient IN (SELECT patient FROM known)),
+            WHERE rtype <> 'Medication' AND patient IN (SELECT patient FROM known)),
         meds AS (SELECT file_id, ndjson, line_no, full_url, json, rid FROM resolved WHERE rtype = 'Medication'),
         refs AS (SELECT DISTINCT patient, file_id, ndjson, medref FROM resolved
-            WHERE wanted AND medref IS NOT NULL AND patient IN (SELECT patient FROM known)),
+            WHERE medref IS NOT NULL AND patient IN (SELECT patient FROM known)),
         by_id AS (SELECT r.patient, m.file_id, m.line_no, m.full_url, m.json FROM refs r JOIN meds m
             ON m.rid = nullif(regexp_extract(r.medref, '{pattern}', 1), '')
             AND (m.file_id = r.file_id OR (m.ndjson AND r.ndjson))),
