@@ -24,7 +24,8 @@ def export(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_export(folder, PATIENTS, lines_per_file=200)
     broken = folder / "Observation.900.ndjson.gz"
     lines = [
-        b'{"resourceType":"Observation","id":"orphan","status":"final"}',  # no subject
+        # a magnesium result without a subject (a vital sign without one is not read, so not counted)
+        b'{"resourceType":"Observation","id":"orphan","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"19123-9"}]}}',
         b"",  # blank lines are passed over
         b'{"resourceType":"Observation", "id": truncated',
         b'{"resourceType":"Condition","id":"c-x","subject":{"reference":"Group/7"}}',  # not a Patient
