@@ -12,6 +12,7 @@ import orjson
 
 from cds_hooks import CdsHooksError, HookRequest, PrefetchResolver, ServiceRegistry, as_response, load_hook_request
 from service.cli_inputs import parse_now, read_bundle_file
+from service.cohort.cli import add_cohort_parser
 from service.config import fhir_client_settings, load_settings
 from service.hooks import SERVICE_IDS, service_definitions
 from service.knowledge import load_knowledge
@@ -118,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--since", type=parse_since, help="only cards issued from this ISO date or datetime on")
     report.set_defaults(func=run_report)
     add_workup_parser(commands)
+    add_cohort_parser(commands)
     return parser
 
 

