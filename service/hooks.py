@@ -10,7 +10,7 @@ from service.facts.fallback_paging import labs_pages_enough
 from service.facts.skip_log import skip_log
 from service.knowledge import Knowledge
 from service.order_hooks import ORDER_HOOKS, order_service_definitions
-from service.prefetch_keys import EXAM_KEY, OPTIONAL_PREFETCH, prefetched_record
+from service.prefetch_keys import EXAM_KEY, OPTIONAL_PREFETCH, patient_in_context, prefetched_record
 from service.screen import screen_patient
 
 # One id per hook: CDS clients key services by id, so ids shared across hooks collapse into one (docs/order-hooks.md).
@@ -55,7 +55,7 @@ def patient_view_handler(knowledge: Knowledge, clock: Clock) -> Callable[[HookRe
 
     def handle(request: HookRequest, prefetched: Prefetched) -> HookResponse:
         with skip_log(request.hook_instance):
-            record = prefetched_record(prefetched)
+            record = prefetched_record(prefetched, patient_in_context(request))
             result = screen_patient(record, now=clock(), hook_instance=request.hook_instance, knowledge=knowledge)
         # Rule ids are logged on the toolkit's one line per call (service.cards.rules_note).
         return HookResponse(cards=tuple(result.cards))

@@ -17,7 +17,7 @@ from service.facts.records import PatientRecord
 from service.facts.skip_log import skip_log
 from service.knowledge import Knowledge
 from service.orders import OrderRole, RecognisedOrder, recognise_orders
-from service.prefetch_keys import prefetched_record
+from service.prefetch_keys import patient_in_context, prefetched_record
 from service.rules.conditions import ScreenMode
 from service.rules.findings import Finding
 from service.screen import evaluate
@@ -84,7 +84,7 @@ def order_handler(knowledge: Knowledge, clock: Clock) -> Callable[[HookRequest, 
         # draftOrders go through the same tolerant reader as prefetch (Sandbox: category as an object, no type).
         drafts = request.context["draftOrders"]
         selections = request.context.get("selections") if request.hook == "order-select" else None
-        record = prefetched_record(prefetched, draft_orders=drafts)
+        record = prefetched_record(prefetched, patient_in_context(request), draft_orders=drafts)
         now = clock()
         orders = recognise_orders(record, selections, now, knowledge)
         cards = (

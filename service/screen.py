@@ -53,8 +53,13 @@ def workup_needs(facts: PatientFacts, knowledge: Knowledge) -> dict[str, list[st
 def evaluate(facts: PatientFacts, knowledge: Knowledge) -> tuple[ScreenMode, list[Finding]]:
     """The findings the screen stands behind for these facts, most severe first; each says when exams were unread."""
     mode, findings = _evaluate(facts, knowledge)
-    note = exam_unread_note(facts, knowledge)
-    return mode, [f.with_notes(note) for f in findings] if note else findings
+    notes = [note for note in (exam_unread_note(facts, knowledge), _foreign_note(facts, knowledge)) if note]
+    return mode, [f.with_notes(*notes) for f in findings] if notes else findings
+
+
+def _foreign_note(facts: PatientFacts, knowledge: Knowledge) -> str | None:
+    """The note every card carries when another patient's records were left out of this call (issue 22)."""
+    return knowledge.cards.phrases["foreign_left_out_note"] if facts.foreign_left_out else None
 
 
 def _evaluate(facts: PatientFacts, knowledge: Knowledge) -> tuple[ScreenMode, list[Finding]]:

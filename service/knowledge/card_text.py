@@ -34,6 +34,7 @@ PHRASE_FIELDS: Mapping[str, frozenset[str]] = {
     "unit_unknown_note": frozenset(),
     "preliminary_note": frozenset(),
     "exam_unread_note": frozenset(),
+    "foreign_left_out_note": frozenset(),
     "uncorrected_action": frozenset(),
     "uncorrected_suffix": frozenset(),
     "causes_found": frozenset({"items"}),

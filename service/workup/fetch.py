@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from cds_hooks import FhirAuthorization, HookRequest, PrefetchResolver
 from cds_hooks.errors import FhirHttpError, FhirServerNotAllowed, FhirTimeout, PreconditionFailed
 from cds_hooks.fhir_client import ClientFactory
+from service.facts.ownership import PatientInContext, WrongPatient
 from service.facts.records import PatientRecord
 from service.hooks import patient_prefetch
 from service.knowledge import Knowledge
@@ -28,6 +29,8 @@ class Grant:
 
 
 def _reason(error: PreconditionFailed) -> str:
+    if isinstance(error, WrongPatient):
+        return "wrong-patient"
     cause = error.__cause__
     if isinstance(cause, FhirHttpError) and cause.status in TOKEN_REJECTED:
         return "expired"  # the FHIR server refused the token: the session has run out
@@ -48,6 +51,7 @@ def read_record(grant: Grant, knowledge: Knowledge, client_factory: ClientFactor
     )
     try:
         prefetched = PrefetchResolver(patient_prefetch(knowledge), client_factory).resolve(request)
+        # The same edge as the hooks: another patient's Patient stops the page; their other resources are left out.
+        return prefetched_record(prefetched, PatientInContext(grant.patient, grant.iss))
     except PreconditionFailed as exc:
         raise WorkupStop(_reason(exc)) from exc
-    return prefetched_record(prefetched)
