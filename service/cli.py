@@ -51,7 +51,7 @@ def evaluate(args: argparse.Namespace) -> int:
     else:
         context = {"userId": "Practitioner/cli", "patientId": args.patient}
         request = HookRequest(args.hook, args.hook_instance, context, fhir_server=args.fhir_server.rstrip("/"))
-        resolver = PrefetchResolver(definition.prefetch, _cli_client_factory(args.token))
+        resolver = PrefetchResolver.for_service(definition, _cli_client_factory(args.token))
         prefetched = dict(resolver.resolve(request))
     document = as_response(definition.handler(request, prefetched)).to_json()
     sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")

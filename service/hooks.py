@@ -63,28 +63,29 @@ def patient_view_handler(knowledge: Knowledge, clock: Clock) -> Callable[[HookRe
     return handle
 
 
+def patient_view_definition(knowledge: Knowledge, clock: Clock) -> ServiceDefinition:
+    """The patient-view service: its prefetch, paging test and optional key are what every way in resolves with."""
+    return ServiceDefinition(
+        id=SERVICE_ID,
+        hook="patient-view",
+        title="Fasciculations: reversible causes first",
+        description=(
+            "When a patient has documented fasciculations (or ALS, MS or peripheral neuropathy), checks calcium, "
+            "magnesium, thyroid and related labs, culprit drugs and toxic exposures before twitching is put down "
+            "to disease progression, and offers orders for missing or stale labs."
+        ),
+        prefetch=patient_prefetch(knowledge),
+        # The labs search is newest first: the fall-back stops paging once no later page can change a result.
+        pages_enough={"labs": labs_pages_enough(knowledge)},
+        optional_prefetch=OPTIONAL_PREFETCH,
+        handler=patient_view_handler(knowledge, clock),
+        usage_requirements="Needs read access to Patient, Observation, Condition, MedicationRequest, "
+        "MedicationStatement, MedicationAdministration and Medication for the patient in context.",
+    )
+
+
 def service_definitions(knowledge: Knowledge, clock: Clock) -> list[ServiceDefinition]:
-    """Every service of the app, in discovery order."""
-    prefetch = patient_prefetch(knowledge)
-    return [
-        ServiceDefinition(
-            id=SERVICE_ID,
-            hook="patient-view",
-            title="Fasciculations: reversible causes first",
-            description=(
-                "When a patient has documented fasciculations (or ALS, MS or peripheral neuropathy), checks calcium, "
-                "magnesium, thyroid and related labs, culprit drugs and toxic exposures before twitching is put down "
-                "to disease progression, and offers orders for missing or stale labs."
-            ),
-            prefetch=prefetch,
-            # The labs search is newest first: the fall-back stops paging once no later page can change a result.
-            pages_enough={"labs": labs_pages_enough(knowledge)},
-            optional_prefetch=OPTIONAL_PREFETCH,
-            handler=patient_view_handler(knowledge, clock),
-            usage_requirements="Needs read access to Patient, Observation, Condition, MedicationRequest, "
-            "MedicationStatement, MedicationAdministration and Medication for the patient in context.",
-        ),
-        *order_service_definitions(
-            {hook: SERVICE_IDS[hook] for hook in ORDER_HOOKS}, prefetch, knowledge, clock, OPTIONAL_PREFETCH
-        ),
-    ]
+    """Every service of the app, in discovery order; the order hooks resolve their prefetch like patient-view."""
+    patient_view = patient_view_definition(knowledge, clock)
+    order_ids = {hook: SERVICE_IDS[hook] for hook in ORDER_HOOKS}
+    return [patient_view, *order_service_definitions(order_ids, patient_view, knowledge, clock)]
