@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from fhir.resources.R4B.observation import Observation
@@ -46,6 +46,9 @@ class LabResult:
     reference_unit: str | None
     interpretation: tuple[str, ...]
     preliminary: bool = False
+    # For a preliminary latest result: the newest readable final one before it (a newer preliminary never hides an
+    # older final result that is worse; issue 22). None for a final result.
+    earlier_final: LabResult | None = None
 
     @property
     def unit_understood(self) -> bool:
@@ -160,14 +163,16 @@ def lab_result(
 
 
 def latest_labs(observations: Iterable[Resource], knowledge: Knowledge) -> dict[str, LabResult]:
-    """The newest usable result per analyte; only candidates are parsed, newest first, until one is valid."""
+    """The newest usable result per analyte (with the final one before it when it is preliminary), parsed lazily."""
     latest: dict[str, LabResult] = {}
     for analyte_id, candidates in _lab_candidates(observations, fact_index(knowledge)).items():
         # Newest first; at the same instant a final result comes before a preliminary one.
         candidates.sort(key=lambda item: (item[0], item[2].get("status") != PRELIMINARY_STATUS), reverse=True)
-        for effective, loinc, raw in candidates:
-            result = lab_result(analyte_id, loinc, effective, raw, knowledge)
-            if result is not None:
-                latest[analyte_id] = result
-                break
+        results = (lab_result(analyte_id, loinc, effective, raw, knowledge) for effective, loinc, raw in candidates)
+        newest = next((result for result in results if result is not None), None)
+        if newest is not None and newest.preliminary:
+            final = next((result for result in results if result is not None and not result.preliminary), None)
+            newest = replace(newest, earlier_final=final)
+        if newest is not None:
+            latest[analyte_id] = newest
     return latest

@@ -60,6 +60,8 @@ PHRASE_FIELDS: Mapping[str, frozenset[str]] = {
     "lithium_cause": frozenset(),
     "lithium_high_cause": frozenset(),
     "preliminary_suffix": frozenset(),
+    "final_and_preliminary": frozenset({"final", "flag", "final_age", "preliminary"}),
+    "worse_final_note": frozenset(),
     "gap_missing": frozenset(),
     "gap_stale": frozenset(),
     "gap_unreadable": frozenset(),

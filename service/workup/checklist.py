@@ -41,6 +41,7 @@ def _item(facts: PatientFacts, knowledge: Knowledge, analyte_id: str, reasons: S
     order = order_description(analyte)
     if recent is not None:
         shown = text.quantity(recent.value_text, recent.unit)
+        shown += knowledge.cards.phrases["preliminary_suffix"] if recent.preliminary else ""
         detail = f"{shown} on {text.date(recent.effective)} ({text.age(recent.effective, facts.now)})"
         return ChecklistItem(analyte_id, analyte.display, LabState.DONE, detail, tuple(reasons), None)
     if latest is None:
