@@ -51,7 +51,8 @@ def corrected_calcium(total: LabResult, albumin: LabResult, knowledge: Knowledge
         value=value,
         value_text=text.number(value, formula.decimals),
         unit=formula.calcium_unit,
-        canonical=to_canonical(value, formula.calcium_unit, ca_analyte, aliases),
+        canonical=(canonical := to_canonical(value, formula.calcium_unit, ca_analyte, aliases)),
+        canonical_text=None if canonical is None else text.number(canonical, ca_analyte.decimals),
         reference_unit=total.reference_unit or total.unit,
         interpretation=(),
     )

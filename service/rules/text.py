@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from service.facts import LabResult
+from service.facts.numbers import fixed
 
 _UNIT_DISPLAY = (("[IU]", "IU"), ("meq", "mEq"), ("{Hb}", " Hb"))
 
@@ -18,9 +19,9 @@ def display_unit(unit: str | None) -> str:
 
 
 def number(value: float, decimals: int | None = None) -> str:
-    """A number without float noise: fixed decimals when given, else up to 4 significant digits."""
+    """A number without float noise: fixed decimals when given (service.facts.numbers), else 4 significant digits."""
     if decimals is not None:
-        return f"{value:.{decimals}f}"
+        return fixed(value, decimals)
     return f"{value:.4g}"
 
 
