@@ -14,6 +14,7 @@ from cds_hooks import CdsHooksError, HookRequest, PrefetchResolver, ServiceRegis
 from service.cli_inputs import bundle_patient, only_patient, parse_now, read_bundle_file
 from service.cohort.cli import add_cohort_parser
 from service.config import fhir_client_settings, load_settings
+from service.facts.dates import clinical_zone
 from service.hooks import SERVICE_IDS, service_definitions
 from service.knowledge import load_knowledge
 from service.report import parse_since, run_report
@@ -34,7 +35,7 @@ def _order_context(args: argparse.Namespace, context: dict[str, Any]) -> HookReq
 
 def evaluate(args: argparse.Namespace) -> int:
     """Print the CDS Hooks response for one patient, from a Bundle file or a FHIR server."""
-    now = parse_now(args.now)
+    now = parse_now(args.now, clinical_zone(load_settings().timezone))
     knowledge = load_knowledge()
     definitions = service_definitions(knowledge, lambda: now)
     registry = ServiceRegistry(linked_definitions(definitions, load_settings(), load_workup_settings()))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gzip
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +12,14 @@ import orjson
 from service.facts.records import iter_entries
 
 
-def parse_now(text: str | None) -> datetime:
-    """``--now`` as an aware datetime (UTC when no offset is given); the real clock when absent."""
+def parse_now(text: str | None, zone: tzinfo | None = None) -> datetime:
+    """``--now`` as an aware datetime (UTC when no offset is given), the real clock when absent; read in ``zone``."""
     if text is None:
-        return datetime.now(UTC)
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        moment = datetime.now(UTC)
+    else:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment.astimezone(zone) if zone else moment
 
 
 def read_bundle_file(path: str) -> dict[str, Any]:

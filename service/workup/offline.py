@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from service.cli_inputs import bundle_patient, parse_now, read_bundle_file
+from service.config import load_settings
+from service.facts.dates import clinical_zone
 from service.facts.ownership import PatientInContext
 from service.facts.records import build_record
 from service.knowledge import load_knowledge
@@ -28,7 +30,8 @@ def bundle_page(
 
 def run_workup(args: argparse.Namespace) -> int:
     """Write the page to ``--out`` (or stdout with ``-``)."""
-    html = bundle_page(args.bundle, now=parse_now(args.now), window_days=args.window_days, highlight=args.highlight)
+    now = parse_now(args.now, clinical_zone(load_settings().timezone))
+    html = bundle_page(args.bundle, now=now, window_days=args.window_days, highlight=args.highlight)
     if args.out == "-":
         sys.stdout.write(html)
     else:
