@@ -80,10 +80,7 @@ class _Endpoints:
     def __init__(self, registry: ServiceRegistry, options: EndpointOptions) -> None:
         self.registry = registry
         self.options = options
-        self.resolvers = {
-            d.id: PrefetchResolver(d.prefetch, options.client_factory, d.pages_enough, d.optional_prefetch)
-            for d in registry.definitions
-        }
+        self.resolvers = {d.id: PrefetchResolver.for_service(d, options.client_factory) for d in registry.definitions}
         self.openapi_document = openapi_document(
             registry,
             authenticated=options.authenticator is not None,

@@ -21,6 +21,7 @@ from cds_hooks import (
 )
 from service.cards import rules_note
 from service.config import Settings, fhir_client_settings, load_settings
+from service.facts.dates import clinical_zone, zoned_clock
 from service.feedback import card_recorder, feedback_sink
 from service.hooks import service_definitions
 from service.knowledge import load_knowledge
@@ -52,6 +53,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     drain: DrainState = overrides.pop("drain", None) or DrainState()
     workup = load_workup_settings(overrides=overrides)  # pops the workup_* keys
     settings = load_settings(overrides=overrides)
+    clock = zoned_clock(clock, clinical_zone(settings.timezone))  # an unknown zone refuses start-up
     knowledge = load_knowledge()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes

@@ -41,6 +41,7 @@ class Settings:
     drain_seconds: float = 10.0
     log_level: str = "INFO"
     log_format: str = "text"
+    timezone: str = "UTC"  # CDS_TIMEZONE: the calendar "today", "yesterday" and "N days ago" are counted in
 
     @property
     def auth_enabled(self) -> bool:

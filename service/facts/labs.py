@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from fhir.resources.R4B.observation import Observation
@@ -16,6 +16,7 @@ from fhir.resources.R4B.observation import Observation
 from service.facts.code_index import FactIndex, as_list, fact_index
 from service.facts.dates import parse_instant
 from service.facts.gate import read_model
+from service.facts.numbers import converted_text, decimals_for_unit, reported_text
 from service.facts.records import Resource
 from service.facts.units import to_canonical, ucum_code
 from service.knowledge.models import ValueRange
@@ -46,6 +47,10 @@ class LabResult:
     reference_unit: str | None
     interpretation: tuple[str, ...]
     preliminary: bool = False
+    canonical_text: str | None = None  # the canonical value as displayed (service.facts.numbers), when understood
+    # For a preliminary latest result: the newest readable final one before it (a newer preliminary never hides an
+    # older final result that is worse; issue 22). None for a final result.
+    earlier_final: LabResult | None = None
 
     @property
     def unit_understood(self) -> bool:
@@ -110,9 +115,9 @@ def _quantity_value(quantity: Any) -> tuple[float, str | None, str | None] | Non
     return float(quantity.value), quantity.code, quantity.unit
 
 
-def _value_text(quantity: Any) -> str:
+def _value_text(quantity: Any, number: str) -> str:
     comparator = quantity.comparator or ""
-    return f"{comparator}{quantity.value}"
+    return f"{comparator}{number}"
 
 
 def _reference(model: Any, aliases: Mapping[str, str]) -> tuple[ValueRange, str | None]:
@@ -143,12 +148,15 @@ def lab_result(
     value, code, unit_text = quantity
     unit = ucum_code(code, unit_text, knowledge.unit_aliases)
     reference, reference_unit = _reference(model, knowledge.unit_aliases)
-    canonical = to_canonical(value, unit, knowledge.analyte(analyte_id), knowledge.unit_aliases)
+    analyte = knowledge.analyte(analyte_id)
+    canonical = to_canonical(value, unit, analyte, knowledge.unit_aliases)
+    per_unit = to_canonical(1.0, unit, analyte, knowledge.unit_aliases)
+    number = reported_text(model.valueQuantity.value, decimals_for_unit(analyte.decimals, per_unit))
     return LabResult(
         analyte_id,
         loinc,
         value,
-        _value_text(model.valueQuantity),
+        _value_text(model.valueQuantity, number),
         unit,
         canonical,
         effective,
@@ -156,18 +164,21 @@ def lab_result(
         reference_unit,
         _interpretation(model),
         preliminary=raw.get("status") == PRELIMINARY_STATUS,
+        canonical_text=None if canonical is None else converted_text(canonical, analyte.decimals, number),
     )
 
 
 def latest_labs(observations: Iterable[Resource], knowledge: Knowledge) -> dict[str, LabResult]:
-    """The newest usable result per analyte; only candidates are parsed, newest first, until one is valid."""
+    """The newest usable result per analyte (with the final one before it when it is preliminary), parsed lazily."""
     latest: dict[str, LabResult] = {}
     for analyte_id, candidates in _lab_candidates(observations, fact_index(knowledge)).items():
         # Newest first; at the same instant a final result comes before a preliminary one.
         candidates.sort(key=lambda item: (item[0], item[2].get("status") != PRELIMINARY_STATUS), reverse=True)
-        for effective, loinc, raw in candidates:
-            result = lab_result(analyte_id, loinc, effective, raw, knowledge)
-            if result is not None:
-                latest[analyte_id] = result
-                break
+        results = (lab_result(analyte_id, loinc, effective, raw, knowledge) for effective, loinc, raw in candidates)
+        newest = next((result for result in results if result is not None), None)
+        if newest is not None and newest.preliminary:
+            final = next((result for result in results if result is not None and not result.preliminary), None)
+            newest = replace(newest, earlier_final=final)
+        if newest is not None:
+            latest[analyte_id] = newest
     return latest

@@ -181,6 +181,9 @@ def _check_labs(labs: LabsFile, conditions: ConditionsFile, citations: Mapping[s
             raise KnowledgeError(f"labs.yaml unit_aliases: {alias!r} maps to non-UCUM {target!r}")
     for analyte in analytes.values():
         check_refs(f"labs.yaml {analyte.id}", "citation", analyte.citations, citations)
+    if set(labs.display_decimals) != set(analytes):
+        wrong = sorted(set(labs.display_decimals) ^ set(analytes))
+        raise KnowledgeError(f"labs.yaml display_decimals: needs exactly one entry per analyte (check {wrong})")
     _check_families(labs.families, analytes, citations)
 
 
@@ -195,7 +198,7 @@ def load_knowledge_from(directory: Path | str) -> Knowledge:
     unique("citation", (c.id for c in cites.citations))
     citations = read_only({c.id: c for c in cites.citations})
     _check_labs(labs, conditions, citations)
-    analytes = read_only({a.id: a for a in labs.analytes})
+    analytes = read_only({a.id: a.model_copy(update={"decimals": labs.display_decimals[a.id]}) for a in labs.analytes})
     check_drugs_and_conditions(meds, conditions, citations, analytes)
     products = _read(folder / PRODUCTS_FILE, ProductsFile)
     check_products(products, meds.groups, citations)

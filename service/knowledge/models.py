@@ -127,6 +127,7 @@ class Analyte(Record):
     # issue 15 (i15b): a need for this lab counts only while one of these condition sets is current (B12: neuropathy)
     needed_only_with: Codes = ()
     follow_up: Codes = ()  # issue 15: labs offered on this analyte's abnormal card when not recent (Ca -> PTH, ...)
+    decimals: Annotated[int, Field(ge=0, le=4)] = 2  # set from labs.yaml display_decimals by the loader
 
 
 class LabFamily(Record):
@@ -166,6 +167,7 @@ class LabsFile(Record):
     unit_citations: Required
     albumin_correction: AlbuminCorrection
     families: tuple[LabFamily, ...] = ()
+    display_decimals: Mapping[str, Annotated[int, Field(ge=0, le=4)]]  # per analyte id, in its canonical unit
     analytes: Annotated[tuple[Analyte, ...], Field(min_length=1)]
 
 

@@ -18,6 +18,7 @@ from service.rules.conditions import context_note
 from service.rules.findings import Category, Finding, Indicator
 from service.rules.judge import classify, critical_direction, lab_notes
 from service.rules.medications import contributor_note
+from service.rules.preliminary import with_both, worse_final
 from service.rules.timing import early_draw, early_note
 
 
@@ -50,7 +51,8 @@ def corrected_calcium(total: LabResult, albumin: LabResult, knowledge: Knowledge
         value=value,
         value_text=text.number(value, formula.decimals),
         unit=formula.calcium_unit,
-        canonical=to_canonical(value, formula.calcium_unit, ca_analyte, aliases),
+        canonical=(canonical := to_canonical(value, formula.calcium_unit, ca_analyte, aliases)),
+        canonical_text=None if canonical is None else text.number(canonical, ca_analyte.decimals),
         reference_unit=total.reference_unit or total.unit,
         interpretation=(),
     )
@@ -108,13 +110,28 @@ def _lab_finding(
     )
 
 
+def _judged(
+    analyte: Analyte,
+    result: LabResult,
+    final: LabResult | None,
+    facts: PatientFacts,
+    knowledge: Knowledge,
+    basis: str = "",
+) -> Finding | None:
+    """The finding of one result, or of the older ``final`` one when a preliminary ``result`` would hide it."""
+    worse = worse_final(result, final, analyte, facts, knowledge)
+    judged = worse or result
+    direction = classify(judged, analyte, knowledge.unit_aliases)
+    if direction is None or direction not in analyte.flag:
+        return None
+    finding = _lab_finding(analyte, judged, direction, facts, knowledge, basis)
+    return with_both(finding, worse, result, analyte, facts, knowledge) if worse else finding
+
+
 def _simple(analyte_id: str, facts: PatientFacts, knowledge: Knowledge) -> Finding | None:
     analyte = knowledge.analyte(analyte_id)
     result = facts.recent(analyte_id, analyte.lookback_days)
-    direction = classify(result, analyte, knowledge.unit_aliases) if result else None
-    if result is None or direction is None or direction not in analyte.flag:
-        return None
-    return _lab_finding(analyte, result, direction, facts, knowledge, "")
+    return _judged(analyte, result, result.earlier_final, facts, knowledge) if result else None
 
 
 def calcium_finding(facts: PatientFacts, knowledge: Knowledge) -> Finding | None:
@@ -123,11 +140,10 @@ def calcium_finding(facts: PatientFacts, knowledge: Knowledge) -> Finding | None
     if reading is None:
         return None
     analyte = knowledge.analyte(reading.analyte)
-    direction = classify(reading.result, analyte, knowledge.unit_aliases)
-    if direction is None or direction not in analyte.flag:
-        return None
     basis = "" if reading.basis in ("total", "pregnancy") else reading.basis
-    finding = _lab_finding(analyte, reading.result, direction, facts, knowledge, basis)
+    finding = _judged(analyte, reading.result, _final_reading(reading, facts, knowledge), facts, knowledge, basis)
+    if finding is None:
+        return None
     if reading.basis == "pregnancy":
         return _pregnancy_calcium(finding, reading, knowledge)
     if reading.basis != "total":
@@ -136,6 +152,15 @@ def calcium_finding(facts: PatientFacts, knowledge: Knowledge) -> Finding | None
     action = knowledge.cards.phrases["uncorrected_action"]
     finding = finding.with_summary(suffix=knowledge.cards.phrases["uncorrected_suffix"])
     return replace(finding, notes=(reading.note, *finding.notes), orders=("calcium_ionised", "albumin"), action=action)
+
+
+def _final_reading(reading: CalciumReading, facts: PatientFacts, knowledge: Knowledge) -> LabResult | None:
+    """The final calcium before a preliminary one, read on the same basis (albumin-corrected when the reading is)."""
+    final = reading.result.earlier_final
+    albumin = facts.latest("albumin")
+    if final is None or reading.basis != "corrected" or albumin is None:
+        return final
+    return corrected_calcium(final, albumin, knowledge)
 
 
 def _pregnancy_calcium(finding: Finding, reading: CalciumReading, knowledge: Knowledge) -> Finding:

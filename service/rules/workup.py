@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 
 from service.facts import PatientFacts
@@ -63,6 +64,44 @@ def _state(facts: PatientFacts, knowledge: Knowledge, analyte_id: str) -> tuple[
     return phrases["stale_result"].format(value=shown, age=age, days=analyte.lookback_days), Gap.STALE
 
 
+@dataclass(frozen=True)
+class WorkupLab:
+    """One lab of the work-up: why it is wanted and, when it has no usable recent result, what the card says."""
+
+    analyte_id: str
+    reasons: tuple[str, ...]
+    gap: Gap | None  # None: a usable recent result (done)
+    state_text: str | None  # the card's words for the gap
+    offered_elsewhere: bool = False  # another card offers this lab (lithium's TSH): the work-up card leaves it out
+
+
+def workup_plan(
+    facts: PatientFacts,
+    knowledge: Knowledge,
+    needs: Mapping[str, Sequence[str]],
+    offered: frozenset[str] = frozenset(),
+) -> tuple[WorkupLab, ...]:
+    """Every lab of the work-up, in knowledge order: the one computation the card and the checklist both show.
+
+    Wanted labs (core, drug and condition needs) come first; the bundled labs join when the card has a gap to
+    offer, with their own gap. ``offered``: labs another card already offers, marked, never offered twice.
+    """
+    wanted = wanted_labs(facts, knowledge, needs)
+    plan = [_lab(facts, knowledge, lab, wanted[lab], lab in offered) for lab in knowledge.analytes if lab in wanted]
+    if any(item.gap and not item.offered_elsewhere for item in plan):
+        for analyte in knowledge.analytes.values():
+            if analyte.workup == Workup.BUNDLED and analyte.id not in offered and analyte.id not in wanted:
+                item = _lab(facts, knowledge, analyte.id, [], False)
+                plan += [item] if item.gap else []
+    return tuple(plan)
+
+
+def _lab(facts: PatientFacts, knowledge: Knowledge, lab: str, reasons: Sequence[str], elsewhere: bool) -> WorkupLab:
+    state = _state(facts, knowledge, lab)
+    text_, gap = state if state else (None, None)
+    return WorkupLab(lab, tuple(reasons), gap, text_, elsewhere)
+
+
 def workup_finding(
     facts: PatientFacts,
     knowledge: Knowledge,
@@ -73,25 +112,16 @@ def workup_finding(
 
     ``offered``: labs another card already offers (lithium's TSH and calcium), not offered twice.
     """
-    wanted = {lab: reasons for lab, reasons in wanted_labs(facts, knowledge, needs).items() if lab not in offered}
-    gaps = {lab: state for lab in knowledge.analytes if lab in wanted and (state := _state(facts, knowledge, lab))}
+    gaps = [item for item in workup_plan(facts, knowledge, needs, offered) if item.gap and not item.offered_elsewhere]
     if not gaps:
         return None
-    for analyte in knowledge.analytes.values():
-        if (
-            analyte.workup == Workup.BUNDLED
-            and analyte.id not in offered
-            and (state := _state(facts, knowledge, analyte.id))
-        ):
-            gaps[analyte.id] = state
     lines = []
-    for lab, (state_text, _) in gaps.items():
-        reasons = wanted.get(lab) or []
-        because = f" ({', '.join(reasons)})" if reasons else ""
-        lines.append(f"{knowledge.analyte(lab).display}: {state_text}{because}")
+    for item in gaps:
+        because = f" ({', '.join(item.reasons)})" if item.reasons else ""
+        lines.append(f"{knowledge.analyte(item.analyte_id).display}: {item.state_text}{because}")
     parts = []
     for gap in Gap:
-        labs = [knowledge.analyte(lab).short for lab, (_, kind) in gaps.items() if kind == gap]
+        labs = [knowledge.analyte(item.analyte_id).short for item in gaps if item.gap == gap]
         parts += [f"{', '.join(labs)} {knowledge.cards.phrases[f'gap_{gap.value}']}"] if labs else []
     return Finding(
         rule_id=WORKUP_RULE,
@@ -99,6 +129,6 @@ def workup_finding(
         indicator=Indicator.INFO,
         summary={"labs": "; ".join(parts)},
         facts=tuple(lines),
-        orders=tuple(gaps),
+        orders=tuple(item.analyte_id for item in gaps),
         reversible=False,
     )
