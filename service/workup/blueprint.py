@@ -25,7 +25,7 @@ from service.store.resilience import DatabaseUnavailable
 from service.workup.config import WorkupSettings
 from service.workup.fetch import Grant, read_record
 from service.workup.messages import MESSAGES, WorkupStop
-from service.workup.page import build_page, render_message, render_page
+from service.workup.page import PAGE_POLICY, build_page, render_message, render_page
 from service.workup.sessions import SessionStore
 from service.workup.smart import authorization_request, discover, exchange_code
 
@@ -60,10 +60,7 @@ def _secure(deps: WorkupDeps) -> bool:
 
 
 def _headers(response: BaseResponse, deps: WorkupDeps) -> BaseResponse:
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; "
-        f"frame-ancestors {deps.settings.frame_ancestors}"
-    )
+    response.headers["Content-Security-Policy"] = f"{PAGE_POLICY}; frame-ancestors {deps.settings.frame_ancestors}"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["Cache-Control"] = "no-store"

@@ -40,14 +40,14 @@ def _item(facts: PatientFacts, knowledge: Knowledge, analyte_id: str, reasons: S
     recent = facts.recent(analyte_id, analyte.lookback_days)
     order = order_description(analyte)
     if recent is not None:
-        shown = text.quantity(recent.value_text, recent.unit)
+        shown = text.quantity(recent.value_text, recent.unit, markdown=False)
         detail = f"{shown} on {text.date(recent.effective)} ({text.age(recent.effective, facts.now)})"
         return ChecklistItem(analyte_id, analyte.display, LabState.DONE, detail, tuple(reasons), None)
     if latest is None:
         detail = knowledge.cards.phrases["no_result"]
         return ChecklistItem(analyte_id, analyte.display, LabState.MISSING, detail, tuple(reasons), order)
     detail = knowledge.cards.phrases["stale_result"].format(
-        value=text.quantity(latest.value_text, latest.unit),
+        value=text.quantity(latest.value_text, latest.unit, markdown=False),
         age=text.age(latest.effective, facts.now),
         days=analyte.lookback_days,
     )
