@@ -73,6 +73,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         authenticator=build_authenticator(settings, store),  # jti replay cache in the database: all workers share it
         discovery_requires_auth=settings.discovery_requires_auth,
         public_url=settings.public_url,
+        accepted_audiences=settings.audience_bases,
         cors_origins=tuple(o.strip() for o in settings.cors_origins.split(",") if o.strip()),
         feedback_sink=feedback_sink(store, card_writer),
         events=events,

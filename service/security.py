@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from cds_hooks.auth import JwtAuthenticator, ReplayCache
-from cds_hooks.blueprint import Authenticator
+from cds_hooks.blueprint import AUDIENCE_MISSING, Authenticator
 from cds_hooks.trusted_clients import TrustedClientsError, load_trusted_clients
 from cds_hooks.urls import is_loopback_host
 from service.config import Settings
@@ -38,7 +38,7 @@ def serve_refusal(host: str, settings: Settings, allow_unauthenticated: bool) ->
             load_trusted_clients(settings.trusted_clients_file)
         except TrustedClientsError as exc:
             return str(exc)
-        return None
+        return None if settings.audience_bases else AUDIENCE_MISSING
     if allow_unauthenticated or is_loopback_host(host):
         return None
     return (
