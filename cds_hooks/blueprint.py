@@ -64,7 +64,24 @@ def json_response(document: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(document), status=status, mimetype="application/json")
 
 
+class UnsupportedMediaType(CdsHooksError):
+    """415: a POST body that does not say it is JSON (``application/json`` or a ``+json`` type)."""
+
+    status = 415
+    error = "unsupported_media_type"
+
+
+def is_json_media_type(mimetype: str) -> bool:
+    """``application/json`` or any ``+json`` structured-syntax type (RFC 6839 §3.1), parameters already removed."""
+    kind, _, subtype = mimetype.strip().lower().partition("/")
+    return bool(kind) and (f"{kind}/{subtype}" == "application/json" or subtype.endswith("+json"))
+
+
 def _read_json() -> Any:
+    # A body a browser may send cross-site without a CORS preflight (text/plain, a form) is refused unread: with auth
+    # off and CORS "*", a web page could otherwise call the service and read the cards (issue 23 row 12).
+    if not is_json_media_type(request.mimetype):
+        raise UnsupportedMediaType("the body must be JSON: send Content-Type: application/json")
     body = request.get_data(cache=False)
     limit = request.max_content_length
     if request.content_length is None and limit is not None and len(body) >= limit:

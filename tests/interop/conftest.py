@@ -97,6 +97,8 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[NetworkGuard]:
 
 
 PUBLIC_URL = "https://cds.sandbox-replay.example"
+# The Sandbox posts an object body with axios (its service-exchange.js): axios 0.x sends this, 1.x application/json.
+SANDBOX_CONTENT_TYPE = "application/json;charset=utf-8"
 
 
 @dataclass(frozen=True)
@@ -118,8 +120,12 @@ class ServedApp:
 
     def post(self, url: str, body: dict[str, Any], token: str | None = None) -> requests.Response:
         """POST as the Sandbox does: JSON body, Bearer token signed for exactly this URL (unless given)."""
-        headers = {"Authorization": f"Bearer {token or self.signer.token(self.audience(url))}"}
-        return requests.post(url, json=body, headers=headers, timeout=TIMEOUT_S)
+        headers = {
+            "Authorization": f"Bearer {token or self.signer.token(self.audience(url))}",
+            "Content-Type": SANDBOX_CONTENT_TYPE,
+            "Accept": "application/json",
+        }
+        return requests.post(url, data=json.dumps(body), headers=headers, timeout=TIMEOUT_S)
 
 
 def trusted_clients(signer: SandboxSigner) -> dict[str, Any]:
