@@ -27,7 +27,7 @@ from service.workup.fetch import Grant, read_record
 from service.workup.messages import MESSAGES, WorkupStop
 from service.workup.page import PAGE_POLICY, build_page, render_message, render_page
 from service.workup.sessions import SessionStore
-from service.workup.smart import authorization_request, discover, exchange_code
+from service.workup.smart import authorization_request, discover, exchange_code, sign_in_session
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +176,7 @@ def app_context_finding(app_context: str | None) -> str | None:
     return app_context.removeprefix("finding=").strip() or None
 
 
-_DISCOVERY_SESSION = cookieless_session()
+_DISCOVERY_SESSION = sign_in_session(cookieless_session())
 
 
 def create_workup_blueprint(deps: WorkupDeps) -> Blueprint:
