@@ -21,6 +21,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from cds_hooks import ServerAllowList
 from cds_hooks.fhir_client import ClientFactory, FhirClientSettings, cookieless_session
 from service.knowledge import Knowledge
+from service.security import serving_port
 from service.store.resilience import DatabaseUnavailable
 from service.workup.config import WorkupSettings
 from service.workup.fetch import Grant, read_record
@@ -96,7 +97,7 @@ def _launch(deps: WorkupDeps) -> BaseResponse:
     launch = request.args.get("launch") or None
     if not iss:
         return _message("missing-iss", deps)
-    if not deps.allow_list.permits(iss):
+    if not deps.allow_list.permits(iss, serving_port()):
         log.warning("workup: launch refused, iss not on the allow-list")
         return _message("iss-not-allowed", deps)
     try:
