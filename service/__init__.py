@@ -13,7 +13,6 @@ from cds_hooks import (
     CardsIssued,
     EndpointOptions,
     EventBus,
-    ServerAllowList,
     ServiceRegistry,
     client_factory,
     create_blueprint,
@@ -26,7 +25,7 @@ from service.feedback import card_recorder, feedback_sink
 from service.hooks import service_definitions
 from service.knowledge import load_knowledge
 from service.ops import DrainState, Operations, install_operations
-from service.security import build_authenticator
+from service.security import build_authenticator, fhir_allow_list, serving_port
 from service.store.card_writer import CardWriter
 from service.store.resilience import open_resilient_store
 from service.workup.app import install_workup, linked_definitions, load_workup_settings
@@ -42,8 +41,7 @@ def _utc_now() -> datetime:
 
 
 def _fhir_client_factory(settings: Settings) -> Any:
-    allow_list = ServerAllowList.parse(settings.effective_fhir_allowlist)
-    return client_factory(allow_list, fhir_client_settings(settings))
+    return client_factory(fhir_allow_list(settings), fhir_client_settings(settings), own_port=serving_port)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -75,6 +73,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         authenticator=build_authenticator(settings, store),  # jti replay cache in the database: all workers share it
         discovery_requires_auth=settings.discovery_requires_auth,
         public_url=settings.public_url,
+        accepted_audiences=settings.audience_bases,
         cors_origins=tuple(o.strip() for o in settings.cors_origins.split(",") if o.strip()),
         feedback_sink=feedback_sink(store, card_writer),
         events=events,

@@ -27,6 +27,7 @@ class Settings:
     trusted_clients_file: str | None = None
     fhir_server_allowlist: str | None = None
     public_url: str | None = None
+    accepted_audiences: str = ""  # further public base URLs a client's JWT ``aud`` may name, comma-separated
     cors_origins: str = "*"
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     fhir_connect_timeout_s: float = 2.0
@@ -47,6 +48,12 @@ class Settings:
     def auth_enabled(self) -> bool:
         """JWT client authentication is on once trusted clients are configured."""
         return bool(self.trusted_clients_file)
+
+    @property
+    def audience_bases(self) -> tuple[str, ...]:
+        """The public base URLs a JWT ``aud`` may name: CDS_PUBLIC_URL, then CDS_ACCEPTED_AUDIENCES."""
+        extra = (u.strip() for u in self.accepted_audiences.split(","))
+        return tuple(dict.fromkeys(u for u in (self.public_url, *extra) if u))
 
     @property
     def effective_fhir_allowlist(self) -> str:

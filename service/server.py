@@ -28,6 +28,7 @@ from service.ops.drain import DrainState
 from service.ops.gunicorn_parts import DrainingArbiter, JsonErrorSyncWorker
 from service.ops.metrics import MULTIPROC_ENV
 from service.security import serve_refusal
+from service.workup.sessions import prepare_session_key
 
 log = logging.getLogger(__name__)
 EXIT_REFUSED = 2
@@ -118,7 +119,7 @@ def run_gunicorn(host: str, port: int, workers: int, allow_unauthenticated: bool
     except ValueError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return EXIT_REFUSED
-    refusal = serve_refusal(host, settings, allow_unauthenticated)
+    refusal = serve_refusal(host, settings, allow_unauthenticated) or prepare_session_key(os.environ)
     if refusal is not None:
         sys.stderr.write(f"error: {refusal}\n")
         return EXIT_REFUSED

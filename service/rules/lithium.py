@@ -43,7 +43,7 @@ def _changes(facts: PatientFacts, knowledge: Knowledge) -> list[tuple[dt.datetim
     lithium = sorted(u.start for u in facts.uses_of("lithium") if u.start is not None)
     names = [phrases["lithium_event_start"], *[phrases["lithium_event_change"]] * (len(lithium) - 1)]
     events = list(zip(lithium, names, strict=True))
-    events += [(u.start, u.name) for u, _ in _interacting_uses(facts, knowledge) if u.start is not None]
+    events += [(u.start, text.record(u.name)) for u, _ in _interacting_uses(facts, knowledge) if u.start is not None]
     return events
 
 
@@ -181,7 +181,7 @@ def lithium_finding(facts: PatientFacts, knowledge: Knowledge) -> Finding | None
         rule_id="drug.lithium",
         category=Category.DRUG,
         indicator=Indicator.WARNING,
-        summary={"drug": uses[0].name, "status": status, "suffix": ""},
+        summary={"drug": text.record(uses[0].name), "status": status, "suffix": ""},
         facts=(*lines, *_said(status, context.reasons), *context.lines),
         notes=context.notes,
         orders=("lithium", *context.orders),

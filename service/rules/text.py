@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from cds_hooks.markdown import escape_markdown
 from service.facts import LabResult
 from service.facts.numbers import fixed
 
@@ -25,10 +26,16 @@ def number(value: float, decimals: int | None = None) -> str:
     return f"{value:.4g}"
 
 
-def quantity(value_text: str, unit: str | None) -> str:
-    """Value and unit, e.g. '1.2 mg/dL'."""
+def record(value: str) -> str:
+    """Text taken from the record, for card Markdown: escaped so it stays text (never a link, image or HTML)."""
+    return escape_markdown(value)
+
+
+def quantity(value_text: str, unit: str | None, *, markdown: bool = True) -> str:
+    """Value and unit, e.g. '1.2 mg/dL' (both from the record: escaped for Markdown unless plain text is asked)."""
     shown = display_unit(unit)
-    return f"{value_text} {shown}" if shown else value_text
+    plain = f"{value_text} {shown}" if shown else value_text
+    return record(plain) if markdown else plain
 
 
 def calendar_days(moment: dt.datetime, now: dt.datetime) -> int:
@@ -64,7 +71,7 @@ def date(moment: dt.datetime) -> str:
 def range_text(result: LabResult) -> str:
     """The lab's own reference range, if it sent one."""
     low, high = result.reference.low, result.reference.high
-    unit = display_unit(result.reference_unit or result.unit)
+    unit = record(display_unit(result.reference_unit or result.unit))
     if low is not None and high is not None:
         return f"lab range {number(low)}–{number(high)} {unit}".rstrip()
     if low is not None:

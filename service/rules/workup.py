@@ -39,27 +39,27 @@ class Gap(StrEnum):
     EARLY = "early"  # drawn before a drug's steady state (medications.yaml steady_state): due again
 
 
-def _state(facts: PatientFacts, knowledge: Knowledge, analyte_id: str) -> tuple[str, Gap] | None:
-    """(text, gap) for a lab without a usable recent result, or None when it has one."""
+def _state(facts: PatientFacts, knowledge: Knowledge, analyte_id: str, markdown: bool = True) -> tuple[str, Gap] | None:
+    """(text, gap) for a lab without a usable recent result, or None when it has one (values escaped for Markdown)."""
     analyte = knowledge.analyte(analyte_id)
     phrases = knowledge.cards.phrases
     recent = facts.recent(analyte_id, analyte.lookback_days)
     if recent is not None:
         early = early_draw(facts, knowledge, recent) if recent.unit_understood else None
         if early is not None:  # levothyroxine-tsh-timing: not yet at steady state, so the lab is due again
-            shown = text.quantity(recent.value_text, recent.unit)
+            shown = text.quantity(recent.value_text, recent.unit, markdown=markdown)
             words = early_words(early, knowledge)
             age = text.age(recent.effective, facts.now)
             return phrases["early_result"].format(value=shown, age=age, **words), Gap.EARLY
         if recent.unit_understood:
             return None
         # Never dropped silently: the value is shown, but it cannot be judged, so the lab is offered again.
-        shown = text.quantity(recent.value_text, recent.unit or "(no unit)")
+        shown = text.quantity(recent.value_text, recent.unit or "(no unit)", markdown=markdown)
         return phrases["unit_unknown"].format(value=shown, age=text.age(recent.effective, facts.now)), Gap.UNREADABLE
     latest = facts.latest(analyte_id)
     if latest is None:
         return phrases["no_result"], Gap.MISSING
-    shown = text.quantity(latest.value_text, latest.unit)
+    shown = text.quantity(latest.value_text, latest.unit, markdown=markdown)
     age = text.age(latest.effective, facts.now)
     return phrases["stale_result"].format(value=shown, age=age, days=analyte.lookback_days), Gap.STALE
 
@@ -71,7 +71,8 @@ class WorkupLab:
     analyte_id: str
     reasons: tuple[str, ...]
     gap: Gap | None  # None: a usable recent result (done)
-    state_text: str | None  # the card's words for the gap
+    state_text: str | None  # the card's words for the gap (record values escaped for Markdown)
+    state_plain: str | None  # the same words as plain text, for the HTML work-up page
     offered_elsewhere: bool = False  # another card offers this lab (lithium's TSH): the work-up card leaves it out
 
 
@@ -99,7 +100,8 @@ def workup_plan(
 def _lab(facts: PatientFacts, knowledge: Knowledge, lab: str, reasons: Sequence[str], elsewhere: bool) -> WorkupLab:
     state = _state(facts, knowledge, lab)
     text_, gap = state if state else (None, None)
-    return WorkupLab(lab, tuple(reasons), gap, text_, elsewhere)
+    plain = _state(facts, knowledge, lab, markdown=False) if state else None
+    return WorkupLab(lab, tuple(reasons), gap, text_, plain[0] if plain else None, elsewhere)
 
 
 def workup_finding(

@@ -45,9 +45,9 @@ def _item(facts: PatientFacts, knowledge: Knowledge, lab: WorkupLab) -> Checklis
     recent = facts.recent(lab.analyte_id, analyte.lookback_days)
     if lab.gap is not None or recent is None:
         state = LabState(lab.gap.value) if lab.gap else LabState.MISSING
-        detail = lab.state_text or knowledge.cards.phrases["no_result"]
+        detail = lab.state_plain or knowledge.cards.phrases["no_result"]
         return ChecklistItem(lab.analyte_id, analyte.display, state, detail, lab.reasons, order_description(analyte))
-    shown = text.quantity(recent.value_text, recent.unit)
+    shown = text.quantity(recent.value_text, recent.unit, markdown=False)
     shown += knowledge.cards.phrases["preliminary_suffix"] if recent.preliminary else ""
     detail = f"{shown} on {text.date(recent.effective)} ({text.age(recent.effective, facts.now)})"
     return ChecklistItem(lab.analyte_id, analyte.display, LabState.DONE, detail, lab.reasons, None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from service.workup.page import DEFAULT_WINDOW_DAYS
@@ -22,6 +22,8 @@ class WorkupSettings:
     window_days: int = DEFAULT_WINDOW_DAYS
     session_ttl_s: int = 3600
     standalone_iss: str | None = None
+    # Fernet key(s) sealing sessions at rest (comma-separated, newest first); unset: one made at start-up.
+    session_key: str | None = field(default=None, repr=False)
 
 
 def _convert(raw: str, default: Any) -> Any:

@@ -38,6 +38,11 @@ MESSAGES = {
     ),
     "denied": Message(403, "Access was not granted", "The sign-in service did not authorise access to the record."),
     "token": Message(502, "Sign-in could not be completed", "The sign-in service did not issue an access token."),
+    "sign-in-slow": Message(
+        504,
+        "Sign-in service too slow",
+        "The FHIR server's sign-in service (its SMART configuration or token endpoint) did not answer in time.",
+    ),
     "no-patient": Message(400, "No patient selected", "The launch did not say which patient to show."),
     "no-session": Message(401, "Not launched", "This page needs a launch from the EHR (a card link or app menu)."),
     "expired": Message(401, "Session expired", "Access to the patient's record has expired."),

@@ -71,7 +71,7 @@ def _judge(result: LabResult, analyte: Analyte, aliases: Mapping[str, str], prel
 
 
 def _reported(result: LabResult) -> str:
-    return text.quantity(result.value_text, result.unit)
+    return text.quantity(result.value_text, result.unit, markdown=False)
 
 
 def _loinc_of(raw: Resource, loinc_index: Mapping[str, str]) -> tuple[str, str] | None:
