@@ -24,7 +24,7 @@ from gunicorn.app.base import BaseApplication
 from sqlalchemy.exc import SQLAlchemyError
 
 from service.config import Settings, load_settings
-from service.logs import GunicornLogger, configure_logging, parse_log_format
+from service.logs import GunicornLogger, configure_logging, log_request_start, parse_log_format
 from service.ops.drain import DrainState
 from service.ops.gunicorn_parts import DrainingArbiter, JsonErrorSyncWorker
 from service.ops.metrics import MULTIPROC_ENV
@@ -151,6 +151,7 @@ def run_gunicorn(host: str, port: int, workers: int, allow_unauthenticated: bool
         "errorlog": "-",
         "loglevel": settings.log_level.lower(),
         "logger_class": GunicornLogger,
+        "pre_request": log_request_start,
         "limit_request_line": LIMIT_REQUEST_LINE,
         "limit_request_field_size": LIMIT_REQUEST_FIELD_SIZE,
         "limit_request_fields": LIMIT_REQUEST_FIELDS,
