@@ -45,10 +45,11 @@ def _fhir_client_factory(settings: Settings) -> Any:
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Application factory: settings from the environment plus ``config`` overrides (``clock``, ``drain``)."""
+    """Application factory: settings from the environment plus ``config`` overrides (``clock``, ``drain`` ...)."""
     overrides = dict(config or {})
     clock: Callable[[], datetime] = overrides.pop("clock", _utc_now)
     drain: DrainState = overrides.pop("drain", None) or DrainState()
+    file_identity = overrides.pop("database_file_identity", None)  # set by serve's master (service.server)
     workup = load_workup_settings(overrides=overrides)  # pops the workup_* keys
     settings = load_settings(overrides=overrides)
     clock = zoned_clock(clock, clinical_zone(settings.timezone))  # an unknown zone refuses start-up
@@ -59,7 +60,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     registry = ServiceRegistry(linked_definitions(service_definitions(knowledge, clock), settings, workup))
     events = EventBus()
     # Wall-clock time: issued/received instants and jti expiry are not clinical "now".
-    store = open_resilient_store(settings, events.publish)
+    store = open_resilient_store(settings, events.publish, file_identity=file_identity)
     app.extensions[STORE_KEY] = store
     card_writer = CardWriter(store.record_cards, settings.card_queue_max)  # issued cards off the request path
     app.extensions[CARD_WRITER_KEY] = card_writer
