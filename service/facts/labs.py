@@ -16,6 +16,7 @@ from fhir.resources.R4B.observation import Observation
 from service.facts.code_index import FactIndex, as_list, fact_index
 from service.facts.dates import parse_instant
 from service.facts.gate import read_model
+from service.facts.lab_shapes import quantity_in_text, with_components
 from service.facts.records import Resource
 from service.facts.units import to_canonical, ucum_code
 from service.knowledge.models import ValueRange
@@ -62,6 +63,7 @@ OBSERVATION_ELEMENTS = frozenset(
         "status",
         "code",
         "valueQuantity",
+        "valueString",  # a number with its unit written as text (service.facts.lab_shapes)
         "effectiveDateTime",
         "effectiveInstant",
         "effectivePeriod",
@@ -138,6 +140,10 @@ def lab_result(
     if model is None:
         return None
     quantity = _quantity_value(model.valueQuantity)
+    value_text = _value_text(model.valueQuantity) if quantity is not None else ""
+    stated = quantity_in_text(model.valueString) if quantity is None else None
+    if stated is not None:
+        quantity, value_text = (stated.value, None, stated.unit), stated.text
     if quantity is None:
         return None
     value, code, unit_text = quantity
@@ -148,7 +154,7 @@ def lab_result(
         analyte_id,
         loinc,
         value,
-        _value_text(model.valueQuantity),
+        value_text,
         unit,
         canonical,
         effective,
@@ -162,7 +168,8 @@ def lab_result(
 def latest_labs(observations: Iterable[Resource], knowledge: Knowledge) -> dict[str, LabResult]:
     """The newest usable result per analyte; only candidates are parsed, newest first, until one is valid."""
     latest: dict[str, LabResult] = {}
-    for analyte_id, candidates in _lab_candidates(observations, fact_index(knowledge)).items():
+    # Panel components (a blood gas's ionised calcium) are candidates of their own (service.facts.lab_shapes).
+    for analyte_id, candidates in _lab_candidates(with_components(observations), fact_index(knowledge)).items():
         # Newest first; at the same instant a final result comes before a preliminary one.
         candidates.sort(key=lambda item: (item[0], item[2].get("status") != PRELIMINARY_STATUS), reverse=True)
         for effective, loinc, raw in candidates:

@@ -50,6 +50,8 @@ class Knowledge:
     local_rxnorm: frozenset[str] = frozenset()
     local_atc: frozenset[str] = frozenset()
     product_sources: tuple[str, ...] = ()  # citations of the generated products (medications_products.yaml)
+    # issue 25: sources of how records are read (panels and their components, Condition status and abatement)
+    reading_citations: tuple[str, ...] = ()
 
     def analyte(self, analyte_id: str) -> Analyte:
         """The analyte with this id."""

@@ -29,6 +29,7 @@ PHRASE_FIELDS: Mapping[str, frozenset[str]] = {
     "corrected_note": frozenset({"total", "albumin", "gap"}),
     "uncorrected_note": frozenset({"hours"}),
     "ionised_note": frozenset(),
+    "reported_corrected_note": frozenset(),
     "no_result": frozenset(),
     "unit_unknown": frozenset({"value", "age"}),
     "unit_unknown_note": frozenset(),

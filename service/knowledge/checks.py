@@ -48,6 +48,7 @@ def check_drugs_and_conditions(
     for group in meds.groups:
         check_refs(f"medications.yaml {group.id}", "citation", group.citations, citations)
         check_refs(f"medications.yaml {group.id}", "lab", group.labs, analytes)
+    check_refs("conditions.yaml status_citations", "citation", conditions.status_citations, citations)
     for item in conditions.sets:
         check_refs(f"conditions.yaml {item.id}", "citation", item.citations, citations)
         check_refs(f"conditions.yaml {item.id}", "lab", item.labs, analytes)

@@ -150,8 +150,9 @@ def _check_orders(
         raise KnowledgeError("orders.yaml: culprit_framing and culprit_status take no placeholders")
 
 
-def _loinc_codes(analytes: Mapping[str, Analyte]) -> tuple[str, ...]:
-    return tuple(sorted({code for analyte in analytes.values() for code in analyte.loinc}))
+def _loinc_codes(analytes: Mapping[str, Analyte], panels: Iterable[str]) -> tuple[str, ...]:
+    """Every analyte code and every panel code (its components are read), sorted: the labs prefetch asks for them."""
+    return tuple(sorted({code for analyte in analytes.values() for code in analyte.loinc} | set(panels)))
 
 
 def _check_families(
@@ -162,7 +163,8 @@ def _check_families(
     for family in families:
         where = f"labs.yaml families {family.id}"
         check_refs(where, "lab", (*family.labs, *family.answers_also), analytes)
-        check_refs(where, "member", (family.order_as, family.answered_by), dict.fromkeys(family.labs))
+        members = (family.order_as, family.answered_by, *family.also_answered_by)
+        check_refs(where, "member", members, dict.fromkeys(family.labs))
         check_refs(where, "citation", family.citations, citations)
         if seen & set(family.labs):
             raise KnowledgeError(f"{where}: {sorted(seen & set(family.labs))} already in another family")
@@ -182,6 +184,11 @@ def _check_labs(labs: LabsFile, conditions: ConditionsFile, citations: Mapping[s
     for analyte in analytes.values():
         check_refs(f"labs.yaml {analyte.id}", "citation", analyte.citations, citations)
     _check_families(labs.families, analytes, citations)
+    if labs.panels is not None:
+        check_refs("labs.yaml panels", "citation", labs.panels.citations, citations)
+        shared = set(labs.panels.loinc) & {code for a in analytes.values() for code in a.loinc}
+        if shared:
+            raise KnowledgeError(f"labs.yaml panels: {sorted(shared)} are analyte codes, not panels")
 
 
 def load_knowledge_from(directory: Path | str) -> Knowledge:
@@ -219,7 +226,7 @@ def load_knowledge_from(directory: Path | str) -> Knowledge:
         product_sources=products.sources,
         condition_sets=conditions.sets,
         cards=cards,
-        lab_loinc_codes=_loinc_codes(analytes),
+        lab_loinc_codes=_loinc_codes(analytes, labs.panels.loinc if labs.panels else ()),
         orders=orders,
         denervation=conditions.denervation,
         unit_citations=labs.unit_citations,
@@ -228,6 +235,7 @@ def load_knowledge_from(directory: Path | str) -> Knowledge:
         steady_state=meds.steady_state,
         onset_lead=meds.onset_lead,
         lithium_context=meds.lithium_context,
+        reading_citations=(*(labs.panels.citations if labs.panels else ()), *conditions.status_citations),
     )
 
 

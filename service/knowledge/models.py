@@ -136,6 +136,7 @@ class LabFamily(Record):
     labs: Annotated[tuple[NonBlank, ...], Field(min_length=2)]
     order_as: NonBlank  # the member ordered when the family is needed (total calcium, with its albumin)
     answered_by: NonBlank  # a recent, understood result of this member answers the whole family...
+    also_answered_by: Codes = ()  # ...as does one of these (a laboratory-reported corrected calcium, issue 25)...
     answers_also: Codes = ()  # ...and these labs, needed only to read another member (albumin)
     citations: Required
 
@@ -159,11 +160,19 @@ class AlbuminCorrection(Record):
     citations: Required
 
 
+class Panels(Record):
+    """Panels whose components carry analytes (a blood gas): fetched with the labs, read component by component."""
+
+    loinc: Required
+    citations: Required
+
+
 class LabsFile(Record):
     """labs.yaml."""
 
     unit_aliases: StrMap = {}
     unit_citations: Required
+    panels: Panels | None = None
     albumin_correction: AlbuminCorrection
     families: tuple[LabFamily, ...] = ()
     analytes: Annotated[tuple[Analyte, ...], Field(min_length=1)]

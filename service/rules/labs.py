@@ -63,6 +63,10 @@ def calcium_reading(facts: PatientFacts, knowledge: Knowledge) -> CalciumReading
     if ionised is not None and ionised.unit_understood:
         return CalciumReading(ionised, "calcium_ionised", "ionised", phrases["ionised_note"])
     total = facts.recent("calcium_total", knowledge.analyte("calcium_total").lookback_days)
+    reported = facts.recent("calcium_corrected", knowledge.analyte("calcium_corrected").lookback_days)
+    if reported is not None and reported.unit_understood and (total is None or reported.effective >= total.effective):
+        # A corrected calcium the laboratory reports (29265-6) is used as it is: it needs no albumin (issue 25).
+        return CalciumReading(reported, "calcium_corrected", "corrected", phrases["reported_corrected_note"])
     if total is None:
         return None
     if facts.pregnant():  # the albumin correction is unreliable in pregnancy (pitkin-calcium-pregnancy-1979)

@@ -29,6 +29,8 @@ SCENARIOS = [
     "unit_not_understood",
     "red_flags_low_magnesium",
     "calcium_uncorrected",
+    # issue 25: data shapes (a blood gas component)
+    "blood_gas_ionised_calcium_low",
 ]
 
 

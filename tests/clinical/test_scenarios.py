@@ -111,6 +111,18 @@ EXPECTED: dict[str, tuple[ScreenMode, list[tuple[str, str]]]] = {
     "oxaliplatin_neuropathy_no_fasciculation": (ScreenMode.GATED, []),
     "cisplatin_low_magnesium": (ScreenMode.FULL, [("lab.magnesium.low", "warning")]),
     "cisplatin_normal_magnesium": (ScreenMode.FULL, []),
+    # issue 25 item 5: data shapes (fixtures/data_shape_scenarios.py)
+    "blood_gas_ionised_calcium_low": (ScreenMode.FULL, [("lab.calcium.low", "warning")]),
+    "blood_gas_ionised_calcium_normal": (ScreenMode.FULL, []),
+    "corrected_calcium_reported_low": (ScreenMode.FULL, [("lab.calcium.low", "warning")]),
+    "corrected_calcium_reported_normal": (ScreenMode.FULL, []),
+    "magnesium_value_string_low": (ScreenMode.FULL, [("lab.magnesium.low", "critical")]),
+    "magnesium_value_string_normal": (ScreenMode.FULL, []),
+    "lithium_creatinine_umol": (ScreenMode.FULL, [("drug.lithium", "warning")]),
+    "abated_fasciculation": (ScreenMode.OFF, []),
+    "abated_neuropathy_fasciculation": (ScreenMode.FULL, [("workup.labs", "info")]),
+    "pregnancy_z3a_low_tsh": (ScreenMode.FULL, [("lab.tsh.low", "info")]),
+    "puerperium_low_tsh": (ScreenMode.FULL, [("lab.tsh.low", "warning")]),
 }
 
 
