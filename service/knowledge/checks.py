@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from service.knowledge.condition_models import ConditionsFile
-from service.knowledge.models import Citation, ConditionRole, MedicationsFile
+from service.knowledge.models import Citation, ConditionRole, DrugGroup, MedicationsFile, Parathyroid
 
 
 class KnowledgeError(Exception):
@@ -92,3 +92,12 @@ def _check_issue15_refs(
     for analyte in analytes.values():
         check_refs(f"labs.yaml {analyte.id} follow_up", "lab", analyte.follow_up, analytes)
         check_refs(f"labs.yaml {analyte.id} needed_only_with", "condition set", analyte.needed_only_with, sets)
+
+
+def check_parathyroid(
+    parathyroid: Parathyroid, analytes: Mapping[str, Any], groups: Iterable[DrugGroup], citations: Mapping[str, Any]
+) -> None:
+    """labs.yaml parathyroid: its PTH analyte, drug groups and citations exist (issue 25)."""
+    check_refs("labs.yaml parathyroid", "lab", (parathyroid.pth,), analytes)
+    check_refs("labs.yaml parathyroid", "drug group", parathyroid.calcium_raising_groups, {g.id: g for g in groups})
+    check_refs("labs.yaml parathyroid", "citation", parathyroid.citations, citations)

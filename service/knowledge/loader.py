@@ -17,7 +17,14 @@ from pydantic import BaseModel, ValidationError
 from service.facts.units import is_ucum
 from service.knowledge.base import Knowledge
 from service.knowledge.card_text import PHRASE_FIELDS, SUMMARY_FIELDS, CardText
-from service.knowledge.checks import KnowledgeError, check_drugs_and_conditions, check_refs, placeholders, unique
+from service.knowledge.checks import (
+    KnowledgeError,
+    check_drugs_and_conditions,
+    check_parathyroid,
+    check_refs,
+    placeholders,
+    unique,
+)
 from service.knowledge.condition_models import ConditionSet, ConditionsFile
 from service.knowledge.models import (
     Analyte,
@@ -207,6 +214,8 @@ def load_knowledge_from(directory: Path | str) -> Knowledge:
     products = _read(folder / PRODUCTS_FILE, ProductsFile)
     check_products(products, meds.groups, citations)
     local_rxnorm, local_atc = local_codes(products)
+    if labs.parathyroid is not None:
+        check_parathyroid(labs.parathyroid, analytes, meds.groups, citations)
     check_refs("pregnancy rules", "citation", (*PREGNANCY_TSH_SOURCES, *PREGNANCY_CALCIUM_SOURCES), citations)
     expected = expected_rule_ids(analytes, meds.groups, conditions.sets, conditions.nicotinic_toxicity.exposure)
     _check_cards(cards, expected, citations, analytes)
@@ -236,6 +245,7 @@ def load_knowledge_from(directory: Path | str) -> Knowledge:
         onset_lead=meds.onset_lead,
         lithium_context=meds.lithium_context,
         reading_citations=(*(labs.panels.citations if labs.panels else ()), *conditions.status_citations),
+        parathyroid=labs.parathyroid,
     )
 
 

@@ -167,12 +167,21 @@ class Panels(Record):
     citations: Required
 
 
+class Parathyroid(Record):
+    """How calcium is read with PTH, and the drug groups named on a high calcium card (issue 25)."""
+
+    pth: NonBlank
+    calcium_raising_groups: Codes = ()
+    citations: Required
+
+
 class LabsFile(Record):
     """labs.yaml."""
 
     unit_aliases: StrMap = {}
     unit_citations: Required
     panels: Panels | None = None
+    parathyroid: Parathyroid | None = None
     albumin_correction: AlbuminCorrection
     families: tuple[LabFamily, ...] = ()
     analytes: Annotated[tuple[Analyte, ...], Field(min_length=1)]

@@ -1,4 +1,4 @@
-"""Lab rules: calcium (ionised, albumin-corrected or total), magnesium, potassium and thyroid.
+"""Lab rules: calcium (ionised, albumin-corrected or total; low, and high with PTH), magnesium, potassium, thyroid.
 
 Each abnormal result is judged by the lab's own interpretation, then its reference range, then the knowledge
 fall-back range; knowledge critical thresholds always escalate (labs.yaml).
@@ -18,6 +18,7 @@ from service.rules.conditions import context_note
 from service.rules.findings import Category, Finding, Indicator
 from service.rules.judge import classify, critical_direction, lab_notes
 from service.rules.medications import contributor_note
+from service.rules.parathyroid import raising_drug_notes, with_parathyroid
 from service.rules.timing import early_draw, early_note
 
 
@@ -86,7 +87,14 @@ def calcium_reading(facts: PatientFacts, knowledge: Knowledge) -> CalciumReading
 
 
 def _lab_finding(
-    analyte: Analyte, result: LabResult, direction: Direction, facts: PatientFacts, knowledge: Knowledge, basis: str
+    analyte: Analyte,
+    result: LabResult,
+    direction: Direction,
+    facts: PatientFacts,
+    knowledge: Knowledge,
+    basis: str,
+    *,
+    contributors: bool = True,
 ) -> Finding:
     critical = critical_direction(result, analyte) is not None
     label = f"{analyte.display} ({basis})" if basis else analyte.display
@@ -95,11 +103,9 @@ def _lab_finding(
         shown += knowledge.cards.phrases[
             "preliminary_suffix"
         ]  # a critical escalation from a preliminary result says so
-    notes = [
-        note
-        for note in (contributor_note(facts, knowledge, analyte.id), context_note(facts, knowledge, analyte.id))
-        if note
-    ]
+    # Contributors and context of this file's drugs and conditions lower an analyte: not named on a high calcium.
+    found = (contributor_note(facts, knowledge, analyte.id), context_note(facts, knowledge, analyte.id))
+    notes = [note for note in found if note and contributors]
     return Finding(
         rule_id=f"lab.{analyte.finding}.{direction}",
         category=Category.LAB,
@@ -131,15 +137,33 @@ def calcium_finding(facts: PatientFacts, knowledge: Knowledge) -> Finding | None
     if direction is None or direction not in analyte.flag:
         return None
     basis = "" if reading.basis in ("total", "pregnancy") else reading.basis
+    if direction == Direction.HIGH:
+        finding = _lab_finding(analyte, reading.result, direction, facts, knowledge, basis, contributors=False)
+        return _high_calcium(finding, reading, facts, knowledge)
     finding = _lab_finding(analyte, reading.result, direction, facts, knowledge, basis)
     if reading.basis == "pregnancy":
         return _pregnancy_calcium(finding, reading, knowledge)
     if reading.basis != "total":
-        return _with_follow_up(replace(finding, notes=(reading.note, *finding.notes)), analyte, facts, knowledge)
+        confirmed = _with_follow_up(replace(finding, notes=(reading.note, *finding.notes)), analyte, facts, knowledge)
+        return with_parathyroid(confirmed, direction, facts, knowledge)
     # Uncorrected total calcium: confirm (ionised, or albumin with a repeat) before treating (issue 11 item 10).
     action = knowledge.cards.phrases["uncorrected_action"]
     finding = finding.with_summary(suffix=knowledge.cards.phrases["uncorrected_suffix"])
     return replace(finding, notes=(reading.note, *finding.notes), orders=("calcium_ionised", "albumin"), action=action)
+
+
+def _high_calcium(finding: Finding, reading: CalciumReading, facts: PatientFacts, knowledge: Knowledge) -> Finding:
+    """High calcium (merck-hypercalcemia): hyperparathyroidism can give weakness, cramps and an ALS-like picture.
+
+    Read with PTH and the drugs that raise calcium (lithium-associated hyperparathyroidism: clinical-codes-lithium);
+    a total calcium that is not corrected (no albumin, or pregnancy) is confirmed with ionised calcium first.
+    """
+    phrases = knowledge.cards.phrases
+    confirm = reading.basis in ("total", "pregnancy")
+    notes = (reading.note, *([phrases["high_calcium_confirm_note"]] if confirm else ()), *finding.notes)
+    orders = ("calcium_ionised", "albumin") if reading.basis == "total" else ("calcium_ionised",) if confirm else ()
+    finding = replace(finding, notes=(*notes, *raising_drug_notes(facts, knowledge)), orders=orders)
+    return with_parathyroid(finding, Direction.HIGH, facts, knowledge)
 
 
 def _pregnancy_calcium(finding: Finding, reading: CalciumReading, knowledge: Knowledge) -> Finding:

@@ -31,6 +31,8 @@ SCENARIOS = [
     "calcium_uncorrected",
     # issue 25: data shapes (a blood gas component)
     "blood_gas_ionised_calcium_low",
+    # issue 25: high calcium with PTH, on lithium
+    "hypercalcaemia_lithium",
 ]
 
 
