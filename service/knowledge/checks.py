@@ -89,6 +89,7 @@ def _check_issue15_refs(
     check_refs(where, "drug group", context.interacting_groups, groups)
     check_refs(where, "lab", (*context.renal_labs.keys(), *context.monitoring_labs), analytes)
     check_refs(where, "citation", context.citations, citations)
+    check_refs(where, "condition set", context.raising_conditions, sets)
     for analyte in analytes.values():
         check_refs(f"labs.yaml {analyte.id} follow_up", "lab", analyte.follow_up, analytes)
         check_refs(f"labs.yaml {analyte.id} needed_only_with", "condition set", analyte.needed_only_with, sets)

@@ -234,6 +234,8 @@ class LithiumContext(Record):
     monitoring_labs: Codes = ()  # TSH and calcium: lithium causes hypothyroidism and hyperparathyroidism
     monitoring_days: PositiveInt  # how recent those must be
     citations: Required
+    # issue 25: condition sets that lower lithium clearance (AKI, dehydration, CKD): named, the level due again
+    raising_conditions: Codes = ()
 
 
 # --- issue 15 (i15a): timing -----------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from service.rules import text
 from service.rules.conditions import context_note
 from service.rules.findings import Category, Finding, Indicator
 from service.rules.judge import classify, critical_direction, lab_notes
+from service.rules.lithium_links import name_lithium
 from service.rules.medications import contributor_note
 from service.rules.parathyroid import raising_drug_notes, with_parathyroid
 from service.rules.timing import early_draw, early_note
@@ -163,7 +164,7 @@ def _high_calcium(finding: Finding, reading: CalciumReading, facts: PatientFacts
     notes = (reading.note, *([phrases["high_calcium_confirm_note"]] if confirm else ()), *finding.notes)
     orders = ("calcium_ionised", "albumin") if reading.basis == "total" else ("calcium_ionised",) if confirm else ()
     finding = replace(finding, notes=(*notes, *raising_drug_notes(facts, knowledge)), orders=orders)
-    return with_parathyroid(finding, Direction.HIGH, facts, knowledge)
+    return name_lithium(with_parathyroid(finding, Direction.HIGH, facts, knowledge), facts, knowledge)
 
 
 def _pregnancy_calcium(finding: Finding, reading: CalciumReading, knowledge: Knowledge) -> Finding:
@@ -235,7 +236,9 @@ def thyroid_finding(facts: PatientFacts, knowledge: Knowledge) -> Finding | None
     notes = (pattern.note, *(lab_notes(ft4, knowledge) if ft4 else ()), *finding.notes)
     summary = finding.with_summary(suffix=f"{suffix}: {pattern.label}")
     thyroid = replace(summary, facts=(*finding.facts, *lines), orders=orders, notes=notes)
-    return _thyroid_timing(_thyroid_in_pregnancy(thyroid, state, facts, knowledge), facts, knowledge)
+    thyroid = _thyroid_timing(_thyroid_in_pregnancy(thyroid, state, facts, knowledge), facts, knowledge)
+    # Lithium-associated hypothyroidism (issue 25): a high TSH on lithium names lithium as the likely cause.
+    return name_lithium(thyroid, facts, knowledge, "lithium_tsh_note") if thyroid.rule_id == "lab.tsh.high" else thyroid
 
 
 def _thyroid_in_pregnancy(finding: Finding, ft4_state: str, facts: PatientFacts, knowledge: Knowledge) -> Finding:

@@ -132,6 +132,11 @@ EXPECTED: dict[str, tuple[ScreenMode, list[tuple[str, str]]]] = {
     "pth_high_calcium_normal": (ScreenMode.FULL, []),
     "hypoparathyroid_after_thyroidectomy": (ScreenMode.FULL, [("lab.calcium.low", "warning")]),
     "calcium_low_pth_high": (ScreenMode.FULL, [("lab.calcium.low", "warning")]),
+    # issue 25 item 6: lithium in context (fixtures/lithium_context_scenarios.py)
+    "lithium_aki_after_level": (ScreenMode.FULL, [("drug.lithium", "warning")]),
+    "lithium_dehydration": (ScreenMode.FULL, [("drug.lithium", "warning")]),
+    "lithium_level_in_range": (ScreenMode.FULL, [("drug.lithium", "warning")]),
+    "lithium_high_tsh": (ScreenMode.FULL, [("lab.tsh.high", "warning"), ("drug.lithium", "warning")]),
 }
 
 
