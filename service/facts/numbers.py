@@ -52,7 +52,7 @@ def fixed(value: float, decimals: int) -> str:
     return format(rounded if rounded != 0 else abs(rounded), "f")
 
 
-def reported_text(value: float | int | Decimal, decimals: int) -> str:
+def reported_text(value: float | int | Decimal | str, decimals: int) -> str:
     """A reported value as the lab wrote it, unless it has more than ``decimals`` decimals: then rounded."""
     written = str(value)
     if _decimal(written) is None:

@@ -137,6 +137,7 @@ class LabFamily(Record):
     labs: Annotated[tuple[NonBlank, ...], Field(min_length=2)]
     order_as: NonBlank  # the member ordered when the family is needed (total calcium, with its albumin)
     answered_by: NonBlank  # a recent, understood result of this member answers the whole family...
+    also_answered_by: Codes = ()  # ...as does one of these (a laboratory-reported corrected calcium, issue 25)...
     answers_also: Codes = ()  # ...and these labs, needed only to read another member (albumin)
     citations: Required
 
@@ -160,11 +161,28 @@ class AlbuminCorrection(Record):
     citations: Required
 
 
+class Panels(Record):
+    """Panels whose components carry analytes (a blood gas): fetched with the labs, read component by component."""
+
+    loinc: Required
+    citations: Required
+
+
+class Parathyroid(Record):
+    """How calcium is read with PTH, and the drug groups named on a high calcium card (issue 25)."""
+
+    pth: NonBlank
+    calcium_raising_groups: Codes = ()
+    citations: Required
+
+
 class LabsFile(Record):
     """labs.yaml."""
 
     unit_aliases: StrMap = {}
     unit_citations: Required
+    panels: Panels | None = None
+    parathyroid: Parathyroid | None = None
     albumin_correction: AlbuminCorrection
     families: tuple[LabFamily, ...] = ()
     display_decimals: Mapping[str, Annotated[int, Field(ge=0, le=4)]]  # per analyte id, in its canonical unit
@@ -218,6 +236,8 @@ class LithiumContext(Record):
     monitoring_labs: Codes = ()  # TSH and calcium: lithium causes hypothyroidism and hyperparathyroidism
     monitoring_days: PositiveInt  # how recent those must be
     citations: Required
+    # issue 25: condition sets that lower lithium clearance (AKI, dehydration, CKD): named, the level due again
+    raising_conditions: Codes = ()
 
 
 # --- issue 15 (i15a): timing -----------------------------------------------------------------------------------

@@ -22,7 +22,9 @@ def wanted_labs(facts: PatientFacts, knowledge: Knowledge, needs: Mapping[str, S
         wanted.setdefault(lab, []).extend(r for r in reasons if r not in wanted.get(lab, []))
     for family in knowledge.families:
         answer = facts.recent(family.answered_by, knowledge.analyte(family.answered_by).lookback_days)
-        if answer is not None and answer.unit_understood:
+        # A laboratory-reported corrected calcium answers as the ionised one does (labs.yaml families, issue 25).
+        others = [facts.recent(lab, knowledge.analyte(lab).lookback_days) for lab in family.also_answered_by]
+        if any(result is not None and result.unit_understood for result in (answer, *others)):
             for lab in (*family.labs, *family.answers_also):
                 wanted.pop(lab, None)
         elif answer is not None:
