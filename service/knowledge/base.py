@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from service.knowledge.card_text import CardText
 from service.knowledge.condition_models import ConditionSet, Denervation, NicotinicToxicity, ObservedSigns
@@ -12,6 +13,7 @@ from service.knowledge.models import (
     AlbuminCorrection,
     Analyte,
     Citation,
+    CodeSystemVersion,
     ConditionRole,
     DrugGroup,
     DrugKind,
@@ -50,6 +52,9 @@ class Knowledge:
     local_rxnorm: frozenset[str] = frozenset()
     local_atc: frozenset[str] = frozenset()
     product_sources: tuple[str, ...] = ()  # citations of the generated products (medications_products.yaml)
+    code_systems: Mapping[str, CodeSystemVersion] = field(
+        default_factory=lambda: MappingProxyType({})
+    )  # URI -> release
 
     def analyte(self, analyte_id: str) -> Analyte:
         """The analyte with this id."""

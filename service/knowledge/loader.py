@@ -194,6 +194,7 @@ def load_knowledge_from(directory: Path | str) -> Knowledge:
     cards = _read(folder / "cards.yaml", CardText)
     unique("citation", (c.id for c in cites.citations))
     citations = read_only({c.id: c for c in cites.citations})
+    check_refs("citations.yaml code_systems", "citation", (v.citation for v in cites.code_systems.values()), citations)
     _check_labs(labs, conditions, citations)
     analytes = read_only({a.id: a for a in labs.analytes})
     check_drugs_and_conditions(meds, conditions, citations, analytes)
@@ -228,6 +229,7 @@ def load_knowledge_from(directory: Path | str) -> Knowledge:
         steady_state=meds.steady_state,
         onset_lead=meds.onset_lead,
         lithium_context=meds.lithium_context,
+        code_systems=cites.code_systems,
     )
 
 

@@ -1,0 +1,40 @@
+"""``fasciculation-cds knowledge export --out DIR``: the knowledge as a FHIR NPM package."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from service.knowledge import load_knowledge
+from service.knowledge.export.package import write_package
+from service.knowledge.export.web import service_package
+
+EXIT_OUT = 2
+
+
+def export(args: argparse.Namespace) -> int:
+    """Write the package (DIR/package/) from the loaded knowledge; print what was written."""
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        sys.stderr.write(f"error: --out {out} is not a folder\n")
+        return EXIT_OUT
+    knowledge = load_knowledge()
+    package = service_package(knowledge)
+    try:
+        folder = write_package(package, out)
+    except OSError as exc:
+        sys.stderr.write(f"error: cannot write the package under {out}: {exc.strerror or exc}\n")
+        return EXIT_OUT
+    sys.stdout.write(f"{package.name} {knowledge.version}: {len(package.resources)} resources in {folder}\n")
+    return 0
+
+
+def add_knowledge_parser(commands: Any) -> None:
+    """The ``knowledge`` subcommand and its ``export``."""
+    knowledge = commands.add_parser("knowledge", help="publish the knowledge base")
+    actions = knowledge.add_subparsers(dest="knowledge_command", required=True)
+    run = actions.add_parser("export", help="write the knowledge as a FHIR R4 NPM package (DIR/package/)")
+    run.add_argument("--out", required=True, help="folder to write into (created if missing)")
+    run.set_defaults(func=export)
