@@ -23,6 +23,7 @@ from service.knowledge.models import (
     SteadyState,
 )
 from service.knowledge.order_rules import OrderKnowledge
+from service.knowledge.reviews import ALL_RULES, Review
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,9 +53,13 @@ class Knowledge:
     local_rxnorm: frozenset[str] = frozenset()
     local_atc: frozenset[str] = frozenset()
     product_sources: tuple[str, ...] = ()  # citations of the generated products (medications_products.yaml)
-    code_systems: Mapping[str, CodeSystemVersion] = field(
-        default_factory=lambda: MappingProxyType({})
-    )  # URI -> release
+    # citations.yaml code_systems: system URI -> the release its codes were checked against
+    code_systems: Mapping[str, CodeSystemVersion] = field(default_factory=lambda: MappingProxyType({}))
+    reviews: tuple[Review, ...] = ()  # reviews.yaml: who signed off which version and rules
+
+    def approved(self) -> bool:
+        """Whether a review of this version approved every rule."""
+        return any(r.version == self.version and r.outcome == "approved" and ALL_RULES in r.rules for r in self.reviews)
 
     def analyte(self, analyte_id: str) -> Analyte:
         """The analyte with this id."""

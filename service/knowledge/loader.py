@@ -34,6 +34,7 @@ from service.knowledge.models import (
 )
 from service.knowledge.order_rules import OrderKnowledge
 from service.knowledge.products import PRODUCTS_FILE, check_products, local_codes, with_products
+from service.knowledge.reviews import ReviewsFile, check_reviews
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -207,6 +208,8 @@ def load_knowledge_from(directory: Path | str) -> Knowledge:
     orders = _read(folder / "orders.yaml", OrderKnowledge)
     _check_orders(orders, meds.groups, citations, expected)
     check_refs("orders.yaml silent_rules", "rule", orders.silent_rules, dict.fromkeys(expected))
+    reviews = _read(folder / "reviews.yaml", ReviewsFile).reviews
+    check_reviews(reviews, expected, cites.version)
     return Knowledge(
         version=cites.version,
         citations=citations,
@@ -230,6 +233,7 @@ def load_knowledge_from(directory: Path | str) -> Knowledge:
         onset_lead=meds.onset_lead,
         lithium_context=meds.lithium_context,
         code_systems=cites.code_systems,
+        reviews=reviews,
     )
 
 

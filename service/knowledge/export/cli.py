@@ -1,4 +1,4 @@
-"""``fasciculation-cds knowledge export --out DIR``: the knowledge as a FHIR NPM package."""
+"""``fasciculation-cds knowledge export --out DIR [--html]``: the knowledge as a FHIR NPM package, and its book."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from service.knowledge import load_knowledge
+from service.knowledge.export.book import build_book, write_book
 from service.knowledge.export.package import write_package
 from service.knowledge.export.web import service_package
 
@@ -24,10 +25,13 @@ def export(args: argparse.Namespace) -> int:
     package = service_package(knowledge)
     try:
         folder = write_package(package, out)
+        book = write_book(build_book(knowledge), out) if args.html else None
     except OSError as exc:
-        sys.stderr.write(f"error: cannot write the package under {out}: {exc.strerror or exc}\n")
+        sys.stderr.write(f"error: cannot write under {out}: {exc.strerror or exc}\n")
         return EXIT_OUT
     sys.stdout.write(f"{package.name} {knowledge.version}: {len(package.resources)} resources in {folder}\n")
+    if book is not None:
+        sys.stdout.write(f"knowledge book: {book / 'index.html'}\n")
     return 0
 
 
@@ -37,4 +41,7 @@ def add_knowledge_parser(commands: Any) -> None:
     actions = knowledge.add_subparsers(dest="knowledge_command", required=True)
     run = actions.add_parser("export", help="write the knowledge as a FHIR R4 NPM package (DIR/package/)")
     run.add_argument("--out", required=True, help="folder to write into (created if missing)")
+    run.add_argument(
+        "--html", action="store_true", help="also write the knowledge book for clinical review (DIR/book/)"
+    )
     run.set_defaults(func=export)

@@ -28,7 +28,6 @@ PACKAGE_DIR = "package"
 MANIFEST = "package.json"
 INDEX = ".index.json"
 PUBLISHER = "fasciculation-cds"
-STATUS = "draft"
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,8 @@ def package_name(knowledge: Knowledge) -> str:
 
 
 def _resources(knowledge: Knowledge, service_ids: Mapping[str, str]) -> list[Resource]:
-    common = {"base": canon.canonical_base(knowledge), "status": STATUS, "publisher": PUBLISHER, "library": LIBRARY_ID}
+    status = "active" if knowledge.approved() else "draft"  # active once reviews.yaml records an approval of all rules
+    common = {"base": canon.canonical_base(knowledge), "status": status, "publisher": PUBLISHER, "library": LIBRARY_ID}
     views = rule_views(knowledge)
     members = [
         *value_sets(knowledge, common),

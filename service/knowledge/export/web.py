@@ -14,6 +14,7 @@ from flask import Blueprint, Flask, Response, abort, jsonify
 from cds_hooks import ServiceDefinition
 from service.hooks import SERVICE_IDS
 from service.knowledge.base import Knowledge
+from service.knowledge.export.book import INDEX_PAGE, build_book
 from service.knowledge.export.package import INDEX, MANIFEST, KnowledgePackage, build_package
 from service.knowledge.export.plans import plan_file
 from service.knowledge.export.rule_views import rule_views
@@ -21,6 +22,7 @@ from service.knowledge.export.rule_views import rule_views
 PREFIX = "/knowledge"
 EXTENSION_KEY = "org.example.fasciculation-cds.knowledge"  # reverse-DNS, as CDS Hooks 2.0 asks of extension keys
 FHIR_JSON = "application/fhir+json"
+BOOK_CSP = "default-src 'none'; style-src 'unsafe-inline'"  # static pages: no script, no outside resource
 
 
 def service_package(knowledge: Knowledge) -> KnowledgePackage:
@@ -29,14 +31,25 @@ def service_package(knowledge: Knowledge) -> KnowledgePackage:
 
 
 def knowledge_blueprint(knowledge: Knowledge) -> Blueprint:
-    """GET /knowledge/ (the file list), /knowledge/package.json, /knowledge/.index.json and one file per resource."""
+    """GET /knowledge/ (the file list), /knowledge/package.json, /knowledge/.index.json, one file per resource, and
+    the knowledge book at /knowledge/book/."""
     blueprint = Blueprint("knowledge", __name__, url_prefix=PREFIX)
+
+    @blueprint.get("/book/", defaults={"name": INDEX_PAGE})
+    @blueprint.get("/book/<name>")
+    def book_page(name: str) -> Response:
+        content = build_book(knowledge).get(name)
+        if content is None:
+            abort(404, description=f"no page {name!r} in the knowledge book")
+        response = Response(content, mimetype="text/html")
+        response.headers["Content-Security-Policy"] = BOOK_CSP
+        return response
 
     @blueprint.get("/")
     def listing() -> Response:
         package = service_package(knowledge)
         files = [{"filename": name, "href": f"{PREFIX}/{name}"} for name in (MANIFEST, INDEX, *package.resources)]
-        return jsonify({"package": package.name, "files": files})
+        return jsonify({"package": package.name, "book": f"{PREFIX}/book/", "files": files})
 
     @blueprint.get("/<path:name>")
     def package_file(name: str) -> Response:
