@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from service.knowledge import load_knowledge
-from service.knowledge.export.book import build_book, write_book
+from service.knowledge.export.book import Changes, compare, render_book, write_book
+from service.knowledge.export.changes import PreviousError, read_previous
 from service.knowledge.export.package import write_package
 from service.knowledge.export.web import service_package
 
@@ -18,14 +19,20 @@ EXIT_OUT = 2
 def export(args: argparse.Namespace) -> int:
     """Write the package (DIR/package/) from the loaded knowledge; print what was written."""
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        sys.stderr.write(f"error: --out {out} is not a folder\n")
+    problem = "is not a folder" if out.exists() and not out.is_dir() else None
+    if problem or (args.previous and not args.html):
+        sys.stderr.write(f"error: --out {out} {problem}\n" if problem else "error: --previous needs --html\n")
         return EXIT_OUT
     knowledge = load_knowledge()
     package = service_package(knowledge)
     try:
+        changes = compare(knowledge, package, read_previous(Path(args.previous))) if args.previous else Changes()
+    except PreviousError as exc:
+        sys.stderr.write(f"error: --previous: {exc}\n")
+        return EXIT_OUT
+    try:
         folder = write_package(package, out)
-        book = write_book(build_book(knowledge), out) if args.html else None
+        book = write_book(render_book(knowledge, changes), out) if args.html else None
     except OSError as exc:
         sys.stderr.write(f"error: cannot write under {out}: {exc.strerror or exc}\n")
         return EXIT_OUT
@@ -44,4 +51,5 @@ def add_knowledge_parser(commands: Any) -> None:
     run.add_argument(
         "--html", action="store_true", help="also write the knowledge book for clinical review (DIR/book/)"
     )
+    run.add_argument("--previous", help="an earlier export's folder: the book says what changed since it (with --html)")
     run.set_defaults(func=export)
