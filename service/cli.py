@@ -1,4 +1,5 @@
-"""Command line: ``serve``, ``evaluate`` (a Bundle file or a live FHIR server), ``feedback report``, ``workup``."""
+"""Command line: ``serve``, ``evaluate`` (a Bundle file or a live FHIR server), ``feedback report``, ``workup``,
+``cohort``, ``knowledge export``."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from service.config import fhir_client_settings, load_settings
 from service.facts.dates import clinical_zone
 from service.hooks import SERVICE_IDS, service_definitions
 from service.knowledge import load_knowledge
+from service.knowledge.export.cli import add_knowledge_parser
 from service.report import parse_since, run_report
 from service.workup.app import linked_definitions, load_workup_settings
 from service.workup.offline import add_workup_parser
@@ -117,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.set_defaults(func=run_report)
     add_workup_parser(commands)
     add_cohort_parser(commands)
+    add_knowledge_parser(commands)
     return parser
 
 
