@@ -6,15 +6,19 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin cds
+RUN groupadd --gid 10001 cds \
+    && useradd --create-home --uid 10001 --gid 10001 --shell /usr/sbin/nologin cds
 
 WORKDIR /opt/fasciculation-cds
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY cds_hooks ./cds_hooks
 COPY service ./service
+# The versions are pinned by what this checkout declares (pyproject.toml), not repeated here.
+# hadolint ignore=DL3013
 RUN pip install ".[postgres]"
 
-USER cds
+# Numeric, so that Kubernetes runAsNonRoot can check it (deploy/kubernetes/deployment.yaml).
+USER 10001:10001
 WORKDIR /home/cds
 # Embedded default store: a SQLite file in the user's home (mount a volume at /home/cds/var to keep it).
 ENV CDS_DATABASE_URL=sqlite:////home/cds/var/fasciculation-cds.sqlite3

@@ -70,6 +70,15 @@ def _convert(raw: str, default: Any) -> Any:
     return raw
 
 
+def environment_names() -> frozenset[str]:
+    """Every environment variable the service reads (``Settings``, the work-up view's, and the metrics directory)."""
+    from service.workup.config import WorkupSettings
+
+    names = {_ENV_NAMES.get(item.name, _ENV_PREFIX + item.name.upper()) for item in fields(Settings)}
+    names |= {f"CDS_WORKUP_{item.name.upper()}" for item in fields(WorkupSettings)}
+    return frozenset(names | {"PROMETHEUS_MULTIPROC_DIR"})
+
+
 def load_settings(environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None) -> Settings:
     """Defaults, then ``CDS_<FIELD>`` variables, then explicit overrides (used by tests and the CLI)."""
     env = os.environ if environ is None else environ
