@@ -20,6 +20,8 @@ RUN pip install ".[postgres]"
 # Numeric, so that Kubernetes runAsNonRoot can check it (deploy/kubernetes/deployment.yaml).
 USER 10001:10001
 WORKDIR /home/cds
+# Fill pint's cache of the UCUM registry (~/.cache/fasciculation-cds/pint) so no process builds it at start-up.
+RUN python -c "from service.facts.units import registry; registry()"
 # Embedded default store: a SQLite file in the user's home (mount a volume at /home/cds/var to keep it).
 ENV CDS_DATABASE_URL=sqlite:////home/cds/var/fasciculation-cds.sqlite3
 
