@@ -15,12 +15,13 @@ import orjson
 
 from cds_hooks import CdsHooksError, HookRequest, PrefetchResolver, ServiceRegistry, as_response, load_hook_request
 from service.cli_inputs import iso_instant, parse_now, read_bundle_file
-from service.cli_parser import EXIT_USAGE, CliParser, package_version, plain_text
+from service.cli_parser import EXIT_USAGE, CliParser, plain_text
 from service.cohort.cli import add_cohort_parser
 from service.config import fhir_client_settings, load_settings
 from service.hooks import SERVICE_IDS, service_definitions
 from service.knowledge import load_knowledge
 from service.report import parse_since, run_report
+from service.version import package_version
 from service.workup.app import linked_definitions, load_workup_settings
 from service.workup.offline import add_workup_parser
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from importlib import metadata
 from typing import NoReturn
 
 EXIT_USAGE = 2
-DISTRIBUTION = "fasciculation-cds"
 
 
 class DefaultsFormatter(argparse.HelpFormatter):
@@ -39,11 +37,3 @@ class CliParser(argparse.ArgumentParser):
 def plain_text(docstring: str | None) -> str:
     """A module docstring for --help: reST ````literal```` markup removed."""
     return re.sub(r"``([^`]+)``", r"\1", docstring or "")
-
-
-def package_version() -> str:
-    """The installed distribution's version (``unknown`` when run from a tree that was never installed)."""
-    try:
-        return metadata.version(DISTRIBUTION)
-    except metadata.PackageNotFoundError:
-        return "unknown"

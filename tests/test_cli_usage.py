@@ -11,7 +11,8 @@ from collections.abc import Iterator
 import pytest
 
 from service.cli import EXIT_DATA, build_parser, main
-from service.cli_parser import EXIT_USAGE, package_version
+from service.cli_parser import EXIT_USAGE
+from service.version import package_version
 from tests.conftest import ROOT
 
 PATIENT = str(ROOT / "fixtures" / "patients" / "advair_fasciculation.json")
