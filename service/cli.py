@@ -18,6 +18,7 @@ from service.cli_inputs import iso_instant, parse_now, read_bundle_file
 from service.cli_parser import EXIT_USAGE, CliParser, plain_text
 from service.cohort.cli import add_cohort_parser
 from service.config import fhir_client_settings, load_settings
+from service.demo.upload import add_demo_parser
 from service.hooks import SERVICE_IDS, service_definitions
 from service.knowledge import load_knowledge
 from service.report import parse_since, run_report
@@ -143,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--since", type=parse_since, help="only cards issued from this ISO date or datetime on")
     report.set_defaults(func=run_report)
     add_workup_parser(commands)
+    add_demo_parser(commands)
     add_cohort_parser(commands)
     return parser
 
