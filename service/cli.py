@@ -22,6 +22,7 @@ from service.demo.upload import add_demo_parser
 from service.hooks import SERVICE_IDS, service_definitions
 from service.knowledge import load_knowledge
 from service.report import parse_since, run_report
+from service.settings_types import SettingsError
 from service.version import package_version
 from service.workup.app import linked_definitions, load_workup_settings
 from service.workup.offline import add_workup_parser
@@ -94,6 +95,7 @@ def serve(args: argparse.Namespace) -> int:
     """Run the app under gunicorn (a production WSGI server)."""
     from service.server import run_gunicorn
 
+    load_settings(), load_workup_settings()  # a bad setting stops here, as one line, before any worker starts
     if port_in_use(args.host, args.port):
         sys.stderr.write(f"error: port {args.port} on {args.host} is already in use; choose another with --port\n")
         return EXIT_USAGE
@@ -165,6 +167,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CdsHooksError as exc:
         sys.stderr.write(error_line(exc) + "\n")
         return EXIT_DATA
+    except SettingsError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return EXIT_USAGE
     finally:
         root.setLevel(level)
     return result
