@@ -13,6 +13,9 @@ from cds_hooks.prefetch import check_template
 from cds_hooks.response import check_discovery
 from cds_hooks.schemas import HookRequest
 
+# The CDS Hooks release the toolkit implements, advertised per service as 3.0 recommends (discovery ``version``,
+# "the semantic version of the CDS Hooks specification implemented by this service"); 2.0 clients ignore it.
+CDS_HOOKS_VERSION = "2.0.0"
 Prefetched = Mapping[str, Any | None]
 # A handler answers with the card model; a plain JSON document is checked against the model's schema.
 Answer = HookResponse | Mapping[str, Any]
@@ -45,6 +48,7 @@ class ServiceDefinition:
             "title": self.title,
             "description": self.description,
             "id": self.id,
+            "version": CDS_HOOKS_VERSION,
         }
         if self.prefetch:
             entry["prefetch"] = dict(self.prefetch)

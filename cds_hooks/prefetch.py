@@ -20,9 +20,10 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from cds_hooks.errors import BadRequest, FhirClientError, FhirServerNotAllowed, PreconditionFailed
+from cds_hooks.errors import BadRequest, FhirClientError, FhirScopeNotGranted, FhirServerNotAllowed, PreconditionFailed
 from cds_hooks.fhir_client import ClientFactory, FhirClient, PagesEnough, next_link
 from cds_hooks.schemas import HookRequest
+from cds_hooks.scopes import scope_refusal
 
 if TYPE_CHECKING:
     from cds_hooks.definitions import ServiceDefinition
@@ -81,6 +82,19 @@ def _complete_sent_bundle(
     if client is None:
         raise PreconditionFailed("prefetch is paged and no FHIR server was given to read the rest", [key])
     return client.complete_bundle(value, enough)
+
+
+def _scoped(request: HookRequest, fetch: Callable[[], dict[str, Any]], url: str) -> Callable[[], dict[str, Any]]:
+    """``fetch``, unless the lent token's scope plainly does not cover ``url`` (then a fetch that refuses)."""
+    scope = request.fhir_authorization.scope if request.fhir_authorization else None
+    refusal = scope_refusal(scope, url)
+    if refusal is None:
+        return fetch
+
+    def refuse() -> dict[str, Any]:
+        raise FhirScopeNotGranted(refusal)
+
+    return refuse
 
 
 class PrefetchResolver:
@@ -161,7 +175,9 @@ class PrefetchResolver:
         # Missing keys are fetched side by side: the call waits for the slowest query, not for their sum.
         with ThreadPoolExecutor(max_workers=min(len(urls), MAX_PARALLEL_FETCHES)) as pool:
             futures = {
-                key: pool.submit(self._guard, key, partial(client.fetch, url, self._enough.get(key)))
+                key: pool.submit(
+                    self._guard, key, _scoped(request, partial(client.fetch, url, self._enough.get(key)), url)
+                )
                 for key, url in urls.items()
             }
             for key, future in futures.items():

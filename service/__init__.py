@@ -26,9 +26,11 @@ from service.hooks import service_definitions
 from service.knowledge import load_knowledge
 from service.knowledge.export.web import install_knowledge, with_knowledge_link
 from service.ops import DrainState, Operations, install_operations
+from service.pages import ServiceFacts, install_pages
 from service.security import build_authenticator, fhir_allow_list, serving_port
 from service.store.card_writer import CardWriter
 from service.store.resilience import open_resilient_store
+from service.version import package_version
 from service.workup.app import install_workup, linked_definitions, load_workup_settings
 
 log = logging.getLogger(__name__)
@@ -93,6 +95,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         client_factory=fhir_clients,
     )
     install_knowledge(app, knowledge)
+    install_pages(app, ServiceFacts("fasciculation-cds", package_version(), knowledge.version, registry))
     install_error_handlers(app)
     install_operations(app, Operations(knowledge.version, store, events, drain))
     return app

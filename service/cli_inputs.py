@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import gzip
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -20,6 +21,17 @@ def parse_now(text: str | None, zone: tzinfo | None = None) -> datetime:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
         moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     return moment.astimezone(zone) if zone else moment
+
+
+def iso_instant(text: str) -> str:
+    """``--now`` checked as argparse reads it, so a bad value is a one-line usage error (exit 2), not a traceback."""
+    try:
+        parse_now(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"not an ISO-8601 date or datetime: {text!r} (e.g. 2026-11-20T12:00Z)"
+        ) from exc
+    return text
 
 
 def read_bundle_file(path: str) -> dict[str, Any]:

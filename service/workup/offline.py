@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from service.cli_inputs import bundle_patient, parse_now, read_bundle_file
+from service.cli_inputs import bundle_patient, iso_instant, parse_now, read_bundle_file
 from service.config import load_settings
 from service.facts.dates import clinical_zone
 from service.facts.ownership import PatientInContext
@@ -43,7 +43,7 @@ def add_workup_parser(commands: Any) -> None:
     """The ``workup`` subcommand."""
     parser = commands.add_parser("workup", help="render the work-up page (charts, timeline, checklist) from a Bundle")
     parser.add_argument("--bundle", required=True, help="FHIR R4 Bundle file holding one patient and their resources")
-    parser.add_argument("--now", help="render as of this ISO-8601 instant (default: now)")
+    parser.add_argument("--now", type=iso_instant, help="render as of this ISO-8601 instant (default: now)")
     parser.add_argument("--out", required=True, help="HTML file to write ('-' for standard output)")
     parser.add_argument("--window-days", type=int, default=DEFAULT_WINDOW_DAYS, help="chart window in days")
     parser.add_argument("--highlight", help="rule id of the finding to highlight (as a card's appContext does)")
