@@ -59,11 +59,13 @@ class FileGuard:
         "read-only" (a read-only mount or an immutable file: SQLite's WAL would otherwise take commits it can never
         write back; ``access`` reports both even to root)."""
         current = identity(self.path)
+        with self._lock:
+            if self._expected is None:  # never seen yet: SQLite makes the file on the first connection
+                if current is None:
+                    return None
+                self._expected = current
         if current is None:
             return "file missing"
-        with self._lock:
-            if self._expected is None:  # the file did not exist yet (database unavailable at start-up)
-                self._expected = current
         if current != self._expected:
             return "file replaced"
         return None if os.access(self.path, os.W_OK) else "read-only"
