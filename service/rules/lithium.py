@@ -15,7 +15,7 @@ from service.knowledge import LITHIUM_TOXIC_RULE, ConditionRole, Direction, Know
 from service.rules import text
 from service.rules.findings import Category, Finding, Indicator
 from service.rules.judge import classify, critical_direction, lab_notes
-from service.rules.medications import qualifying_uses, use_line
+from service.rules.medications import drug_lines, qualifying_uses
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ def lithium_context(
 ) -> LithiumContext:
     """Interacting drugs, renal function, timing and (``monitoring``) TSH/calcium for a patient on lithium."""
     interacting = _interacting_uses(facts, knowledge)
-    lines = [use_line(use, knowledge.drug_group(group), facts.now, knowledge) for use, group in interacting]
+    lines = [drug_lines((use,), knowledge.drug_group(group), facts, knowledge)[0] for use, group in interacting]
     notes = [knowledge.cards.phrases["lithium_interacting_note"]] if interacting else []
     renal_lines, renal_notes, renal_orders = _renal(facts, knowledge)
     monitoring_notes, monitoring_orders = _monitoring(facts, knowledge) if monitoring else ((), ())
@@ -132,7 +132,7 @@ def _lithium_level_finding(facts: PatientFacts, knowledge: Knowledge) -> Finding
         summary={"value": shown, "age": text.age(level.effective, facts.now), "suffix": ""},
         facts=(
             text.lab_line(analyte.display, level.value_text, level, facts.now, flag="high"),
-            *(use_line(u, knowledge.drug_group("lithium"), facts.now, knowledge) for u in uses),
+            *drug_lines(uses, knowledge.drug_group("lithium"), facts, knowledge),
             *context.lines,
         ),
         notes=(*lab_notes(level, knowledge), *context.notes),
@@ -173,7 +173,7 @@ def lithium_finding(facts: PatientFacts, knowledge: Knowledge) -> Finding | None
         return None
     level = facts.latest("lithium")
     context = lithium_context(facts, knowledge, level)
-    lines = [use_line(u, group, facts.now, knowledge) for u in uses]
+    lines = list(drug_lines(uses, group, facts, knowledge))
     if level is not None:
         lines.append(text.lab_line(knowledge.analyte("lithium").display, level.value_text, level, facts.now))
     status = _status(facts, knowledge, level, context.reasons)
