@@ -11,11 +11,12 @@ import datetime as dt
 from dataclasses import dataclass
 
 from service.facts import LabResult, MedicationUse, PatientFacts
-from service.knowledge import LITHIUM_TOXIC_RULE, ConditionRole, Direction, Knowledge
+from service.knowledge import LITHIUM_TOXIC_RULE, Analyte, ConditionRole, Direction, Knowledge
 from service.rules import text
 from service.rules.findings import Category, Finding, Indicator
 from service.rules.judge import classify, critical_direction, lab_notes
 from service.rules.medications import drug_lines, qualifying_uses
+from service.rules.preliminary import with_both, worse_final
 
 
 @dataclass(frozen=True)
@@ -115,9 +116,18 @@ def lithium_context(
 
 def _lithium_level_finding(facts: PatientFacts, knowledge: Knowledge) -> Finding | None:
     analyte = knowledge.analyte("lithium")
-    level = facts.recent("lithium", analyte.lookback_days)
+    newest = facts.recent("lithium", analyte.lookback_days)
+    # A newer preliminary level never hides an older final one that is higher (service.rules.preliminary).
+    worse = worse_final(newest, newest.earlier_final, analyte, facts, knowledge) if newest else None
+    level = worse or newest
     if level is None or classify(level, analyte, knowledge.unit_aliases) != Direction.HIGH:
         return None
+    finding = _high_level_finding(level, analyte, facts, knowledge)
+    return with_both(finding, level, newest, analyte, facts, knowledge) if worse and newest else finding
+
+
+def _high_level_finding(level: LabResult, analyte: Analyte, facts: PatientFacts, knowledge: Knowledge) -> Finding:
+    """A lithium level above the range: toxic when critical or with new twitching (dailymed-lithium)."""
     # Toxic: at or above the critical level, or new twitching with a level above the range (dailymed-lithium).
     twitching = bool(facts.conditions_with(ConditionRole.TRIGGER))
     toxic = critical_direction(level, analyte) == Direction.HIGH or twitching
