@@ -245,3 +245,10 @@ def test_the_reproduction_with_jwt_client_authentication_on(app_factory: AppFact
         response = requests.post(url + path, json=body, headers=bearer(token), timeout=30)
     assert response.status_code == 412 and response.json()["error"] == "wrong_patient"
     assert "cards" not in response.json()
+
+
+def test_the_offline_workup_page_refuses_a_bundle_of_two_patients(tmp_path: Path) -> None:
+    out = tmp_path / "page.html"
+    with pytest.raises(SystemExit, match="holds 2 patients"):
+        main(["workup", "--bundle", two_patients(tmp_path), "--out", str(out), "--now", NOW.isoformat()])
+    assert not out.exists()
