@@ -29,6 +29,7 @@ from service.workup.fetch import Grant, read_record
 from service.workup.messages import WorkupStop
 from tests.conftest import NOW, REQUESTS, ROOT, AppFactory
 from tests.loopback import Answer, Loopback, loopback_fhir, serve_app
+from tests.tokens import bearer, claims, new_key, sign, trusted_clients
 
 KNOWLEDGE = load_knowledge()
 NOTE = KNOWLEDGE.cards.phrases["foreign_left_out_note"]
@@ -229,3 +230,25 @@ def test_evaluate_from_a_fhir_server_ignoring_patient(capsys: pytest.CaptureFixt
         serve_everyone(fhir, body, body["prefetch"]["labs"], {"resourceType": "Patient", "id": OTHER})
         assert main(args) == 3
     assert "wrong_patient" in capsys.readouterr().err
+
+
+def test_the_reproduction_with_jwt_client_authentication_on(app_factory: AppFactory, tmp_path: Path) -> None:
+    key, issuer, public = new_key(), "https://ehr.example", "https://cds.example"
+    clients = tmp_path / "trusted-clients.json"
+    clients.write_text(json.dumps(trusted_clients(issuer, key)), encoding="utf-8")
+    app = app_factory(trusted_clients_file=str(clients), public_url=public)
+    body = request_fixture("patient-view", "lithium_no_level")
+    body["context"]["patientId"] = OTHER
+    path = f"/cds-services/{SERVICE_IDS['patient-view']}"
+    with serve_app(app) as url:
+        token = sign(key, claims(issuer, public + path))
+        response = requests.post(url + path, json=body, headers=bearer(token), timeout=30)
+    assert response.status_code == 412 and response.json()["error"] == "wrong_patient"
+    assert "cards" not in response.json()
+
+
+def test_the_offline_workup_page_refuses_a_bundle_of_two_patients(tmp_path: Path) -> None:
+    out = tmp_path / "page.html"
+    with pytest.raises(SystemExit, match="holds 2 patients"):
+        main(["workup", "--bundle", two_patients(tmp_path), "--out", str(out), "--now", NOW.isoformat()])
+    assert not out.exists()

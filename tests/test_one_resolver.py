@@ -122,3 +122,16 @@ def test_no_way_in_pages_the_labs_further_than_the_hook(way: Way) -> None:
         way(fhir.base_url)
         assert fhir.hits[f"/fhir/{PAGE_TWO}"] == 0
         assert sum(fhir.hits.values()) == len(patient_prefetch(KNOWLEDGE))
+
+
+def test_the_order_hooks_page_the_labs_like_patient_view(hook_base: str) -> None:
+    body: dict[str, Any] = json.loads((REQUESTS / "order-sign" / "new_lithium.json").read_text(encoding="utf-8"))
+    body["context"]["patientId"] = PATIENT
+    for entry in body["context"]["draftOrders"]["entry"]:
+        entry["resource"]["subject"] = {"reference": f"Patient/{PATIENT}"}
+    with loopback_fhir() as fhir:
+        serve(fhir, exam=True, paged=True)
+        body = {**body, "fhirServer": fhir.base_url, "prefetch": {}}
+        response = requests.post(f"{hook_base}/cds-services/{SERVICE_IDS['order-sign']}", json=body, timeout=30)
+        assert response.status_code == 200, response.text
+        assert fhir.hits[f"/fhir/{PAGE_TWO}"] == 0

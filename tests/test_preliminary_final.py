@@ -114,3 +114,18 @@ def test_the_checklist_and_headline_say_preliminary() -> None:
     assert item.detail.startswith("1.3 mg/dL, preliminary on 2026-11-20")
     page = render_page(build_page(record, now=NOW, knowledge=KNOWLEDGE, window_days=365))
     assert "preliminary 1.3 mg/dL" in page
+
+
+def test_a_preliminary_lithium_level_does_not_hide_a_toxic_final_one(client: FlaskClient) -> None:
+    body = json.loads((REQUESTS / "patient-view" / "lithium_high_no_twitching.json").read_text("utf-8"))
+    final = body["prefetch"]["labs"]["entry"][0]
+    final["resource"].update(effectiveDateTime="2026-11-17T08:00:00Z")
+    final["resource"]["valueQuantity"]["value"] = 2.1
+    newer = copy.deepcopy(final)
+    newer["resource"].update(id="lithium-preliminary", status="preliminary", effectiveDateTime="2026-11-20T08:00:00Z")
+    newer["resource"]["valueQuantity"]["value"] = 0.9
+    body["prefetch"]["labs"]["entry"].append(newer)
+    cards = client.post(f"/cds-services/{SERVICE_IDS['patient-view']}", json=body).get_json()["cards"]
+    (card,) = [c for c in cards if c["extension"][CARD_EXTENSION]["ruleId"] == "lab.lithium.toxic"]
+    assert card["indicator"] == "critical"
+    assert "final 2.1 mmol/L, critical, 3 days ago; preliminary 0.9 mmol/L" in card["summary"]

@@ -5,8 +5,10 @@ template asks for ``_sort=-date``, so once every analyte has its newest usable r
 and the oldest entry read is strictly older than each of them, every later page holds only older results: none of
 them can be chosen. Anything that breaks the argument keeps paging (the safe side): an analyte with no usable
 result yet, an entry whose date is not a full-precision effectiveDateTime/effectiveInstant (a period, a partial
-date, only ``issued``: the server's ``date`` order is then not the screen's order), or entries that are not in
-newest-first order (a server that ignored ``_sort``).
+date, only ``issued``: the server's ``date`` order is then not the screen's order), entries that are not in
+newest-first order (a server that ignored ``_sort``), or entries of more than one subject (a server that ignored
+``patient=``: the other patients' results, left out later by ``service.facts.ownership``, must not end the paging
+before this patient's own results are read).
 """
 
 from __future__ import annotations
@@ -33,6 +35,13 @@ def _full_datetime(resource: dict[str, Any]) -> dt.datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo is not None else None
+
+
+def _subject(resource: dict[str, Any]) -> str | None:
+    """The subject reference of an entry, as sent (only compared with the other entries' ones)."""
+    subject = resource.get("subject")
+    reference = subject.get("reference") if isinstance(subject, dict) else subject
+    return reference if isinstance(reference, str) else None
 
 
 def _oldest_if_newest_first(resources: Sequence[dict[str, Any]]) -> dt.datetime | None:
@@ -68,6 +77,8 @@ def labs_pages_enough(knowledge: Knowledge) -> Callable[[Sequence[dict[str, Any]
 
     def enough(entries: Sequence[dict[str, Any]]) -> bool:
         resources = [e["resource"] for e in entries if isinstance(e, dict) and isinstance(e.get("resource"), dict)]
+        if len({_subject(resource) for resource in resources}) > 1:
+            return False  # a server that ignored patient=: read on, the edge keeps only this patient's results
         if _analytes_coded(resources, analyte_of_loinc) != analytes:
             return False  # some analyte has no result at all yet: later pages may hold its newest one
         oldest = _oldest_if_newest_first(resources)

@@ -79,6 +79,9 @@ PHRASE_FIELDS: Mapping[str, frozenset[str]] = {
     # issue 15 (i15a)
     "condition_observed": frozenset({"date"}),
     "gap_early": frozenset(),
+    "gap_contradicted": frozenset(),
+    "flag_contradicted": frozenset({"words", "age"}),
+    "flag_contradiction_note": frozenset({"words"}),
     "early_result": frozenset({"value", "age", "days", "drug", "change", "date", "window"}),
     "early_note": frozenset({"lab", "days", "drug", "change", "date", "window", "due"}),
     "early_suffix": frozenset(),

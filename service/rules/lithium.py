@@ -11,12 +11,13 @@ import datetime as dt
 from dataclasses import dataclass
 
 from service.facts import ConditionFact, LabResult, MedicationUse, PatientFacts
-from service.knowledge import LITHIUM_TOXIC_RULE, ConditionRole, Direction, Knowledge
+from service.knowledge import LITHIUM_TOXIC_RULE, Analyte, ConditionRole, Direction, Knowledge
 from service.rules import text
 from service.rules.conditions import condition_line
 from service.rules.findings import Category, Finding, Indicator
 from service.rules.judge import classify, critical_direction, lab_notes
-from service.rules.medications import qualifying_uses, use_line
+from service.rules.medications import drug_lines, qualifying_uses
+from service.rules.preliminary import with_both, worse_final
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,7 @@ def lithium_context(
 ) -> LithiumContext:
     """Interacting drugs, renal function, timing and (``monitoring``) TSH/calcium for a patient on lithium."""
     interacting = _interacting_uses(facts, knowledge)
-    lines = [use_line(use, knowledge.drug_group(group), facts.now, knowledge) for use, group in interacting]
+    lines = [drug_lines((use,), knowledge.drug_group(group), facts, knowledge)[0] for use, group in interacting]
     notes = [knowledge.cards.phrases["lithium_interacting_note"]] if interacting else []
     renal_lines, renal_notes, renal_orders = _renal(facts, knowledge)
     monitoring_notes, monitoring_orders = _monitoring(facts, knowledge) if monitoring else ((), ())
@@ -158,9 +159,18 @@ def lithium_context(
 
 def _lithium_level_finding(facts: PatientFacts, knowledge: Knowledge) -> Finding | None:
     analyte = knowledge.analyte("lithium")
-    level = facts.recent("lithium", analyte.lookback_days)
+    newest = facts.recent("lithium", analyte.lookback_days)
+    # A newer preliminary level never hides an older final one that is higher (service.rules.preliminary).
+    worse = worse_final(newest, newest.earlier_final, analyte, facts, knowledge) if newest else None
+    level = worse or newest
     if level is None or classify(level, analyte, knowledge.unit_aliases) != Direction.HIGH:
         return None
+    finding = _high_level_finding(level, analyte, facts, knowledge)
+    return with_both(finding, level, newest, analyte, facts, knowledge) if worse and newest else finding
+
+
+def _high_level_finding(level: LabResult, analyte: Analyte, facts: PatientFacts, knowledge: Knowledge) -> Finding:
+    """A lithium level above the range: toxic when critical or with new twitching (dailymed-lithium)."""
     # Toxic: at or above the critical level, or new twitching with a level above the range (dailymed-lithium).
     twitching = bool(facts.conditions_with(ConditionRole.TRIGGER))
     toxic = critical_direction(level, analyte) == Direction.HIGH or twitching
@@ -175,7 +185,7 @@ def _lithium_level_finding(facts: PatientFacts, knowledge: Knowledge) -> Finding
         summary={"value": shown, "age": text.age(level.effective, facts.now), "suffix": ""},
         facts=(
             text.lab_line(analyte.display, level.value_text, level, facts.now, flag="high"),
-            *(use_line(u, knowledge.drug_group("lithium"), facts.now, knowledge) for u in uses),
+            *drug_lines(uses, knowledge.drug_group("lithium"), facts, knowledge),
             *context.lines,
         ),
         notes=(*lab_notes(level, knowledge), *context.notes),
@@ -230,7 +240,7 @@ def lithium_finding(facts: PatientFacts, knowledge: Knowledge) -> Finding | None
         return None
     level = facts.latest("lithium")
     context = lithium_context(facts, knowledge, level)
-    lines = [use_line(u, group, facts.now, knowledge) for u in uses]
+    lines = list(drug_lines(uses, group, facts, knowledge))
     if level is not None:
         lines.append(text.lab_line(knowledge.analyte("lithium").display, level.value_text, level, facts.now))
     status = _status(facts, knowledge, level, context.reasons)

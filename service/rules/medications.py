@@ -9,7 +9,7 @@ from service.facts import Confidence, MedicationUse, PatientFacts, UseStatus
 from service.knowledge import DENERVATION_GROUP, DENERVATION_RULE, DrugGroup, DrugKind, Knowledge
 from service.rules import text
 from service.rules.findings import Category, Finding, Indicator
-from service.rules.timing import with_onset_lead
+from service.rules.timing import course_start, drug_name, same_drug, with_onset_lead
 
 
 def qualifying_uses(facts: PatientFacts, group: DrugGroup) -> tuple[MedicationUse, ...]:
@@ -53,12 +53,32 @@ def use_status_text(use: MedicationUse, now: dt.datetime, phrases: Mapping[str, 
     return phrases["drug_active"]
 
 
-def use_line(use: MedicationUse, group: DrugGroup, now: dt.datetime, knowledge: Knowledge) -> str:
+def use_line(
+    use: MedicationUse, group: DrugGroup, now: dt.datetime, knowledge: Knowledge, start: dt.datetime | None = None
+) -> str:
+    """One drug on a card: name, group, record type, status and ``start`` (default: this record's own start)."""
     phrases = knowledge.cards.phrases
-    since = phrases["drug_started"].format(date=text.date(use.start)) if use.start else ""
+    start = start or use.start
+    since = phrases["drug_started"].format(date=text.date(start)) if start else ""
     how = phrases["drug_by_name"] if use.confidence == Confidence.TEXT else ""
     status = use_status_text(use, now, phrases)
     return f"{text.record(use.name)} ({group.display.lower()}; {use.resource_type} {status}{since}){how}"
+
+
+def drug_lines(
+    uses: tuple[MedicationUse, ...], group: DrugGroup, facts: PatientFacts, knowledge: Knowledge
+) -> tuple[str, ...]:
+    """A line per record of ``uses`` (identical lines once), each drug with one start date: its course's start.
+
+    Renewals and a prescription beside a statement of the same drug are one course (``course_start``), so a card
+    never gives one drug two start dates (issue 22); each record keeps its own status (given 3 h ago, active).
+    """
+    starts: dict[str, dt.datetime | None] = {}
+    for use in uses:
+        if drug_name(use) not in starts:
+            starts[drug_name(use)] = course_start(same_drug(facts.uses_of(group.id), use)) or use.start
+    lines = (use_line(use, group, facts.now, knowledge, starts[drug_name(use)]) for use in uses)
+    return tuple(dict.fromkeys(lines))
 
 
 def contributor_note(facts: PatientFacts, knowledge: Knowledge, analyte_id: str) -> str | None:
@@ -68,7 +88,7 @@ def contributor_note(facts: PatientFacts, knowledge: Knowledge, analyte_id: str)
     ]
     if not found:
         return None
-    items = "; ".join(use_line(use, group, facts.now, knowledge) for group, use in found)
+    items = "; ".join(drug_lines((use,), group, facts, knowledge)[0] for group, use in found)
     notes = [group.contributor_note for group, _ in found if group.contributor_note]
     return " ".join([knowledge.cards.phrases["contributors"].format(items=items), *notes])
 
@@ -109,7 +129,7 @@ def _denervation_finding(facts: PatientFacts, knowledge: Knowledge, uses: tuple[
             "status": use_status_text(uses[0], facts.now, phrases),
             "suffix": "",
         },
-        facts=(*(use_line(u, group, facts.now, knowledge) for u in uses), denervation),
+        facts=(*drug_lines(uses, group, facts, knowledge), denervation),
         orders=("potassium",),
         citations=knowledge.denervation.citations,
         safety=True,
@@ -142,7 +162,7 @@ def direct_drug_findings(facts: PatientFacts, knowledge: Knowledge) -> list[Find
                 "status": use_status_text(uses[0], facts.now, phrases),
                 "suffix": "",
             },
-            facts=tuple(use_line(u, group, facts.now, knowledge) for u in uses),
+            facts=drug_lines(uses, group, facts, knowledge),
             notes=(phrases["drug_evidence"].format(evidence=group.evidence),),
             orders=missing,
             citations=group.citations,
@@ -152,5 +172,6 @@ def direct_drug_findings(facts: PatientFacts, knowledge: Knowledge) -> list[Find
         )
         # A withdrawal or peri-operative effect is not weighed by how long before the twitching the drug started.
         timed = group.recently_stopped_days is None and group.recent_hours is None
-        findings.append(with_onset_lead(finding, group.id, facts, knowledge) if timed else finding)
+        course = same_drug(facts.uses_of(group.id), uses[0])  # the lead's date is the date the card's line shows
+        findings.append(with_onset_lead(finding, course, facts, knowledge) if timed else finding)
     return findings

@@ -94,14 +94,26 @@ def course_start(uses: tuple[MedicationUse, ...]) -> dt.datetime | None:
     return start
 
 
-def with_onset_lead(finding: Finding, group: str, facts: PatientFacts, knowledge: Knowledge) -> Finding:
+def drug_name(use: MedicationUse) -> str:
+    """The drug a use is of, as a card names it (case and spacing aside)."""
+    return " ".join(use.name.lower().split())
+
+
+def same_drug(uses: tuple[MedicationUse, ...], use: MedicationUse) -> tuple[MedicationUse, ...]:
+    """The uses of the same drug as ``use``."""
+    return tuple(item for item in uses if drug_name(item) == drug_name(use))
+
+
+def with_onset_lead(
+    finding: Finding, uses: tuple[MedicationUse, ...], facts: PatientFacts, knowledge: Knowledge
+) -> Finding:
     """A direct culprit weighed by its start against the twitching's first record (who-umc-causality).
 
     A drug started shortly before the twitching has a plausible time relationship and is named a stronger lead;
     one taken for years before it is named a weaker lead (medications.yaml onset_lead windows). The course is
     followed back through renewals, so a prescription renewed last week is not mistaken for a new drug.
     """
-    onset, lead, start = facts.onset(), knowledge.onset_lead, course_start(facts.uses_of(group))
+    onset, lead, start = facts.onset(), knowledge.onset_lead, course_start(uses)
     if onset is None or lead is None or start is None or start > onset:
         return finding
     phrases, days = knowledge.cards.phrases, (onset - start).days

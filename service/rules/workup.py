@@ -10,6 +10,7 @@ from service.facts import PatientFacts
 from service.knowledge import WORKUP_RULE, Knowledge, Workup
 from service.rules import text
 from service.rules.findings import Category, Finding, Indicator
+from service.rules.judge import contradiction, contradiction_words
 from service.rules.timing import early_draw, early_words
 
 
@@ -39,6 +40,7 @@ class Gap(StrEnum):
     STALE = "stale"
     UNREADABLE = "unreadable"
     EARLY = "early"  # drawn before a drug's steady state (medications.yaml steady_state): due again
+    CONTRADICTED = "contradicted"  # the lab's flag and the value against its range disagree (issue 23 row 14)
 
 
 def _state(facts: PatientFacts, knowledge: Knowledge, analyte_id: str, markdown: bool = True) -> tuple[str, Gap] | None:
@@ -53,6 +55,10 @@ def _state(facts: PatientFacts, knowledge: Knowledge, analyte_id: str, markdown:
             words = early_words(early, knowledge)
             age = text.age(recent.effective, facts.now)
             return phrases["early_result"].format(value=shown, age=age, **words), Gap.EARLY
+        found = contradiction(recent, analyte, knowledge.unit_aliases) if recent.unit_understood else None
+        if found is not None:  # neither the flag nor the value can be trusted alone: shown, and offered again
+            said, when = contradiction_words(recent, found), text.age(recent.effective, facts.now)
+            return phrases["flag_contradicted"].format(words=said, age=when), Gap.CONTRADICTED
         if recent.unit_understood:
             return None
         # Never dropped silently: the value is shown, but it cannot be judged, so the lab is offered again.

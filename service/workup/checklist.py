@@ -26,6 +26,7 @@ class LabState(StrEnum):
     MISSING = "missing"
     UNREADABLE = "unreadable"
     EARLY = "early"
+    CONTRADICTED = "contradicted"
 
 
 @dataclass(frozen=True)

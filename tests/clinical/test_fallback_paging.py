@@ -68,3 +68,13 @@ def test_not_enough_when_a_newest_result_is_unusable() -> None:
     entries = every_analyte(2)
     entries[0] = {"resource": {k: v for k, v in entries[0]["resource"].items() if k != "valueQuantity"}}
     assert not enough([*entries, *every_analyte(40)[1:2]])
+
+
+def test_not_enough_when_the_server_ignored_the_patient() -> None:
+    """Entries of two subjects (a server ignoring patient=): the other patient's results must not end the paging."""
+    enough = labs_pages_enough(KNOWLEDGE)
+    own = [{"resource": {**e["resource"], "subject": {"reference": "Patient/p1"}}} for e in every_analyte(2)]
+    older = [{"resource": {**e["resource"], "subject": {"reference": "Patient/p1"}}} for e in every_analyte(40)[:1]]
+    assert enough([*own, *older])
+    other = {"resource": {**every_analyte(1)[0]["resource"], "subject": {"reference": "Patient/p2"}}}
+    assert not enough([other, *own, *older])

@@ -60,7 +60,8 @@ def _array_where_single(resource: Resource) -> None:
 def _single_where_array(resource: Resource) -> None:
     resource["code"]["coding"] = resource["code"]["coding"][0]
     resource["category"] = {"coding": [{"code": "laboratory"}]}
-    resource["referenceRange"] = {"low": {"value": 1.7, "unit": "mg/dL"}, "high": {"value": 2.2, "unit": "mg/dL"}}
+    # The resource's own range as a lone object (a magnesium range on the potassium would contradict its LL flag).
+    resource["referenceRange"] = resource["referenceRange"][0]
     resource["interpretation"] = {"coding": [{"code": "LL"}]}
 
 
