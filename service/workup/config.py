@@ -22,6 +22,9 @@ class WorkupSettings:
     window_days: int = DEFAULT_WINDOW_DAYS
     session_ttl_s: int = 3600
     standalone_iss: str | None = None
+    launch_limit: int = 20  # launches per client address (IPv6: per /64) and window; 0 switches the limit off
+    launch_window_s: int = 60
+    launch_table_size: int = 10000  # addresses remembered per worker (the oldest are forgotten first)
     # Fernet key(s) sealing sessions at rest (comma-separated, newest first); unset: one made at start-up.
     session_key: str | None = field(default=None, repr=False)
 

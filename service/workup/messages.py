@@ -43,6 +43,12 @@ MESSAGES = {
         "Sign-in service too slow",
         "The FHIR server's sign-in service (its SMART configuration or token endpoint) did not answer in time.",
     ),
+    "rate-limited": Message(
+        429,
+        "Too many launches",
+        "This address has started the work-up view too often in a short time; nothing was sent to the FHIR server.",
+        "Wait a minute, then open the work-up view again from the patient's chart.",
+    ),
     "no-patient": Message(400, "No patient selected", "The launch did not say which patient to show."),
     "no-session": Message(401, "Not launched", "This page needs a launch from the EHR (a card link or app menu)."),
     "expired": Message(401, "Session expired", "Access to the patient's record has expired."),
