@@ -6,16 +6,22 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin cds
+RUN groupadd --gid 10001 cds \
+    && useradd --create-home --uid 10001 --gid 10001 --shell /usr/sbin/nologin cds
 
 WORKDIR /opt/fasciculation-cds
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY cds_hooks ./cds_hooks
 COPY service ./service
+# The versions are pinned by what this checkout declares (pyproject.toml), not repeated here.
+# hadolint ignore=DL3013
 RUN pip install ".[postgres]"
 
-USER cds
+# Numeric, so that Kubernetes runAsNonRoot can check it (deploy/kubernetes/deployment.yaml).
+USER 10001:10001
 WORKDIR /home/cds
+# Fill pint's cache of the UCUM registry (~/.cache/fasciculation-cds/pint) so no process builds it at start-up.
+RUN python -c "from service.facts.units import registry; registry()"
 # Embedded default store: a SQLite file in the user's home (mount a volume at /home/cds/var to keep it).
 ENV CDS_DATABASE_URL=sqlite:////home/cds/var/fasciculation-cds.sqlite3
 

@@ -25,6 +25,7 @@ from cds_hooks.events import CallFinished, CardsIssued, EventBus, FeedbackFinish
 from cds_hooks.feedback import FeedbackItem, load_feedback
 from cds_hooks.fhir_client import ClientFactory
 from cds_hooks.openapi import openapi_document
+from cds_hooks.outcome import FHIR_JSON, operation_outcome
 from cds_hooks.prefetch import PrefetchResolver
 from cds_hooks.response import ResponseInvalid, as_response
 from cds_hooks.schemas import HookRequest, load_hook_request
@@ -114,10 +115,7 @@ class _Endpoints:
     def __init__(self, registry: ServiceRegistry, options: EndpointOptions) -> None:
         self.registry = registry
         self.options = options
-        self.resolvers = {
-            d.id: PrefetchResolver(d.prefetch, options.client_factory, d.pages_enough, d.optional_prefetch)
-            for d in registry.definitions
-        }
+        self.resolvers = {d.id: PrefetchResolver.for_service(d, options.client_factory) for d in registry.definitions}
         self.openapi_document = openapi_document(
             registry,
             authenticated=options.authenticator is not None,
@@ -271,21 +269,29 @@ def _cors_headers(origins: tuple[str, ...]) -> Callable[[Response], Response]:
     return add
 
 
+def error_response(body: dict[str, Any], status: int) -> Response:
+    """An error body as JSON, or as an OperationOutcome when the client prefers ``application/fhir+json``."""
+    if request.accept_mimetypes.best_match(["application/json", FHIR_JSON]) == FHIR_JSON:
+        outcome = orjson.dumps(operation_outcome(body, status))
+        return Response(outcome, status=status, mimetype=FHIR_JSON)
+    return json_response(body, status)
+
+
 def install_error_handlers(app: Flask) -> None:
-    """Every error leaves as JSON: ours with their status, werkzeug's mapped, anything else a bare 500."""
+    """Every error leaves as JSON (or OperationOutcome): ours with their status, werkzeug's mapped, else a bare 500."""
 
     @app.errorhandler(CdsHooksError)
     def _ours(error: CdsHooksError) -> Response:
         if error.status == 401:
             log.warning("authentication failed: %s", error.message)
-        return json_response(error.to_body(), error.status)
+        return error_response(error.to_body(), error.status)
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> Response:
         status = error.code or 500
         name = (error.name or "error").lower().replace(" ", "_")
         body: dict[str, Any] = {"error": name, "message": error.description or name}
-        response = json_response(body, status)
+        response = error_response(body, status)
         if status == 405 and error.valid_methods:  # type: ignore[attr-defined]
             response.headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
         return response
@@ -293,11 +299,11 @@ def install_error_handlers(app: Flask) -> None:
     @app.errorhandler(ResponseInvalid)
     def _invalid_response(error: ResponseInvalid) -> Response:
         log.error("refusing to send a response that breaks the spec: %s", error.problems)
-        return json_response({"error": "internal_error", "message": "the service produced an invalid response"}, 500)
+        return error_response({"error": "internal_error", "message": "the service produced an invalid response"}, 500)
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:
         # The message may quote request data, so only the type and the frames are logged.
         frames = "".join(traceback.format_tb(error.__traceback__))
         log.error("unexpected error (%s)\n%s", type(error).__name__, frames)
-        return json_response({"error": "internal_error", "message": "unexpected error"}, 500)
+        return error_response({"error": "internal_error", "message": "unexpected error"}, 500)

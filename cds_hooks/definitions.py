@@ -13,6 +13,9 @@ from cds_hooks.prefetch import check_template
 from cds_hooks.response import check_discovery
 from cds_hooks.schemas import HookRequest
 
+# The CDS Hooks release the toolkit implements, advertised per service as 3.0 recommends (discovery ``version``,
+# "the semantic version of the CDS Hooks specification implemented by this service"); 2.0 clients ignore it.
+CDS_HOOKS_VERSION = "2.0.0"
 Prefetched = Mapping[str, Any | None]
 # A handler answers with the card model; a plain JSON document is checked against the model's schema.
 Answer = HookResponse | Mapping[str, Any]
@@ -35,6 +38,8 @@ class ServiceDefinition:
     # Prefetch keys the service can answer without: when the client did not send one and it cannot be fetched (no
     # fhirServer, or the server fails), the call goes on without it (logged) instead of failing with 412.
     optional_prefetch: frozenset[str] = frozenset()
+    # Discovery's `extension` object (CDS Hooks 2.0 §Extensions: reverse-DNS keys; clients ignore unknown ones).
+    extension: Mapping[str, Any] = field(default_factory=dict)
 
     def discovery_entry(self) -> dict[str, Any]:
         """This service as an element of ``services`` (optional fields omitted when empty)."""
@@ -43,11 +48,14 @@ class ServiceDefinition:
             "title": self.title,
             "description": self.description,
             "id": self.id,
+            "version": CDS_HOOKS_VERSION,
         }
         if self.prefetch:
             entry["prefetch"] = dict(self.prefetch)
         if self.usage_requirements:
             entry["usageRequirements"] = self.usage_requirements
+        if self.extension:
+            entry["extension"] = dict(self.extension)
         return entry
 
 

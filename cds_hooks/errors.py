@@ -14,7 +14,8 @@ FhirClientError                  a FHIR server could not give what was asked (th
 ├── FhirConnectionError          refused, reset, DNS failure
 ├── FhirHttpError                non-2xx answer (``status`` holds it)
 ├── FhirBadResponse              the body is not a JSON object of the expected resourceType
-└── FhirServerNotAllowed         the server is not on the allow-list and was never contacted
+├── FhirServerNotAllowed         the server is not on the allow-list and was never contacted
+└── FhirScopeNotGranted          fhirAuthorization.scope leaves the query out; the server was never asked
 """
 
 from __future__ import annotations
@@ -128,3 +129,7 @@ class FhirBadResponse(FhirClientError):
 
 class FhirServerNotAllowed(FhirClientError):
     """The FHIR server is not on the allow-list; it was not contacted."""
+
+
+class FhirScopeNotGranted(FhirClientError):
+    """The token's scope (SMART v1 or v2) does not cover the query; the FHIR server was not asked."""

@@ -17,12 +17,16 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from cds_hooks.errors import BadRequest, FhirClientError, FhirServerNotAllowed, PreconditionFailed
+from cds_hooks.errors import BadRequest, FhirClientError, FhirScopeNotGranted, FhirServerNotAllowed, PreconditionFailed
 from cds_hooks.fhir_client import ClientFactory, FhirClient, PagesEnough, next_link
 from cds_hooks.schemas import HookRequest
+from cds_hooks.scopes import scope_refusal
+
+if TYPE_CHECKING:
+    from cds_hooks.definitions import ServiceDefinition
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +84,19 @@ def _complete_sent_bundle(
     return client.complete_bundle(value, enough)
 
 
+def _scoped(request: HookRequest, fetch: Callable[[], dict[str, Any]], url: str) -> Callable[[], dict[str, Any]]:
+    """``fetch``, unless the lent token's scope plainly does not cover ``url`` (then a fetch that refuses)."""
+    scope = request.fhir_authorization.scope if request.fhir_authorization else None
+    refusal = scope_refusal(scope, url)
+    if refusal is None:
+        return fetch
+
+    def refuse() -> dict[str, Any]:
+        raise FhirScopeNotGranted(refusal)
+
+    return refuse
+
+
 class PrefetchResolver:
     """Resolves one service's prefetch templates for one hook call.
 
@@ -105,6 +122,15 @@ class PrefetchResolver:
         unknown = (set(self._enough) | optional) - set(self.templates)
         if unknown:
             raise ValueError(f"paging tests or optional keys without a template: {sorted(unknown)}")
+
+    @classmethod
+    def for_service(cls, definition: ServiceDefinition, client_factory: ClientFactory) -> PrefetchResolver:
+        """The one resolver of a service definition: its templates, paging tests and optional keys.
+
+        Every way into a service (the hook endpoint, a command line, a second front end) gets its resolver here, so
+        none of them pages further or fails where the hook would go on.
+        """
+        return cls(definition.prefetch, client_factory, definition.pages_enough, definition.optional_prefetch)
 
     def _client(self, request: HookRequest) -> FhirClient | None:
         if request.fhir_server is None:
@@ -149,7 +175,9 @@ class PrefetchResolver:
         # Missing keys are fetched side by side: the call waits for the slowest query, not for their sum.
         with ThreadPoolExecutor(max_workers=min(len(urls), MAX_PARALLEL_FETCHES)) as pool:
             futures = {
-                key: pool.submit(self._guard, key, partial(client.fetch, url, self._enough.get(key)))
+                key: pool.submit(
+                    self._guard, key, _scoped(request, partial(client.fetch, url, self._enough.get(key)), url)
+                )
                 for key, url in urls.items()
             }
             for key, future in futures.items():

@@ -29,6 +29,9 @@ class ServiceSchema(StrictSchema):
     id = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9._\-]+$"))
     prefetch = filled_dict(keys=fields.String(), values=fields.String())
     usageRequirements = fields.String(validate=_not_blank)
+    # CDS Hooks 3.0 (ballot): the semantic version of CDS Hooks the service implements, and of its hook.
+    version = fields.String(validate=validate.Regexp(r"^\d+\.\d+\.\d+$"))
+    hookVersion = fields.String(validate=_not_blank)
     extension = filled_dict()
 
 

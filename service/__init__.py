@@ -20,13 +20,17 @@ from cds_hooks import (
 )
 from service.cards import rules_note
 from service.config import Settings, fhir_client_settings, load_settings
+from service.facts.dates import clinical_zone, zoned_clock
 from service.feedback import card_recorder, feedback_sink
 from service.hooks import service_definitions
 from service.knowledge import load_knowledge
+from service.knowledge.export.web import install_knowledge, with_knowledge_link
 from service.ops import DrainState, Operations, install_operations
+from service.pages import ServiceFacts, install_pages
 from service.security import build_authenticator, fhir_allow_list, serving_port
 from service.store.card_writer import CardWriter
 from service.store.resilience import open_resilient_store
+from service.version import package_version
 from service.workup.app import install_workup, linked_definitions, load_workup_settings
 
 log = logging.getLogger(__name__)
@@ -44,20 +48,23 @@ def _fhir_client_factory(settings: Settings) -> Any:
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Application factory: settings from the environment plus ``config`` overrides (``clock``, ``drain``)."""
+    """Application factory: settings from the environment plus ``config`` overrides (``clock``, ``drain`` ...)."""
     overrides = dict(config or {})
     clock: Callable[[], datetime] = overrides.pop("clock", _utc_now)
     drain: DrainState = overrides.pop("drain", None) or DrainState()
+    file_identity = overrides.pop("database_file_identity", None)  # set by serve's master (service.server)
     workup = load_workup_settings(overrides=overrides)  # pops the workup_* keys
     settings = load_settings(overrides=overrides)
+    clock = zoned_clock(clock, clinical_zone(settings.timezone))  # an unknown zone refuses start-up
     knowledge = load_knowledge()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["fasciculation_cds.settings"] = settings
-    registry = ServiceRegistry(linked_definitions(service_definitions(knowledge, clock), settings, workup))
+    definitions = with_knowledge_link(service_definitions(knowledge, clock), knowledge, settings.public_url)
+    registry = ServiceRegistry(linked_definitions(definitions, settings, workup))
     events = EventBus()
     # Wall-clock time: issued/received instants and jti expiry are not clinical "now".
-    store = open_resilient_store(settings, events.publish)
+    store = open_resilient_store(settings, events.publish, file_identity=file_identity)
     app.extensions[STORE_KEY] = store
     card_writer = CardWriter(store.record_cards, settings.card_queue_max)  # issued cards off the request path
     app.extensions[CARD_WRITER_KEY] = card_writer
@@ -87,6 +94,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         store=store,
         client_factory=fhir_clients,
     )
+    install_knowledge(app, knowledge)
+    install_pages(app, ServiceFacts("fasciculation-cds", package_version(), knowledge.version, registry))
     install_error_handlers(app)
     install_operations(app, Operations(knowledge.version, store, events, drain))
     return app

@@ -1,8 +1,12 @@
-"""Command line: ``serve``, ``evaluate`` (a Bundle file or a live FHIR server), ``feedback report``, ``workup``."""
+"""Command line: ``serve``, ``evaluate`` (a Bundle file or a live FHIR server), ``feedback report``, ``workup``,
+``cohort``, ``knowledge export``."""
 
 from __future__ import annotations
 
 import argparse
+import errno
+import logging
+import socket
 import sys
 import uuid
 from collections.abc import Callable, Sequence
@@ -11,24 +15,22 @@ from typing import Any
 import orjson
 
 from cds_hooks import CdsHooksError, HookRequest, PrefetchResolver, ServiceRegistry, as_response, load_hook_request
-from service.cli_inputs import parse_now, read_bundle_file
+from service.cli_inputs import bundle_patient, iso_instant, only_patient, parse_now, read_bundle_file
+from service.cli_parser import EXIT_USAGE, CliParser, plain_text
 from service.cohort.cli import add_cohort_parser
 from service.config import fhir_client_settings, load_settings
+from service.demo.upload import add_demo_parser
+from service.facts.dates import clinical_zone
 from service.hooks import SERVICE_IDS, service_definitions
 from service.knowledge import load_knowledge
+from service.knowledge.export.cli import add_knowledge_parser
 from service.report import parse_since, run_report
+from service.settings_types import SettingsError
+from service.version import package_version
 from service.workup.app import linked_definitions, load_workup_settings
 from service.workup.offline import add_workup_parser
 
 EXIT_DATA = 3
-
-
-def _patient_id(bundle: dict[str, Any]) -> str:
-    for entry in bundle.get("entry") or []:
-        resource = entry.get("resource") if isinstance(entry, dict) else None
-        if isinstance(resource, dict) and resource.get("resourceType") == "Patient" and resource.get("id"):
-            return str(resource["id"])
-    return "unknown"
 
 
 def _order_context(args: argparse.Namespace, context: dict[str, Any]) -> HookRequest:
@@ -42,14 +44,16 @@ def _order_context(args: argparse.Namespace, context: dict[str, Any]) -> HookReq
 
 def evaluate(args: argparse.Namespace) -> int:
     """Print the CDS Hooks response for one patient, from a Bundle file or a FHIR server."""
-    now = parse_now(args.now)
+    now = parse_now(args.now, clinical_zone(load_settings().timezone))
     knowledge = load_knowledge()
     definitions = service_definitions(knowledge, lambda: now)
     registry = ServiceRegistry(linked_definitions(definitions, load_settings(), load_workup_settings()))
     definition = registry.find(SERVICE_IDS[args.hook], args.hook)
     if args.bundle:
         bundle = read_bundle_file(args.bundle)
-        context = {"userId": "Practitioner/cli", "patientId": _patient_id(bundle)}
+        patient_id = bundle_patient(bundle, args.patient, args.bundle)
+        bundle = only_patient(bundle, args.patient) if args.patient else bundle
+        context = {"userId": "Practitioner/cli", "patientId": patient_id or "unknown"}
         request = HookRequest(args.hook, args.hook_instance, context)
         request = _order_context(args, context) if args.draft_orders else request
         # A whole-record bundle answers every prefetch query, the exam findings included (no key is left out).
@@ -57,7 +61,7 @@ def evaluate(args: argparse.Namespace) -> int:
     else:
         context = {"userId": "Practitioner/cli", "patientId": args.patient}
         request = HookRequest(args.hook, args.hook_instance, context, fhir_server=args.fhir_server.rstrip("/"))
-        resolver = PrefetchResolver(definition.prefetch, _cli_client_factory(args.token))
+        resolver = PrefetchResolver.for_service(definition, _cli_client_factory(args.token))
         prefetched = dict(resolver.resolve(request))
     document = as_response(definition.handler(request, prefetched)).to_json()
     sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
@@ -72,10 +76,26 @@ def _cli_client_factory(token: str | None) -> Callable[[str, str | None], Any]:
     return lambda base, _: FhirClient(base, token, settings=client_settings)
 
 
+def port_in_use(host: str, port: int) -> bool:
+    """Whether something already listens on ``host:port`` (bound the way gunicorn binds, with SO_REUSEADDR)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return exc.errno == errno.EADDRINUSE
+    return False
+
+
 def serve(args: argparse.Namespace) -> int:
     """Run the app under gunicorn (a production WSGI server)."""
     from service.server import run_gunicorn
 
+    load_settings(), load_workup_settings()  # a bad setting stops here, as one line, before any worker starts
+    if port_in_use(args.host, args.port):
+        sys.stderr.write(f"error: port {args.port} on {args.host} is already in use; choose another with --port\n")
+        return EXIT_USAGE
     return run_gunicorn(
         host=args.host, port=args.port, workers=args.workers, allow_unauthenticated=args.allow_unauthenticated
     )
@@ -83,13 +103,14 @@ def serve(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
-    parser = argparse.ArgumentParser(prog="fasciculation-cds", description=__doc__)
+    parser = CliParser(prog="fasciculation-cds", description=plain_text(__doc__))
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("serve", help="serve the CDS Hooks API with gunicorn")
-    run.add_argument("--host", default="127.0.0.1")
-    run.add_argument("--port", type=int, default=8080)
-    run.add_argument("--workers", type=int, default=2)
+    run.add_argument("--host", default="127.0.0.1", help="address to listen on (non-loopback needs authentication)")
+    run.add_argument("--port", type=int, default=8080, help="TCP port to listen on")
+    run.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     run.add_argument(
         "--allow-unauthenticated",
         action="store_true",
@@ -101,14 +122,19 @@ def build_parser() -> argparse.ArgumentParser:
     source = ev.add_mutually_exclusive_group(required=True)
     source.add_argument("--bundle", help="FHIR R4 Bundle file holding one patient and their resources")
     source.add_argument("--fhir-server", help="base URL of a FHIR R4 server")
-    ev.add_argument("--patient", help="Patient id on the FHIR server (with --fhir-server)")
+    ev.add_argument(
+        "--patient", help="Patient id on the FHIR server (needed with --fhir-server), or of a Bundle with several"
+    )
     ev.add_argument("--token", help="bearer token for the FHIR server")
-    ev.add_argument("--hook", default="patient-view", choices=["patient-view", "order-select", "order-sign"])
+    hooks = ["patient-view", "order-select", "order-sign"]
+    ev.add_argument("--hook", default="patient-view", choices=hooks, help="the hook to call")
     ev.add_argument("--draft-orders", help="Bundle of draft orders (order-select / order-sign, with --bundle)")
     ev.add_argument("--selection", action="append", help="Type/id of a selected draft order (order-select; repeat)")
-    ev.add_argument("--now", help="evaluate as of this ISO-8601 instant (default: now)")
+    ev.add_argument("--now", type=iso_instant, help="evaluate as of this ISO-8601 instant (default: now)")
     ev.add_argument(
-        "--hook-instance", default=str(uuid.uuid4()), help="hookInstance to use (card uuids derive from it)"
+        "--hook-instance",
+        default=str(uuid.uuid4()),
+        help="hookInstance to use (card uuids derive from it; default: a random UUID)",
     )
     ev.set_defaults(func=evaluate)
 
@@ -119,7 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--since", type=parse_since, help="only cards issued from this ISO date or datetime on")
     report.set_defaults(func=run_report)
     add_workup_parser(commands)
+    add_demo_parser(commands)
     add_cohort_parser(commands)
+    add_knowledge_parser(commands)
     return parser
 
 
@@ -131,12 +159,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--fhir-server needs --patient")
     if args.command == "evaluate" and (args.hook != "patient-view") != bool(args.draft_orders and args.bundle):
         parser.error("order-select/order-sign need --bundle and --draft-orders; only those hooks take them")
+    root, level = logging.getLogger(), logging.getLogger().level
+    if args.command == "evaluate":
+        root.setLevel(logging.ERROR)  # the one error line below says what the prefetch warnings would
     try:
         result: int = args.func(args)
     except CdsHooksError as exc:
-        sys.stderr.write(f"error: {exc.message} ({exc.to_body()})\n")
+        sys.stderr.write(error_line(exc) + "\n")
         return EXIT_DATA
+    except SettingsError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return EXIT_USAGE
+    finally:
+        root.setLevel(level)
     return result
+
+
+def error_line(exc: CdsHooksError) -> str:
+    """One line for a failed ``evaluate``: the error code, the message, and what it concerns (e.g. prefetch keys)."""
+    detail = exc.detail()
+    if isinstance(detail, dict):
+        about = "; ".join(f"{key}: {', '.join(map(str, value))}" for key, value in detail.items())
+    else:
+        about = ", ".join(map(str, detail)) if isinstance(detail, list | tuple) else ""
+    concerns = f" [{exc.detail_key}: {about}]" if detail and exc.detail_key else ""
+    return f"error ({exc.error}): {exc.message}{concerns}"
 
 
 if __name__ == "__main__":

@@ -1,14 +1,23 @@
-"""Settings: embedded defaults, overridden by ``CDS_*`` environment variables (documented in the README)."""
+"""Settings: embedded defaults, overridden by ``CDS_*`` environment variables (documented in the README).
+
+``Settings`` is declared once, as a pydantic dataclass: every field's type, default and bounds are here, and the
+FHIR limits default to the toolkit's own (``cds_hooks.FhirClientSettings``) instead of being typed again. A bad
+value is a ``SettingsError`` with one line naming the variable (``service/settings_types.py``).
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, ValidationError
+from pydantic.dataclasses import dataclass
 
 from cds_hooks.fhir_client import FhirClientSettings
+from service.settings_types import DatabaseUrl, Flag, LogLevel, TimeZoneName, one_line
 
 DEFAULT_DATABASE_PATH = Path("var") / "fasciculation-cds.sqlite3"
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -17,31 +26,33 @@ DEVELOPMENT_FHIR_ALLOWLIST = (
     "http://127.0.0.1,http://localhost,http://[::1],"
     "https://hapi.fhir.org/baseR4,https://r4.smarthealthit.org,https://launch.smarthealthit.org"
 )
+_FHIR = FhirClientSettings()  # the toolkit's defaults for every FHIR call
 
 
 @dataclass(frozen=True)
 class Settings:
     """Everything the app reads from its environment."""
 
-    database_url: str = f"sqlite:///{DEFAULT_DATABASE_PATH}"
+    database_url: DatabaseUrl = f"sqlite:///{DEFAULT_DATABASE_PATH}"
     trusted_clients_file: str | None = None
     fhir_server_allowlist: str | None = None
     public_url: str | None = None
     accepted_audiences: str = ""  # further public base URLs a client's JWT ``aud`` may name, comma-separated
     cors_origins: str = "*"
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-    fhir_connect_timeout_s: float = 2.0
-    fhir_read_timeout_s: float = 5.0
-    fhir_max_pages: int = 10
-    fhir_total_timeout_s: float = 8.0
-    discovery_requires_auth: bool = False
+    max_body_bytes: Annotated[int, Field(ge=1024, le=1024**3)] = DEFAULT_MAX_BODY_BYTES
+    fhir_connect_timeout_s: Annotated[float, Field(gt=0, le=60)] = _FHIR.connect_timeout_s
+    fhir_read_timeout_s: Annotated[float, Field(gt=0, le=300)] = _FHIR.read_timeout_s
+    fhir_max_pages: Annotated[int, Field(ge=1, le=1000)] = _FHIR.max_pages
+    fhir_total_timeout_s: Annotated[float, Field(gt=0, le=600)] = _FHIR.total_timeout_s
+    discovery_requires_auth: Flag = False
     patient_hash_key: str | None = None
-    database_timeout_s: float = 5.0
-    database_retry_s: float = 2.0
-    card_queue_max: int = 1000
-    drain_seconds: float = 10.0
-    log_level: str = "INFO"
-    log_format: str = "text"
+    database_timeout_s: Annotated[float, Field(gt=0, le=300)] = 5.0
+    database_retry_s: Annotated[float, Field(ge=0, le=3600)] = 2.0
+    card_queue_max: Annotated[int, Field(ge=1, le=1_000_000)] = 1000
+    drain_seconds: Annotated[float, Field(ge=0, le=3600)] = 10.0
+    log_level: LogLevel = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    timezone: TimeZoneName = "UTC"  # CDS_TIMEZONE: the zone "today", "yesterday" and "N days ago" are counted in
 
     @property
     def auth_enabled(self) -> bool:
@@ -67,31 +78,32 @@ _ENV_PREFIX = "CDS_"
 _ENV_NAMES = {"trusted_clients_file": "CDS_TRUSTED_CLIENTS"}
 
 
-def _convert(raw: str, default: Any) -> Any:
-    if isinstance(default, bool):
-        return raw.strip().lower() in ("1", "true", "yes", "on")
-    if isinstance(default, int):
-        return int(raw)
-    if isinstance(default, float):
-        return float(raw)
-    return raw
+def variable_names() -> dict[str, str]:
+    """Field name -> the environment variable documented for it."""
+    return {item.name: _ENV_NAMES.get(item.name, _ENV_PREFIX + item.name.upper()) for item in fields(Settings)}
+
+
+def environment_names() -> frozenset[str]:
+    """Every environment variable the service reads (``Settings``, the work-up view's, and the metrics directory)."""
+    from service.workup.config import workup_variable_names
+
+    names = set(variable_names().values()) | set(workup_variable_names().values())
+    return frozenset(names | {"PROMETHEUS_MULTIPROC_DIR"})
 
 
 def load_settings(environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None) -> Settings:
-    """Defaults, then ``CDS_<FIELD>`` variables, then explicit overrides (used by tests and the CLI)."""
+    """Defaults, then ``CDS_<FIELD>`` variables, then explicit overrides; SettingsError (one line) on a bad value."""
     env = os.environ if environ is None else environ
-    settings = Settings()
     values: dict[str, Any] = {}
-    for item in fields(Settings):
-        name = _ENV_NAMES.get(item.name, _ENV_PREFIX + item.name.upper())
-        raw = env.get(name) or env.get(_ENV_PREFIX + item.name.upper())
+    for field_name, name in variable_names().items():
+        raw = env.get(name) or env.get(_ENV_PREFIX + field_name.upper())
         if raw is not None and raw != "":
-            try:
-                values[item.name] = _convert(raw, getattr(settings, item.name))
-            except ValueError as exc:
-                raise ValueError(f"{name} is not valid: {exc}") from exc
-    values.update(overrides or {})
-    return replace(settings, **values)
+            values[field_name] = raw
+    try:
+        from_environment = Settings(**values)
+        return replace(from_environment, **dict(overrides or {}))
+    except ValidationError as exc:
+        raise one_line(exc, variable_names()) from None
 
 
 def fhir_client_settings(settings: Settings) -> FhirClientSettings:

@@ -26,6 +26,7 @@ from service.store import FeedbackOnCard, OfferedReason, Store, open_store
 
 TOP_REASONS = 5
 NO_RULE = "(no rule id)"
+NO_FIGURE = "\u2014"  # an em dash: no rate to show
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,12 @@ def report_text(report: FeedbackReport) -> str:
     header = ("rule", "shown", "accepted", "overridden", "both", "none", "rate", "comments")
     lines.append("{:<40} {:>6} {:>8} {:>10} {:>5} {:>6} {:>7} {:>8}".format(*header))
     for rule in report.rules:
-        rate = "-" if rule.acceptance_rate is None else f"{rule.acceptance_rate:.1%}"
+        # No feedback at all on a rule's cards is not a 0 % acceptance (CDS clients never report ignored cards).
+        rate = (
+            NO_FIGURE
+            if rule.acceptance_rate is None or rule.no_feedback == rule.shown
+            else f"{rule.acceptance_rate:.1%}"
+        )
         lines.append(
             f"{rule.rule_id or NO_RULE:<40} {rule.shown:>6} {rule.accepted:>8} {rule.overridden:>10} "
             f"{rule.accepted_and_overridden:>5} {rule.no_feedback:>6} {rate:>7} {rule.comments:>8}"

