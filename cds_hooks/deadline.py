@@ -18,6 +18,7 @@ from types import TracebackType
 from typing import Any
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
@@ -112,6 +113,19 @@ class _DeadlineAdapter(HTTPAdapter):
         """Build the pool manager, then swap in the watched pool classes."""
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+
+def timed_out(error: BaseException | None) -> bool:
+    """A read or connect timeout anywhere in the chain: requests reports a streamed body's read timeout as a
+    ConnectionError wrapping urllib3's ReadTimeoutError, so ``isinstance(error, requests.Timeout)`` misses it."""
+    seen: list[BaseException] = []
+    while error is not None and error not in seen:
+        seen.append(error)
+        if isinstance(error, requests.Timeout | urllib3.exceptions.TimeoutError | TimeoutError):
+            return True
+        wrapped = [arg for arg in error.args if isinstance(arg, BaseException)]
+        error = error.__cause__ or error.__context__ or (wrapped[0] if wrapped else None)
+    return False
 
 
 def read_capped(

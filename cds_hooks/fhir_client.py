@@ -18,7 +18,7 @@ import orjson
 import requests
 import urllib3
 
-from cds_hooks.deadline import DeadlineWatch, deadline_session, read_capped
+from cds_hooks.deadline import DeadlineWatch, deadline_session, read_capped, timed_out
 from cds_hooks.errors import (
     FhirBadResponse,
     FhirConnectionError,
@@ -119,7 +119,7 @@ class FhirClient:
             except _TRANSPORT_ERRORS as exc:
                 if watch.expired:
                     raise FhirTimeout("FHIR time budget for this call is spent") from exc
-                if isinstance(exc, requests.Timeout):
+                if timed_out(exc):  # also a body read's timeout, which requests raises as a ConnectionError
                     raise FhirTimeout("FHIR server timed out") from exc
                 raise FhirConnectionError(f"FHIR server unreachable ({type(exc).__name__})") from exc
         if not 200 <= rsp.status_code < 300:

@@ -59,22 +59,32 @@ class _Markup(HTMLParser):
         self.text += data
 
 
-def assert_inert_html(fragment: str) -> None:
-    """No tag in the HTML points at the hostile host or was written by it; its text is shown as text."""
+def assert_no_planted_markup(fragment: str) -> _Markup:
+    """No tag in the HTML points at the hostile host or was written by it."""
     parser = _Markup()
     parser.feed(fragment)
     for tag, attrs in parser.tags:
         assert tag not in ("img", "b", "script"), (tag, attrs)
         assert not any("evil.example" in (value or "") for value in attrs.values()), (tag, attrs)
         assert "onerror" not in attrs
+    return parser
+
+
+def render_like_an_ehr(markdown: str) -> str:
+    """CommonMark with raw HTML on, GFM tables and strikethrough: the most an EHR's renderer is likely to allow."""
+    return MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"]).render(markdown)
+
+
+def assert_inert_html(fragment: str) -> None:
+    """No tag in the HTML points at the hostile host or was written by it; its text is shown as text."""
+    parser = assert_no_planted_markup(fragment)
     assert "[click](https://evil.example/phish)" in parser.text
     assert "<img src=x onerror=alert(1)>" in parser.text
 
 
 def assert_inert_markdown(markdown: str) -> None:
     """Rendered as an EHR might (CommonMark, raw HTML on, GFM tables and strikethrough): nothing hostile is markup."""
-    renderer = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
-    rendered = renderer.render(markdown)
+    rendered = render_like_an_ehr(markdown)
     assert_inert_html(rendered)
     parser = _Markup()
     parser.feed(rendered)

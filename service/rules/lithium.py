@@ -80,7 +80,7 @@ def _condition_reasons(facts: PatientFacts, knowledge: Knowledge, level: LabResu
     """A level drawn before AKI, dehydration or CKD was recorded no longer answers (dailymed-lithium)."""
     phrase = knowledge.cards.phrases["lithium_due_condition"]
     return [
-        phrase.format(event=item.name)
+        phrase.format(event=text.record(item.name))
         for item in _raising_conditions(facts, knowledge)
         if item.recorded is not None and level.effective < item.recorded <= facts.now
     ]

@@ -15,6 +15,7 @@ from service.security import fhir_allow_list
 from service.store.resilience import ResilientStore
 from service.workup.blueprint import WorkupDeps, create_workup_blueprint
 from service.workup.config import WorkupSettings, load_workup_settings
+from service.workup.launch_limit import LaunchLimiter
 from service.workup.links import with_workup_links
 from service.workup.sessions import SessionStore, session_sealer
 
@@ -48,6 +49,7 @@ def install_workup(
             store.engine, store.guarded, workup.session_ttl_s, sealer=session_sealer(workup.session_key)
         ),
         public_url=settings.public_url,
+        limiter=LaunchLimiter(workup.launch_limit, workup.launch_window_s, workup.launch_table_size),
     )
     app.register_blueprint(create_workup_blueprint(deps))
 

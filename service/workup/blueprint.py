@@ -25,6 +25,7 @@ from service.security import serving_port
 from service.store.resilience import DatabaseUnavailable
 from service.workup.config import WorkupSettings
 from service.workup.fetch import Grant, read_record
+from service.workup.launch_limit import LaunchLimiter
 from service.workup.messages import MESSAGES, WorkupStop
 from service.workup.page import PAGE_POLICY, build_page, render_message, render_page
 from service.workup.sessions import SessionStore
@@ -49,6 +50,7 @@ class WorkupDeps:
     client_settings: FhirClientSettings
     sessions: SessionStore
     public_url: str | None
+    limiter: LaunchLimiter
 
 
 def base_url(public_url: str | None) -> str:
@@ -93,6 +95,11 @@ def _set_cookie(response: BaseResponse, session_id: str, deps: WorkupDeps) -> No
 
 
 def _launch(deps: WorkupDeps) -> BaseResponse:
+    wait = deps.limiter.retry_after(request.remote_addr)  # before any row is written or server called
+    if wait is not None:
+        response = _message("rate-limited", deps)
+        response.headers["Retry-After"] = str(wait)
+        return response
     iss = (request.args.get("iss") or deps.settings.standalone_iss or "").rstrip("/")
     launch = request.args.get("launch") or None
     if not iss:

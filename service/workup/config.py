@@ -30,6 +30,10 @@ class WorkupSettings:
     window_days: Annotated[int, Field(ge=1, le=36500)] = DEFAULT_WINDOW_DAYS
     session_ttl_s: Annotated[int, Field(ge=60, le=86400)] = 3600
     standalone_iss: str | None = None
+    # Launches per client address (IPv6: per /64) per window; 0 switches the limit off (issue 23 row 8).
+    launch_limit: Annotated[int, Field(ge=0, le=100000)] = 20
+    launch_window_s: Annotated[int, Field(ge=1, le=86400)] = 60
+    launch_table_size: Annotated[int, Field(ge=1, le=10_000_000)] = 10000  # addresses per worker, oldest go first
     # Fernet key(s) sealing sessions at rest (comma-separated, newest first); unset: one made at start-up.
     session_key: str | None = field(default=None, repr=False)
 

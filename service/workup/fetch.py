@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from cds_hooks import FhirAuthorization, HookRequest, PrefetchResolver
-from cds_hooks.errors import FhirHttpError, FhirServerNotAllowed, FhirTimeout, PreconditionFailed
+from cds_hooks.errors import FhirBadResponse, FhirHttpError, FhirServerNotAllowed, FhirTimeout, PreconditionFailed
 from cds_hooks.fhir_client import ClientFactory
 from service.facts.ownership import PatientInContext, WrongPatient
 from service.facts.records import PatientRecord
@@ -37,6 +37,8 @@ def _reason(error: PreconditionFailed) -> str:
         return "expired"  # the FHIR server refused the token: the session has run out
     if isinstance(cause, FhirServerNotAllowed):
         return "not-allowed"
+    if isinstance(cause, FhirBadResponse):
+        return "bad-answer"  # too large, or not FHIR JSON: 502 like the sign-in calls (issue 23 row 3)
     return "timeout" if isinstance(cause, FhirTimeout) else "unavailable"
 
 

@@ -43,11 +43,20 @@ MESSAGES = {
         "Sign-in service too slow",
         "The FHIR server's sign-in service (its SMART configuration or token endpoint) did not answer in time.",
     ),
+    "rate-limited": Message(
+        429,
+        "Too many launches",
+        "This address has started the work-up view too often in a short time; nothing was sent to the FHIR server.",
+        "Wait a minute, then open the work-up view again from the patient's chart.",
+    ),
     "no-patient": Message(400, "No patient selected", "The launch did not say which patient to show."),
     "no-session": Message(401, "Not launched", "This page needs a launch from the EHR (a card link or app menu)."),
     "expired": Message(401, "Session expired", "Access to the patient's record has expired."),
     "not-allowed": Message(403, "FHIR server not allowed", "The FHIR server is not on the allow-list."),
-    "timeout": Message(503, "FHIR server too slow", "The FHIR server did not answer within the time allowed.", None),
+    "timeout": Message(504, "FHIR server too slow", "The FHIR server did not answer within the time allowed.", None),
+    "bad-answer": Message(
+        502, "FHIR server answer unusable", "The FHIR server's answer was too large or not FHIR JSON.", None
+    ),
     "wrong-patient": Message(
         412,
         "Record of another patient",

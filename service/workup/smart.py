@@ -15,12 +15,11 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
-import urllib3
 from authlib.common.security import generate_token
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 
-from cds_hooks.deadline import DeadlineWatch, capped_session
+from cds_hooks.deadline import DeadlineWatch, capped_session, timed_out
 from cds_hooks.fhir_client import FhirClientSettings
 from cds_hooks.urls import is_loopback_host
 from service.workup.messages import WorkupStop
@@ -77,25 +76,13 @@ def sign_in_session(session: requests.Session | None = None) -> requests.Session
     return capped_session(SIGN_IN_MAX_BYTES, session)
 
 
-def _timed_out(error: BaseException | None) -> bool:
-    """A read or connect timeout anywhere in the chain (requests wraps a streamed read's timeout as ConnectionError)."""
-    seen: list[BaseException] = []
-    while error is not None and error not in seen:
-        seen.append(error)
-        if isinstance(error, requests.Timeout | urllib3.exceptions.TimeoutError | TimeoutError):
-            return True
-        wrapped = [arg for arg in error.args if isinstance(arg, BaseException)]
-        error = error.__cause__ or error.__context__ or (wrapped[0] if wrapped else None)
-    return False
-
-
 def bounded(call: Callable[[], T], settings: FhirClientSettings, reason: str) -> T:
     """``call()`` under the FHIR budget (CDS_FHIR_TOTAL_TIMEOUT_S) as a whole: slow -> 504 page, else ``reason``."""
     with DeadlineWatch(time.monotonic() + settings.total_timeout_s) as watch:
         try:
             return call()
         except (requests.RequestException, OSError, ValueError) as exc:
-            late = watch.expired or _timed_out(exc)
+            late = watch.expired or timed_out(exc)
             log.warning("workup: %s call failed (%s%s)", reason, type(exc).__name__, ", deadline" if late else "")
             raise WorkupStop("sign-in-slow" if late else reason) from exc
 

@@ -13,8 +13,15 @@ import requests
 from cds_hooks.markdown import escape_markdown, plain_text
 from service.cli import main
 from service.workup.page import PAGE_POLICY
-from tests.conftest import NOW, REQUESTS, ROOT, service_app
-from tests.hostile_text import HOSTILE, assert_inert_html, assert_inert_markdown, poisoned
+from tests.conftest import NOW, REQUESTS, ROOT, AppFactory, service_app
+from tests.hostile_text import (
+    HOSTILE,
+    assert_inert_html,
+    assert_inert_markdown,
+    assert_no_planted_markup,
+    poisoned,
+    render_like_an_ehr,
+)
 from tests.loopback import serve_app
 
 REQUEST = REQUESTS / "patient-view" / "magnesium_first.json"
@@ -64,3 +71,20 @@ def test_offline_page_shows_hostile_text_as_text_under_the_served_csp(tmp_path: 
     findings = page[page.index('<section id="findings"') : page.index('<section id="trends"')]
     assert "evil.example" in findings
     assert_inert_html(findings)
+
+
+def test_every_request_fixture_poisoned_gives_no_planted_markup(app_factory: AppFactory) -> None:
+    """Every hook fixture with its names and units poisoned: whatever card a rule writes, nothing becomes markup."""
+    client = app_factory().test_client()
+    cases = sorted(REQUESTS.glob("*/*.json"))
+    named = 0
+    for path in cases:
+        service = "fasciculation-reversible-causes" + (
+            "" if path.parent.name == "patient-view" else f"-{path.parent.name}"
+        )
+        answer = client.post(f"/cds-services/{service}", json=poisoned(json.loads(path.read_bytes())))
+        assert answer.status_code == 200, (path.name, answer.get_data()[:300])
+        for card in answer.get_json()["cards"]:
+            assert_no_planted_markup(render_like_an_ehr(card.get("detail") or ""))
+            named += "evil.example" in (card.get("detail") or "")
+    assert len(cases) > 40 and named > 40  # the poison reached many cards

@@ -10,20 +10,29 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
+import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 import requests
+from markupsafe import Markup
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
+from service.facts.records import build_record
 from service.hooks import SERVICE_ID
+from service.knowledge import load_knowledge
+from service.workup.page import build_page, render_page
+from tests.conftest import NOW
+from tests.loopback import Answer, loopback_server
 from tests.workup.conftest import PATIENT_ID, ROOT, LaunchRig
 from tests.workup.smart_server import LaunchContext
 
@@ -121,3 +130,30 @@ def test_ehr_launch_in_chromium(
 def test_screenshot_tool_is_the_system_chromium() -> None:
     found = shutil.which("chromium")  # CI's second pass puts links to /usr/bin's programs on the PATH instead
     assert found is not None and Path(found).resolve() == CHROMIUM.resolve()
+
+
+def _offline_page(tmp_path: Path, image_url: str, with_policy: bool) -> Path:
+    """The offline page of a fixture patient with an <img> planted past the escaping (the CSP is all that is left)."""
+    record = build_record([json.loads((ROOT / "fixtures" / "patients" / "magnesium_first.json").read_bytes())])
+    page = build_page(record, now=NOW, knowledge=load_knowledge())
+    planted = Markup(f'<img id="planted" src="{image_url}" alt="planted">')  # noqa: S704 - the attack under test
+    page = replace(page, findings=tuple(replace(f, detail_html=planted) for f in page.findings))
+    html = render_page(page)
+    if not with_policy:
+        html = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", html)
+    path = tmp_path / ("page.html" if with_policy else "page-without-csp.html")
+    path.write_text(html, encoding="utf-8")
+    return path
+
+
+def test_offline_page_loads_no_image_in_chromium(browser: webdriver.Chrome, tmp_path: Path) -> None:
+    with loopback_server() as tracker:
+        for with_policy in (False, True):  # first the control: without the CSP the planted image does load
+            image = f"/t-{with_policy}.png"  # one URL per page: a cached image would never reach the server
+            tracker.route(image, Answer(raw=b"GIF89a", content_type="image/gif"))
+            browser.get(_offline_page(tmp_path, tracker.url(image), with_policy).as_uri())
+            WebDriverWait(browser, 10).until(expected_conditions.presence_of_element_located((By.ID, "findings")))
+            deadline = time.monotonic() + 3.0
+            while not tracker.hits[image] and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert bool(tracker.hits[image]) is not with_policy, with_policy

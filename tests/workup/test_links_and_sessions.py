@@ -94,6 +94,8 @@ def test_work_up_page_with_the_database_failing_is_a_clear_503(app_factory: AppF
 
 
 def _exercise_store(engine: Engine) -> None:
+    with engine.connect():
+        pass  # the SQLite file exists before the store takes its identity (service/store/file_guard.py)
     guard = ResilientStore(Store(engine, utc_now), timeout_s=5, retry_s=1, migrated=False).guarded
     now = [1000.0]
     store = SessionStore(engine, guard, ttl_s=60, clock=lambda: now[0])  # the first call migrates (table: step 4)

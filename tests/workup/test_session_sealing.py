@@ -27,6 +27,8 @@ def _rows(engine: Engine) -> list[str]:
 
 
 def _store(engine: Engine, keys: str | None) -> SessionStore:
+    with engine.connect():
+        pass  # the SQLite file exists before the store takes its identity (service/store/file_guard.py)
     guard = ResilientStore(Store(engine, utc_now), timeout_s=5, retry_s=1, migrated=False).guarded
     return SessionStore(engine, guard, ttl_s=60, sealer=session_sealer(keys))
 
