@@ -1,6 +1,6 @@
 """Every request fixture gives, byte for byte, the response body recorded in ``tests/responses/``.
 
-The recorded bodies are the reference for refactors that must not change behaviour (issue 18): a refactor leaves
+The recorded bodies are the reference for refactors that must not change behaviour: a refactor leaves
 this test green without touching ``tests/responses/``. A deliberate change of cards regenerates them with
     UPDATE_RESPONSES=1 .venv/bin/pytest tests/test_responses_unchanged.py
 and the diff of ``tests/responses/`` is reviewed like any golden file.
