@@ -209,7 +209,7 @@ def hook_request(patient: Resource, resources: list[Resource], seed: int, layout
     for resource in resources:
         by_type[resource["resourceType"]].append(resource)
     # Each resource is filed once, under the first key of its type (labs before examObservations): a second search
-    # of the same type (issue 15) answers empty, as it would for a patient without exam findings.
+    # of the same type answers empty, as it would for a patient without exam findings.
     prefetch: dict[str, Any] = {}
     for key, resource_type in layout.types.items():
         first = resource_type not in {layout.types[k] for k in prefetch if k not in layout.reads}

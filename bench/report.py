@@ -91,8 +91,8 @@ def memory_table(size: int, figures: MemoryFigures) -> list[str]:
     ]
 
 
-FLOOR_SHARE_TARGET = 0.25  # issue 16: c=8 throughput >= 0.25 x the framework floor, in the same run
-FLOOR_P99_TARGET_MS = 25.0  # issue 16: p99 <= 25 ms at c=8
+FLOOR_SHARE_TARGET = 0.25  # target: c=8 throughput >= 0.25 x the framework floor, in the same run
+FLOOR_P99_TARGET_MS = 25.0  # target: p99 <= 25 ms at c=8
 
 
 def floor_table(service: Sequence[HttpRow], floor: Sequence[HttpRow]) -> list[str]:

@@ -1,4 +1,4 @@
-"""Each hook call leaves ONE info line: service, hook, hookInstance, card count, rule ids, elapsed time (issue 16)."""
+"""Each hook call leaves ONE info line: service, hook, hookInstance, card count, rule ids, elapsed time."""
 
 from __future__ import annotations
 

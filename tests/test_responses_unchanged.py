@@ -1,6 +1,6 @@
 """Every request fixture gives, byte for byte, the response body recorded in ``tests/responses/``.
 
-The recorded bodies are the reference for refactors that must not change behaviour (issue 18): a refactor leaves
+The recorded bodies are the reference for refactors that must not change behaviour: a refactor leaves
 this test green without touching ``tests/responses/``. A deliberate change of cards regenerates them with
     UPDATE_RESPONSES=1 .venv/bin/pytest tests/test_responses_unchanged.py
 and the diff of ``tests/responses/`` is reviewed like any golden file.
@@ -8,28 +8,28 @@ and the diff of ``tests/responses/`` is reviewed like any golden file.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
 
-from service import create_app
 from service.hooks import SERVICE_IDS
+from tests.conftest import service_app
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUESTS = ROOT / "fixtures" / "requests"
 RECORDED = Path(__file__).resolve().parent / "responses"
-NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
 CASES = sorted(REQUESTS.glob("*/*.json"))
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> FlaskClient:
-    """The real app on a fresh SQLite file, with the fixtures' clock, links and settings at their defaults."""
-    db = tmp_path_factory.mktemp("responses") / "cds.sqlite3"
-    return create_app({"clock": lambda: NOW, "database_url": f"sqlite:///{db}"}).test_client()
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlaskClient]:
+    """The real app on a fresh SQLite file, with the fixtures' clock, links and settings at their defaults; closed
+    after the module (tests/conftest.py service_app)."""
+    with service_app(tmp_path_factory.mktemp("responses")) as app:
+        yield app.test_client()
 
 
 def test_every_hook_has_cases() -> None:

@@ -2,31 +2,30 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import json
+from collections.abc import Iterator
 from contextlib import redirect_stdout
 from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
 
-from service import create_app
 from service.cli import main
 from service.hooks import SERVICE_ID
 from service.workup.links import DEFAULT_BASE_URL
+from tests.conftest import NOW, service_app
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
 SCENARIOS = sorted((FIXTURES / "patients").glob("*.json"))
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> FlaskClient:
-    """The real app on a fresh SQLite file, with the fixtures' clock; its public URL is the CLI's default address."""
-    db = tmp_path_factory.mktemp("paths") / "cds.sqlite3"
-    config = {"clock": lambda: NOW, "database_url": f"sqlite:///{db}", "public_url": DEFAULT_BASE_URL}
-    return create_app(config).test_client()
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlaskClient]:
+    """The real app on a fresh SQLite file, with the fixtures' clock; its public URL is the CLI's default address;
+    closed after the module (tests/conftest.py service_app)."""
+    with service_app(tmp_path_factory.mktemp("paths"), public_url=DEFAULT_BASE_URL) as app:
+        yield app.test_client()
 
 
 def test_every_scenario_has_a_request() -> None:

@@ -43,9 +43,9 @@ class Knowledge:
     lab_loinc_codes: tuple[str, ...]
     orders: OrderKnowledge
     denervation: Denervation
-    lithium_context: LithiumContext  # issue 15: what bears on a lithium level
+    lithium_context: LithiumContext  # what bears on a lithium level
     unit_citations: tuple[str, ...] = ()
-    # issue 15 (i15a): signs from Observations, nicotinic toxicity, steady-state timing, onset lead
+    # signs from Observations, nicotinic toxicity, steady-state timing, onset lead
     observed_signs: ObservedSigns | None = None
     nicotinic_toxicity: NicotinicToxicity | None = None
     steady_state: tuple[SteadyState, ...] = ()

@@ -76,7 +76,7 @@ PHRASE_FIELDS: Mapping[str, frozenset[str]] = {
     "gap_missing": frozenset(),
     "gap_stale": frozenset(),
     "gap_unreadable": frozenset(),
-    # issue 15 (i15a)
+    # signs, timing, pregnancy
     "condition_observed": frozenset({"date"}),
     "gap_early": frozenset(),
     "gap_contradicted": frozenset(),
@@ -97,7 +97,7 @@ PHRASE_FIELDS: Mapping[str, frozenset[str]] = {
     "pregnancy_calcium_note": frozenset(),
     "pregnancy_calcium_suffix": frozenset(),
     "pregnancy_calcium_action": frozenset(),
-    # issue 15 (i15b): lithium in context, calcium follow-up
+    # lithium in context, calcium follow-up
     "lithium_level_due": frozenset({"reason"}),
     "lithium_due_predates": frozenset({"event", "date"}),
     "lithium_due_not_steady": frozenset({"event", "date", "days"}),

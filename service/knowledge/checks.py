@@ -53,14 +53,14 @@ def check_drugs_and_conditions(
         check_refs(f"conditions.yaml {item.id}", "citation", item.citations, citations)
         check_refs(f"conditions.yaml {item.id}", "lab", item.labs, analytes)
     denervation, sets = conditions.denervation, {s.id: s for s in conditions.sets}
-    _check_issue15_refs(meds, sets, citations, analytes)
+    _check_context_refs(meds, sets, citations, analytes)
     where = "conditions.yaml denervation"
     check_refs(where, "condition set", (*denervation.always, *denervation.with_weakness, *denervation.weakness), sets)
     check_refs(where, "citation", denervation.citations, citations)
-    _check_issue15(meds, conditions, citations, analytes)
+    _check_signs_and_timing(meds, conditions, citations, analytes)
 
 
-def _check_issue15(
+def _check_signs_and_timing(
     meds: MedicationsFile, conditions: ConditionsFile, citations: Mapping[str, Citation], analytes: Mapping[str, Any]
 ) -> None:
     """Signs read from Observations, steady-state timing, onset lead and nicotinic toxicity refer to known things."""
@@ -80,10 +80,10 @@ def _check_issue15(
     check_refs("medications.yaml onset_lead", "citation", meds.onset_lead.citations, citations)
 
 
-def _check_issue15_refs(
+def _check_context_refs(
     meds: MedicationsFile, sets: Mapping[str, Any], citations: Mapping[str, Citation], analytes: Mapping[str, Any]
 ) -> None:
-    """Lithium context, lab follow-ups and condition-gated labs refer to things that exist (issue 15)."""
+    """Lithium context, lab follow-ups and condition-gated labs refer to things that exist."""
     context, where = meds.lithium_context, "medications.yaml lithium_context"
     groups = {g.id: g for g in meds.groups}
     check_refs(where, "drug group", context.interacting_groups, groups)

@@ -22,7 +22,7 @@ class ConditionSet(Record):
     text: Codes = ()
     labs: Codes = ()
     citations: Required
-    note: str | None = None  # issue 15: a sentence the screen's cards add when this condition is on record (MMN)
+    note: str | None = None  # a sentence the screen's cards add when this condition is on record (MMN)
 
 
 class Denervation(Record):

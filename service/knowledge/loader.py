@@ -52,10 +52,10 @@ WORKUP_RULE = "workup.labs"
 LITHIUM_TOXIC_RULE = "lab.lithium.toxic"
 DENERVATION_RULE = "drug.succinylcholine.denervation"
 DENERVATION_GROUP = "succinylcholine"
-# Sources the pregnancy readings of TSH and calcium cite (service/rules/labs.py), checked at load (issue 15).
+# Sources the pregnancy readings of TSH and calcium cite (service/rules/labs.py), checked at load.
 PREGNANCY_TSH_SOURCES = ("ata-pregnancy-2017",)
 PREGNANCY_CALCIUM_SOURCES = ("pitkin-calcium-pregnancy-1979", "perinatology-calcium")
-NICOTINIC_SUFFIX = "nicotinic"  # exposure.<set>.nicotinic: the exposure with fasciculations (issue 15)
+NICOTINIC_SUFFIX = "nicotinic"  # exposure.<set>.nicotinic: the exposure with fasciculations
 
 
 def _read(path: Path, model: type[M]) -> M:

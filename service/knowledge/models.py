@@ -58,9 +58,9 @@ class DrugKind(StrEnum):
     DIRECT = "direct"
     ELECTROLYTE = "electrolyte"
     THYROID = "thyroid"
-    # issue 15 (i15b): raises another drug's level (lithium) - no card of its own, named on that drug's card
+    # raises another drug's level (lithium) - no card of its own, named on that drug's card
     INTERACTING = "interacting"
-    # issue 15 (i15b): lowers a vitamin (metformin and B12) - its lab joins the work-up when missing
+    # lowers a vitamin (metformin and B12) - its lab joins the work-up when missing
     NUTRIENT = "nutrient"
 
 
@@ -124,9 +124,9 @@ class Analyte(Record):
     unit_aliases: StrMap = {}
     critical_source: str | None = None
     alternative_to: str | None = None  # a recent result of this analyte answers the need for that one
-    # issue 15 (i15b): a need for this lab counts only while one of these condition sets is current (B12: neuropathy)
+    # a need for this lab counts only while one of these condition sets is current (B12: neuropathy)
     needed_only_with: Codes = ()
-    follow_up: Codes = ()  # issue 15: labs offered on this analyte's abnormal card when not recent (Ca -> PTH, ...)
+    follow_up: Codes = ()  # labs offered on this analyte's abnormal card when not recent (Ca -> PTH, ...)
     decimals: Annotated[int, Field(ge=0, le=4)] = 2  # set from labs.yaml display_decimals by the loader
 
 
@@ -207,8 +207,8 @@ class DrugGroup(Record):
     recently_stopped_days: PositiveInt | None = None
     recent_hours: PositiveInt | None = None
     speaks_without_fasciculation: bool = True
-    withdrawal_only: bool = False  # issue 15: only a recent stop counts (benzodiazepine withdrawal), not current use
-    # issue 15: a stop without a recorded end counts only when the use started within this many days (a cold remedy
+    withdrawal_only: bool = False  # only a recent stop counts (benzodiazepine withdrawal), not current use
+    # a stop without a recorded end counts only when the use started within this many days (a cold remedy
     # with doxylamine ordered years ago and marked stopped is not a recent stop)
     undated_stop_start_days: PositiveInt | None = None
     # Longer brand names of other drugs that must not match a (brand) name of this group in text: "Sudafed PE"
@@ -227,7 +227,7 @@ class DrugGroup(Record):
 
 
 class LithiumContext(Record):
-    """What bears on a lithium level (issue 15): interacting drugs, renal function, steady state, own work-up."""
+    """What bears on a lithium level: interacting drugs, renal function, steady state, own work-up."""
 
     interacting_groups: Required  # drug groups that raise lithium levels (thiazides, ACE inhibitors, ARBs, NSAIDs)
     steady_state_days: PositiveInt  # a level drawn sooner after a start or dose change is not yet steady state
@@ -240,7 +240,7 @@ class LithiumContext(Record):
     raising_conditions: Codes = ()
 
 
-# --- issue 15 (i15a): timing -----------------------------------------------------------------------------------
+# --- timing: steady state and onset lead ----------------------------------------------------------------------
 class SteadyState(Record):
     """A lab that does not yet reflect a drug's dose until ``days`` after a start or dose change."""
 
@@ -256,9 +256,6 @@ class OnsetLead(Record):
     recent_days: PositiveInt  # started at most this long before the twitching: a stronger lead
     long_standing_days: PositiveInt  # taken longer than this before the twitching: a weaker lead
     citations: Required
-
-
-# --- end issue 15 (i15a) ----------------------------------------------------------------------------------------
 
 
 class MedicationsFile(Record):

@@ -1,4 +1,4 @@
-"""The examObservations prefetch key (issue 15) against the real engine: discovery announces it, the engine answers
+"""The examObservations prefetch key against the real engine: discovery announces it, the engine answers
 it with exactly the exam-category Observations, and a hook call that must fetch it gives the exam-finding cards."""
 
 from __future__ import annotations

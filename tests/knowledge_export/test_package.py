@@ -131,7 +131,18 @@ def test_value_sets_round_trip_to_the_loaded_code_sets(package: KnowledgePackage
         assert _codes(value_set, canon.ICD10CM_SYSTEM) == (set(item.icd10cm), set(item.icd10cm_prefixes))
     for trigger in knowledge.orders.triggers:
         cpt = {str(code) for low, high in trigger.cpt_ranges for code in range(low, high + 1)}
-        assert _codes(sets[canon.resource_id("order", trigger.id)], canon.CPT_SYSTEM) == (cpt, set())
+        value_set = sets[canon.resource_id("order", trigger.id)]
+        assert _codes(value_set, canon.CPT_SYSTEM) == (cpt, set())
+        assert _codes(value_set, canon.SNOMED_SYSTEM) == (set(trigger.snomed), set())
+        assert _codes(value_set, canon.RXNORM_SYSTEM) == (set(trigger.rxnorm), set())
+    signs = knowledge.observed_signs
+    assert signs is not None
+    assert _codes(sets["sign-absent"], canon.SNOMED_SYSTEM) == (set(signs.absent_codes), set())
+    assert _codes(sets["sign-absent"], canon.V3_INTERPRETATION_SYSTEM) == (set(signs.absent_interpretations), set())
+    assert _codes(sets["pregnancy-status"], canon.LOINC_SYSTEM) == ({*signs.question_loinc, *signs.answers}, set())
+    assert len(sets) == len(knowledge.analytes) + len(knowledge.drug_groups) + len(knowledge.condition_sets) + 2 + len(
+        knowledge.orders.triggers
+    )
 
 
 def test_code_system_versions_pinned_only_where_the_group_cites_the_checked_release(

@@ -166,5 +166,5 @@ def test_the_published_card_schema_is_the_model() -> None:
     ],
 )
 def test_a_card_uuid_is_what_python_reads_as_a_uuid(text: str) -> None:
-    """The canonical-form fast path accepts no less than ``uuid.UUID`` did (issue 16)."""
+    """The canonical-form fast path accepts no less than ``uuid.UUID`` did."""
     assert card(uuid=text).uuid == text

@@ -1,4 +1,5 @@
-"""Issue 15 (clinical depth, i15b): lithium in context, follow-up labs, new drugs, MMN/CIDP - via evaluate and HTTP."""
+"""Drugs and conditions in context (fixtures/context_scenarios.py): lithium in context, follow-up labs, new drugs,
+MMN/CIDP - via evaluate and HTTP."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from tests.synthea_data import read_bundle, synthea_paths
 from .conftest import HOOK_INSTANCE, NOW
 from .test_scenarios import EXPECTED
 
-ISSUE15 = [
+CONTEXT_SCENARIOS = [
     "lithium_thiazide_started",
     "lithium_dose_change_unsteady",
     "calcium_low_follow_up",
@@ -52,8 +53,8 @@ def _orders(card: dict[str, Any]) -> list[str]:
     return [s["actions"][0]["resource"]["code"]["coding"][0]["code"] for s in singles]
 
 
-@pytest.mark.parametrize("name", ISSUE15)
-def test_issue15_patient_through_cli_and_http(client: FlaskClient, name: str) -> None:
+@pytest.mark.parametrize("name", CONTEXT_SCENARIOS)
+def test_context_patient_through_cli_and_http(client: FlaskClient, name: str) -> None:
     expected = EXPECTED[name][1]
     for cards in both_paths(client, name):
         assert _rules(cards) == expected
@@ -202,7 +203,7 @@ def test_synthea_patients_without_fasciculations_stay_silent(knowledge: Knowledg
         ("medications.yaml", "    atc: [C01BD01]\n", "", "needs ingredients, atc or atc_prefixes"),
     ],
 )
-def test_bad_issue15_knowledge_is_refused(knowledge_copy: Path, name: str, old: str, new: str, message: str) -> None:
+def test_bad_context_knowledge_is_refused(knowledge_copy: Path, name: str, old: str, new: str, message: str) -> None:
     path = knowledge_copy / name
     text = path.read_text(encoding="utf-8")
     assert old in text
