@@ -14,7 +14,7 @@ SUMMARY_FIELDS: Mapping[str, frozenset[str]] = {
     "lab": frozenset({"value", "age", "suffix"}),
     "drug": frozenset({"drug", "status", "suffix"}),
     "exposure": frozenset({"suffix"}),
-    "red-flags": frozenset({"flags"}),
+    "red-flags": frozenset({"flags", "suffix"}),
     "workup": frozenset({"labs"}),
 }
 PHRASE_FIELDS: Mapping[str, frozenset[str]] = {
@@ -30,6 +30,10 @@ PHRASE_FIELDS: Mapping[str, frozenset[str]] = {
     "uncorrected_note": frozenset({"hours"}),
     "ionised_note": frozenset(),
     "reported_corrected_note": frozenset(),
+    "red_flags_umn_lmn_suffix": frozenset(),
+    "red_flags_umn_lmn_note": frozenset(),
+    "red_flags_umn_lmn_action": frozenset(),
+    "red_flags_respiratory_note": frozenset(),
     "lithium_summary_suffix": frozenset(),
     "lithium_renal_suffix": frozenset(),
     "lithium_conditions_note": frozenset({"items"}),

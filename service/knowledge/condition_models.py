@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
 from service.knowledge.models import Codes, ConditionRole, NonBlank, PositiveInt, Record, Required, StrMap, read_only
+
+
+class MotorSign(StrEnum):
+    """Which motor system a red-flag sign belongs to (issue 25): upper and lower motor neuron signs together matter."""
+
+    UMN = "umn"
+    LMN = "lmn"
+    BULBAR = "bulbar"
+    RESPIRATORY = "respiratory"
 
 
 class ConditionSet(Record):
@@ -23,6 +33,7 @@ class ConditionSet(Record):
     labs: Codes = ()
     citations: Required
     note: str | None = None  # issue 15: a sentence the screen's cards add when this condition is on record (MMN)
+    sign: MotorSign | None = None  # issue 25: a red flag's motor system (bmj-mnd-2022, turner-gold-coast-2022)
 
 
 class Denervation(Record):

@@ -137,6 +137,12 @@ EXPECTED: dict[str, tuple[ScreenMode, list[tuple[str, str]]]] = {
     "lithium_dehydration": (ScreenMode.FULL, [("drug.lithium", "warning")]),
     "lithium_level_in_range": (ScreenMode.FULL, [("drug.lithium", "warning")]),
     "lithium_high_tsh": (ScreenMode.FULL, [("lab.tsh.high", "warning"), ("drug.lithium", "warning")]),
+    # issue 25 item 1: red flags wider and sharper (fixtures/red_flag_scenarios.py)
+    "umn_lmn_signs": (ScreenMode.FULL, [("red-flags", "warning")]),
+    "foot_drop_only": (ScreenMode.FULL, [("red-flags", "warning")]),
+    "orthopnoea_fasciculation": (ScreenMode.FULL, [("red-flags", "warning")]),
+    "exam_clonus_tongue_wasting": (ScreenMode.FULL, [("red-flags", "warning")]),
+    "myoclonus_not_clonus": (ScreenMode.FULL, []),
 }
 
 
