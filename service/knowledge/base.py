@@ -18,6 +18,7 @@ from service.knowledge.models import (
     LabFamily,
     LithiumContext,
     OnsetLead,
+    OnsetTiming,
     Parathyroid,
     SteadyState,
 )
@@ -54,6 +55,7 @@ class Knowledge:
     # issue 25: sources of how records are read (panels and their components, Condition status and abatement)
     reading_citations: tuple[str, ...] = ()
     parathyroid: Parathyroid | None = None  # issue 25: calcium read with PTH; calcium-raising drugs
+    onset_timing: OnsetTiming | None = None  # issue 25: results drawn before the twitching began
 
     def analyte(self, analyte_id: str) -> Analyte:
         """The analyte with this id."""

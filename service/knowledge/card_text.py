@@ -80,6 +80,9 @@ PHRASE_FIELDS: Mapping[str, frozenset[str]] = {
     # issue 15 (i15a)
     "condition_observed": frozenset({"date"}),
     "gap_early": frozenset(),
+    "gap_before_onset": frozenset(),
+    "before_onset_result": frozenset({"value", "age", "days", "date"}),
+    "onset_event": frozenset(),
     "early_result": frozenset({"value", "age", "days", "drug", "change", "date", "window"}),
     "early_note": frozenset({"lab", "days", "drug", "change", "date", "window", "due"}),
     "early_suffix": frozenset(),

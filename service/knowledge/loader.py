@@ -191,6 +191,8 @@ def _check_labs(labs: LabsFile, conditions: ConditionsFile, citations: Mapping[s
     for analyte in analytes.values():
         check_refs(f"labs.yaml {analyte.id}", "citation", analyte.citations, citations)
     _check_families(labs.families, analytes, citations)
+    if labs.onset_timing is not None:
+        check_refs("labs.yaml onset_timing", "citation", labs.onset_timing.citations, citations)
     if labs.panels is not None:
         check_refs("labs.yaml panels", "citation", labs.panels.citations, citations)
         shared = set(labs.panels.loinc) & {code for a in analytes.values() for code in a.loinc}
@@ -244,8 +246,13 @@ def load_knowledge_from(directory: Path | str) -> Knowledge:
         steady_state=meds.steady_state,
         onset_lead=meds.onset_lead,
         lithium_context=meds.lithium_context,
-        reading_citations=(*(labs.panels.citations if labs.panels else ()), *conditions.status_citations),
+        reading_citations=(
+            *(labs.panels.citations if labs.panels else ()),
+            *conditions.status_citations,
+            *(labs.onset_timing.citations if labs.onset_timing else ()),
+        ),
         parathyroid=labs.parathyroid,
+        onset_timing=labs.onset_timing,
     )
 
 

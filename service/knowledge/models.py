@@ -175,6 +175,13 @@ class Parathyroid(Record):
     citations: Required
 
 
+class OnsetTiming(Record):
+    """A result drawn this long before the twitching was first recorded no longer answers it (issue 25)."""
+
+    grace_days: Annotated[int, Field(ge=0)]
+    citations: Required
+
+
 class LabsFile(Record):
     """labs.yaml."""
 
@@ -182,6 +189,7 @@ class LabsFile(Record):
     unit_citations: Required
     panels: Panels | None = None
     parathyroid: Parathyroid | None = None
+    onset_timing: OnsetTiming | None = None
     albumin_correction: AlbuminCorrection
     families: tuple[LabFamily, ...] = ()
     analytes: Annotated[tuple[Analyte, ...], Field(min_length=1)]

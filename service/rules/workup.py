@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
 
-from service.facts import PatientFacts
+from service.facts import LabResult, PatientFacts
 from service.knowledge import WORKUP_RULE, Knowledge, Workup
 from service.rules import text
 from service.rules.findings import Category, Finding, Indicator
+from service.rules.judge import classify
 from service.rules.timing import early_draw, early_words
 
 
@@ -38,9 +40,13 @@ class Gap(StrEnum):
     STALE = "stale"
     UNREADABLE = "unreadable"
     EARLY = "early"  # drawn before a drug's steady state (medications.yaml steady_state): due again
+    BEFORE_ONSET = "before_onset"  # a normal result from before the twitching began (labs.yaml onset_timing)
 
 
-def _state(facts: PatientFacts, knowledge: Knowledge, analyte_id: str) -> tuple[str, Gap] | None:
+State = tuple[str, Gap]  # a lab's state text and why it is offered
+
+
+def _state(facts: PatientFacts, knowledge: Knowledge, analyte_id: str) -> State | None:
     """(text, gap) for a lab without a usable recent result, or None when it has one."""
     analyte = knowledge.analyte(analyte_id)
     phrases = knowledge.cards.phrases
@@ -53,7 +59,7 @@ def _state(facts: PatientFacts, knowledge: Knowledge, analyte_id: str) -> tuple[
             age = text.age(recent.effective, facts.now)
             return phrases["early_result"].format(value=shown, age=age, **words), Gap.EARLY
         if recent.unit_understood:
-            return None
+            return _before_onset(facts, knowledge, analyte_id, recent)
         # Never dropped silently: the value is shown, but it cannot be judged, so the lab is offered again.
         shown = text.quantity(recent.value_text, recent.unit or "(no unit)")
         return phrases["unit_unknown"].format(value=shown, age=text.age(recent.effective, facts.now)), Gap.UNREADABLE
@@ -63,6 +69,30 @@ def _state(facts: PatientFacts, knowledge: Knowledge, analyte_id: str) -> tuple[
     shown = text.quantity(latest.value_text, latest.unit)
     age = text.age(latest.effective, facts.now)
     return phrases["stale_result"].format(value=shown, age=age, days=analyte.lookback_days), Gap.STALE
+
+
+def drawn_before_onset(facts: PatientFacts, knowledge: Knowledge, result: LabResult) -> int | None:
+    """Days a result was drawn before the twitching was first recorded, beyond the grace (labs.yaml onset_timing)."""
+    onset, timing = facts.onset(), knowledge.onset_timing
+    if onset is None or timing is None or result.effective >= onset - dt.timedelta(days=timing.grace_days):
+        return None
+    return (onset - result.effective).days
+
+
+def _before_onset(facts: PatientFacts, knowledge: Knowledge, analyte_id: str, recent: LabResult) -> State | None:
+    """A normal result drawn before the twitching began does not answer it: shown, and offered again (issue 25).
+
+    An abnormal one is left to its own card (a low magnesium before the twitching is still a lead).
+    """
+    days = drawn_before_onset(facts, knowledge, recent)
+    analyte = knowledge.analyte(analyte_id)
+    if days is None or classify(recent, analyte, knowledge.unit_aliases) is not None:
+        return None
+    onset = facts.onset()
+    assert onset is not None  # drawn_before_onset found one
+    shown, age = text.quantity(recent.value_text, recent.unit), text.age(recent.effective, facts.now)
+    phrase = knowledge.cards.phrases["before_onset_result"]
+    return phrase.format(value=shown, age=age, days=days, date=text.date(onset)), Gap.BEFORE_ONSET
 
 
 def workup_finding(

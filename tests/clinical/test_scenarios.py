@@ -143,6 +143,11 @@ EXPECTED: dict[str, tuple[ScreenMode, list[tuple[str, str]]]] = {
     "orthopnoea_fasciculation": (ScreenMode.FULL, [("red-flags", "warning")]),
     "exam_clonus_tongue_wasting": (ScreenMode.FULL, [("red-flags", "warning")]),
     "myoclonus_not_clonus": (ScreenMode.FULL, []),
+    # issue 25 item 7: timing against onset (fixtures/onset_timing_scenarios.py)
+    "labs_before_onset": (ScreenMode.FULL, [("workup.labs", "info")]),
+    "labs_just_before_onset": (ScreenMode.FULL, []),
+    "low_magnesium_before_onset": (ScreenMode.FULL, [("lab.magnesium.low", "warning")]),
+    "lithium_level_before_onset": (ScreenMode.FULL, [("drug.lithium", "warning")]),
 }
 
 
