@@ -23,6 +23,7 @@ from service.rules.findings import Finding, sort_findings
 from service.rules.labs import lab_findings
 from service.rules.lithium import lithium_finding
 from service.rules.medications import direct_drug_findings, drug_lab_needs, succinylcholine_safety_finding
+from service.rules.provoking import with_provoking_note
 from service.rules.red_flags import exam_unread_note, red_flag_finding
 from service.rules.workup import workup_finding
 
@@ -72,7 +73,8 @@ def _evaluate(facts: PatientFacts, knowledge: Knowledge) -> tuple[ScreenMode, li
         findings += [red_flag] if red_flag else []
         offered = {lab for finding in findings for lab in finding.orders}
         workup = workup_finding(facts, knowledge, workup_needs(facts, knowledge), frozenset(offered))
-        findings += [workup] if workup else []
+        # Provokers of twitching (issue 25): a low-key note on the work-up card only, never beside a red flag.
+        findings += [with_provoking_note(workup, red_flag, facts, knowledge)] if workup else []
     else:
         findings = [f for f in findings if f.reversible or f.safety]
     return mode, _with_disease_notes(sort_findings(findings), disease_notes(facts, knowledge))

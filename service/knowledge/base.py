@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from service.knowledge.card_text import CardText
-from service.knowledge.condition_models import ConditionSet, Denervation, NicotinicToxicity, ObservedSigns
+from service.knowledge.condition_models import ConditionSet, Denervation, NicotinicToxicity, ObservedSigns, Provoking
 from service.knowledge.models import (
     AlbuminCorrection,
     Analyte,
@@ -56,6 +56,7 @@ class Knowledge:
     reading_citations: tuple[str, ...] = ()
     parathyroid: Parathyroid | None = None  # issue 25: calcium read with PTH; calcium-raising drugs
     onset_timing: OnsetTiming | None = None  # issue 25: results drawn before the twitching began
+    provoking: Provoking | None = None  # issue 25: how recent a provoker of twitching must be to be named
 
     def analyte(self, analyte_id: str) -> Analyte:
         """The analyte with this id."""

@@ -30,6 +30,7 @@ PHRASE_FIELDS: Mapping[str, frozenset[str]] = {
     "uncorrected_note": frozenset({"hours"}),
     "ionised_note": frozenset(),
     "reported_corrected_note": frozenset(),
+    "provoking_note": frozenset({"items"}),
     "red_flags_umn_lmn_suffix": frozenset(),
     "red_flags_umn_lmn_note": frozenset(),
     "red_flags_umn_lmn_action": frozenset(),

@@ -36,6 +36,13 @@ class ConditionSet(Record):
     sign: MotorSign | None = None  # issue 25: a red flag's motor system (bmj-mnd-2022, turner-gold-coast-2022)
 
 
+class Provoking(Record):
+    """Common provokers of twitching: how recent they must be to be named (issue 25)."""
+
+    recent_days: PositiveInt
+    citations: Required
+
+
 class Denervation(Record):
     """Condition sets that make succinylcholine dangerous: alone, or only together with weakness."""
 
@@ -74,3 +81,4 @@ class ConditionsFile(Record):
     observed_signs: ObservedSigns
     nicotinic_toxicity: NicotinicToxicity
     status_citations: Codes = ()  # issue 25: how clinicalStatus, verificationStatus and abatement[x] are read
+    provoking: Provoking | None = None

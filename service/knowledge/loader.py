@@ -250,9 +250,11 @@ def load_knowledge_from(directory: Path | str) -> Knowledge:
             *(labs.panels.citations if labs.panels else ()),
             *conditions.status_citations,
             *(labs.onset_timing.citations if labs.onset_timing else ()),
+            *(conditions.provoking.citations if conditions.provoking else ()),
         ),
         parathyroid=labs.parathyroid,
         onset_timing=labs.onset_timing,
+        provoking=conditions.provoking,
     )
 
 

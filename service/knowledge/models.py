@@ -74,6 +74,9 @@ class ConditionRole(StrEnum):
     RED_FLAG = "red_flag"
     DENERVATION = "denervation"
     PREGNANCY = "pregnancy"
+    # issue 25: common provokers of twitching (caffeine, stress, poor sleep, exercise, a recent viral illness): a
+    # low-key note on the work-up card only, never a card, never beside a red flag
+    PROVOKING = "provoking"
 
 
 class Citation(Record):

@@ -148,6 +148,14 @@ EXPECTED: dict[str, tuple[ScreenMode, list[tuple[str, str]]]] = {
     "labs_just_before_onset": (ScreenMode.FULL, []),
     "low_magnesium_before_onset": (ScreenMode.FULL, [("lab.magnesium.low", "warning")]),
     "lithium_level_before_onset": (ScreenMode.FULL, [("drug.lithium", "warning")]),
+    # issue 25 item 8: neuropathy codes and provokers of twitching (fixtures/neuropathy_context_scenarios.py)
+    "cmt_low_magnesium": (ScreenMode.GATED, [("lab.magnesium.low", "warning")]),
+    "cmt_normal_labs": (ScreenMode.GATED, []),
+    "critical_illness_neuropathy_low_magnesium": (ScreenMode.GATED, [("lab.magnesium.low", "warning")]),
+    "gbs_succinylcholine": (ScreenMode.GATED, [("drug.succinylcholine.denervation", "critical")]),
+    "provoking_caffeine_no_labs": (ScreenMode.FULL, [("workup.labs", "info")]),
+    "provoking_with_red_flag": (ScreenMode.FULL, [("red-flags", "warning"), ("workup.labs", "info")]),
+    "provoking_viral_long_ago": (ScreenMode.FULL, [("workup.labs", "info")]),
 }
 
 
