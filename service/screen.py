@@ -20,6 +20,7 @@ from service.rules.conditions import (
     screen_mode,
 )
 from service.rules.findings import Finding, sort_findings
+from service.rules.hyperexcitability import hyperexcitability_finding
 from service.rules.labs import lab_findings
 from service.rules.lithium import lithium_finding
 from service.rules.medications import direct_drug_findings, drug_lab_needs, succinylcholine_safety_finding
@@ -68,6 +69,8 @@ def _evaluate(facts: PatientFacts, knowledge: Knowledge) -> tuple[ScreenMode, li
     lithium = lithium_finding(facts, knowledge)
     findings += [lithium] if lithium else []
     findings += direct_drug_findings(facts, knowledge) + exposure_findings(facts, knowledge)
+    hyperexcitability = hyperexcitability_finding(facts, knowledge)  # issue 25: nerve hyperexcitability
+    findings += [hyperexcitability] if hyperexcitability else []
     if mode == ScreenMode.FULL:
         red_flag = red_flag_finding(facts, knowledge, findings)
         findings += [red_flag] if red_flag else []

@@ -14,6 +14,7 @@ SUMMARY_FIELDS: Mapping[str, frozenset[str]] = {
     "lab": frozenset({"value", "age", "suffix"}),
     "drug": frozenset({"drug", "status", "suffix"}),
     "exposure": frozenset({"suffix"}),
+    "condition": frozenset({"suffix"}),
     "red-flags": frozenset({"flags", "suffix"}),
     "workup": frozenset({"labs"}),
 }
@@ -30,6 +31,9 @@ PHRASE_FIELDS: Mapping[str, frozenset[str]] = {
     "uncorrected_note": frozenset({"hours"}),
     "ionised_note": frozenset(),
     "reported_corrected_note": frozenset(),
+    "hyperexcitability_known_suffix": frozenset(),
+    "hyperexcitability_suspected_suffix": frozenset(),
+    "hyperexcitability_suspected_note": frozenset(),
     "provoking_note": frozenset({"items"}),
     "red_flags_umn_lmn_suffix": frozenset(),
     "red_flags_umn_lmn_note": frozenset(),

@@ -34,6 +34,7 @@ class ConditionSet(Record):
     citations: Required
     note: str | None = None  # issue 15: a sentence the screen's cards add when this condition is on record (MMN)
     sign: MotorSign | None = None  # issue 25: a red flag's motor system (bmj-mnd-2022, turner-gold-coast-2022)
+    card: bool = False  # issue 25: a disease with a card of its own (rule condition.<id>: nerve hyperexcitability)
 
 
 class Provoking(Record):

@@ -104,6 +104,7 @@ def expected_rule_ids(
     ids |= {f"lab.{a.finding}.{d}" for a in analytes.values() if a.finding for d in a.flag}
     ids |= {f"drug.{g.id}" for g in groups if g.kind in (DrugKind.DIRECT, DrugKind.LITHIUM)}
     ids |= {f"exposure.{s.id}" for s in sets if s.role == ConditionRole.EXPOSURE}
+    ids |= {f"condition.{s.id}" for s in sets if s.card}  # issue 25: nerve hyperexcitability
     if nicotinic is not None:
         ids.add(f"exposure.{nicotinic}.{NICOTINIC_SUFFIX}")
     return ids
