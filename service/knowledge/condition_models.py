@@ -35,6 +35,7 @@ class ConditionSet(Record):
     note: str | None = None  # issue 15: a sentence the screen's cards add when this condition is on record (MMN)
     sign: MotorSign | None = None  # issue 25: a red flag's motor system (bmj-mnd-2022, turner-gold-coast-2022)
     card: bool = False  # issue 25: a disease with a card of its own (rule condition.<id>: nerve hyperexcitability)
+    max_age_days: PositiveInt | None = None  # issue 25: a dated Condition older than this no longer counts (pregnancy)
 
 
 class Provoking(Record):

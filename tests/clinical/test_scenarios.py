@@ -123,6 +123,7 @@ EXPECTED: dict[str, tuple[ScreenMode, list[tuple[str, str]]]] = {
     "abated_neuropathy_fasciculation": (ScreenMode.FULL, [("workup.labs", "info")]),
     "pregnancy_z3a_low_tsh": (ScreenMode.FULL, [("lab.tsh.low", "info")]),
     "puerperium_low_tsh": (ScreenMode.FULL, [("lab.tsh.low", "warning")]),
+    "pregnancy_z3a_long_ago_low_tsh": (ScreenMode.FULL, [("lab.tsh.low", "warning")]),
     # issue 25 item 3: high calcium and the parathyroid (fixtures/parathyroid_scenarios.py)
     "hypercalcaemia_pth_high": (ScreenMode.FULL, [("lab.calcium.high", "warning")]),
     "hypercalcaemia_lithium": (ScreenMode.FULL, [("lab.calcium.high", "warning"), ("drug.lithium", "warning")]),
