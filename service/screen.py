@@ -20,9 +20,11 @@ from service.rules.conditions import (
     screen_mode,
 )
 from service.rules.findings import Finding, sort_findings
+from service.rules.hyperexcitability import hyperexcitability_finding
 from service.rules.labs import lab_findings
 from service.rules.lithium import lithium_finding
 from service.rules.medications import direct_drug_findings, drug_lab_needs, succinylcholine_safety_finding
+from service.rules.provoking import with_provoking_note
 from service.rules.red_flags import exam_unread_note, red_flag_finding
 from service.rules.workup import workup_finding
 
@@ -77,11 +79,14 @@ def _evaluate(facts: PatientFacts, knowledge: Knowledge) -> tuple[ScreenMode, li
     lithium = lithium_finding(facts, knowledge)
     findings += [lithium] if lithium else []
     findings += direct_drug_findings(facts, knowledge) + exposure_findings(facts, knowledge)
+    hyperexcitability = hyperexcitability_finding(facts, knowledge)  # issue 25: nerve hyperexcitability
+    findings += [hyperexcitability] if hyperexcitability else []
     if mode == ScreenMode.FULL:
         red_flag = red_flag_finding(facts, knowledge, findings)
         findings += [red_flag] if red_flag else []
         workup = workup_finding(facts, knowledge, workup_needs(facts, knowledge), offered_elsewhere(findings))
-        findings += [workup] if workup else []
+        # Provokers of twitching: a low-key note on the work-up card only, never beside a red flag.
+        findings += [with_provoking_note(workup, red_flag, facts, knowledge)] if workup else []
     else:
         findings = [f for f in findings if f.reversible or f.safety]
     return mode, _with_disease_notes(sort_findings(findings), disease_notes(facts, knowledge))

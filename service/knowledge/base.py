@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from service.knowledge.card_text import CardText
-from service.knowledge.condition_models import ConditionSet, Denervation, NicotinicToxicity, ObservedSigns
+from service.knowledge.condition_models import ConditionSet, Denervation, NicotinicToxicity, ObservedSigns, Provoking
 from service.knowledge.models import (
     AlbuminCorrection,
     Analyte,
@@ -20,6 +20,7 @@ from service.knowledge.models import (
     LabFamily,
     LithiumContext,
     OnsetLead,
+    OnsetTiming,
     Parathyroid,
     SteadyState,
 )
@@ -60,6 +61,8 @@ class Knowledge:
     # citations.yaml code_systems: system URI -> the release its codes were checked against
     code_systems: Mapping[str, CodeSystemVersion] = field(default_factory=lambda: MappingProxyType({}))
     reviews: tuple[Review, ...] = ()  # reviews.yaml: who signed off which version and rules
+    onset_timing: OnsetTiming | None = None  # issue 25: results drawn before the twitching began
+    provoking: Provoking | None = None  # issue 25: how recent a provoker of twitching must be to be named
 
     def approved(self) -> bool:
         """Whether a review of this version approved every rule."""

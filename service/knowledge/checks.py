@@ -49,6 +49,8 @@ def check_drugs_and_conditions(
         check_refs(f"medications.yaml {group.id}", "citation", group.citations, citations)
         check_refs(f"medications.yaml {group.id}", "lab", group.labs, analytes)
     check_refs("conditions.yaml status_citations", "citation", conditions.status_citations, citations)
+    if conditions.provoking is not None:
+        check_refs("conditions.yaml provoking", "citation", conditions.provoking.citations, citations)
     for item in conditions.sets:
         check_refs(f"conditions.yaml {item.id}", "citation", item.citations, citations)
         check_refs(f"conditions.yaml {item.id}", "lab", item.labs, analytes)

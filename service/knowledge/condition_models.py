@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
 from service.knowledge.models import Codes, ConditionRole, NonBlank, PositiveInt, Record, Required, StrMap, read_only
+
+
+class MotorSign(StrEnum):
+    """Which motor system a red-flag sign belongs to (issue 25): upper and lower motor neuron signs together matter."""
+
+    UMN = "umn"
+    LMN = "lmn"
+    BULBAR = "bulbar"
+    RESPIRATORY = "respiratory"
 
 
 class ConditionSet(Record):
@@ -23,6 +33,16 @@ class ConditionSet(Record):
     labs: Codes = ()
     citations: Required
     note: str | None = None  # a sentence the screen's cards add when this condition is on record (MMN)
+    sign: MotorSign | None = None  # issue 25: a red flag's motor system (bmj-mnd-2022, turner-gold-coast-2022)
+    card: bool = False  # issue 25: a disease with a card of its own (rule condition.<id>: nerve hyperexcitability)
+    max_age_days: PositiveInt | None = None  # issue 25: a dated Condition older than this no longer counts (pregnancy)
+
+
+class Provoking(Record):
+    """Common provokers of twitching: how recent they must be to be named (issue 25)."""
+
+    recent_days: PositiveInt
+    citations: Required
 
 
 class Denervation(Record):
@@ -63,3 +83,4 @@ class ConditionsFile(Record):
     observed_signs: ObservedSigns
     nicotinic_toxicity: NicotinicToxicity
     status_citations: Codes = ()  # issue 25: how clinicalStatus, verificationStatus and abatement[x] are read
+    provoking: Provoking | None = None

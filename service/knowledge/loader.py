@@ -105,6 +105,7 @@ def expected_rule_ids(
     ids |= {f"lab.{a.finding}.{d}" for a in analytes.values() if a.finding for d in a.flag}
     ids |= {f"drug.{g.id}" for g in groups if g.kind in (DrugKind.DIRECT, DrugKind.LITHIUM)}
     ids |= {f"exposure.{s.id}" for s in sets if s.role == ConditionRole.EXPOSURE}
+    ids |= {f"condition.{s.id}" for s in sets if s.card}  # issue 25: nerve hyperexcitability
     if nicotinic is not None:
         ids.add(f"exposure.{nicotinic}.{NICOTINIC_SUFFIX}")
     return ids
@@ -195,6 +196,8 @@ def _check_labs(labs: LabsFile, conditions: ConditionsFile, citations: Mapping[s
         wrong = sorted(set(labs.display_decimals) ^ set(analytes))
         raise KnowledgeError(f"labs.yaml display_decimals: needs exactly one entry per analyte (check {wrong})")
     _check_families(labs.families, analytes, citations)
+    if labs.onset_timing is not None:
+        check_refs("labs.yaml onset_timing", "citation", labs.onset_timing.citations, citations)
     if labs.panels is not None:
         check_refs("labs.yaml panels", "citation", labs.panels.citations, citations)
         shared = set(labs.panels.loinc) & {code for a in analytes.values() for code in a.loinc}
@@ -251,10 +254,17 @@ def load_knowledge_from(directory: Path | str) -> Knowledge:
         steady_state=meds.steady_state,
         onset_lead=meds.onset_lead,
         lithium_context=meds.lithium_context,
-        reading_citations=(*(labs.panels.citations if labs.panels else ()), *conditions.status_citations),
+        reading_citations=(
+            *(labs.panels.citations if labs.panels else ()),
+            *conditions.status_citations,
+            *(labs.onset_timing.citations if labs.onset_timing else ()),
+            *(conditions.provoking.citations if conditions.provoking else ()),
+        ),
         parathyroid=labs.parathyroid,
         code_systems=cites.code_systems,
         reviews=reviews,
+        onset_timing=labs.onset_timing,
+        provoking=conditions.provoking,
     )
 
 

@@ -74,6 +74,9 @@ class ConditionRole(StrEnum):
     RED_FLAG = "red_flag"
     DENERVATION = "denervation"
     PREGNANCY = "pregnancy"
+    # issue 25: common provokers of twitching (caffeine, stress, poor sleep, exercise, a recent viral illness): a
+    # low-key note on the work-up card only, never a card, never beside a red flag
+    PROVOKING = "provoking"
 
 
 class Citation(Record):
@@ -176,6 +179,13 @@ class Parathyroid(Record):
     citations: Required
 
 
+class OnsetTiming(Record):
+    """A result drawn this long before the twitching was first recorded no longer answers it (issue 25)."""
+
+    grace_days: Annotated[int, Field(ge=0)]
+    citations: Required
+
+
 class LabsFile(Record):
     """labs.yaml."""
 
@@ -183,6 +193,7 @@ class LabsFile(Record):
     unit_citations: Required
     panels: Panels | None = None
     parathyroid: Parathyroid | None = None
+    onset_timing: OnsetTiming | None = None
     albumin_correction: AlbuminCorrection
     families: tuple[LabFamily, ...] = ()
     display_decimals: Mapping[str, Annotated[int, Field(ge=0, le=4)]]  # per analyte id, in its canonical unit

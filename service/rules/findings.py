@@ -19,6 +19,7 @@ class Category(StrEnum):
     LAB = "lab"
     DRUG = "drug"
     EXPOSURE = "exposure"
+    CONDITION = "condition"  # issue 25: a treatable disease with a card of its own (nerve hyperexcitability)
     RED_FLAG = "red_flag"
     WORKUP = "workup"
 

@@ -20,6 +20,7 @@ from service.rules.judge import classify, critical_direction, lab_notes
 from service.rules.lithium_links import name_lithium
 from service.rules.medications import contributor_note
 from service.rules.parathyroid import raising_drug_notes, with_parathyroid
+from service.rules.pregnancy import pregnant_now
 from service.rules.preliminary import with_both, worse_final
 from service.rules.timing import early_draw, early_note
 
@@ -73,7 +74,9 @@ def calcium_reading(facts: PatientFacts, knowledge: Knowledge) -> CalciumReading
         return CalciumReading(reported, "calcium_corrected", "corrected", phrases["reported_corrected_note"])
     if total is None:
         return None
-    if facts.pregnant():  # the albumin correction is unreliable in pregnancy (pitkin-calcium-pregnancy-1979)
+    if pregnant_now(
+        facts, knowledge
+    ):  # the albumin correction is unreliable in pregnancy (pitkin-calcium-pregnancy-1979)
         return CalciumReading(total, "calcium_total", "pregnancy", phrases["pregnancy_calcium_note"])
     albumin = facts.latest("albumin")
     corrected = corrected_calcium(total, albumin, knowledge) if albumin else None
@@ -278,7 +281,7 @@ def _thyroid_in_pregnancy(finding: Finding, ft4_state: str, facts: PatientFacts,
     free T4 is read against the trimester-specific range instead of being called thyroid hormone excess: an info
     card asking for that comparison (and free T4), never the excess pattern.
     """
-    if not facts.pregnant():
+    if not pregnant_now(facts, knowledge):
         return finding
     phrases = knowledge.cards.phrases
     if finding.rule_id != "lab.tsh.low" or ft4_state not in ("normal", "absent"):

@@ -18,6 +18,7 @@ from service.rules.findings import Category, Finding, Indicator
 from service.rules.judge import classify, critical_direction, lab_notes
 from service.rules.medications import drug_lines, qualifying_uses
 from service.rules.preliminary import with_both, worse_final
+from service.rules.workup import drawn_before_onset
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,10 @@ def due_reasons(facts: PatientFacts, knowledge: Knowledge, level: LabResult | No
             days = (level.effective - when).days
             reasons.append(phrases["lithium_due_not_steady"].format(event=event, date=text.date(when), days=days))
     reasons += _condition_reasons(facts, knowledge, level)
+    onset = facts.onset()
+    if onset is not None and drawn_before_onset(facts, knowledge, level) is not None:
+        # A level from before the twitching began does not answer it (labs.yaml onset_timing, issue 25).
+        reasons.append(phrases["lithium_due_predates"].format(event=phrases["onset_event"], date=text.date(onset)))
     return tuple(dict.fromkeys(reasons))
 
 

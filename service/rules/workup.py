@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from service.facts import PatientFacts
+from service.facts import LabResult, PatientFacts
 from service.knowledge import WORKUP_RULE, Knowledge, Workup
 from service.rules import text
 from service.rules.findings import Category, Finding, Indicator
-from service.rules.judge import contradiction, contradiction_words
+from service.rules.judge import classify, contradiction, contradiction_words
 from service.rules.timing import early_draw, early_words
 
 
@@ -41,9 +42,13 @@ class Gap(StrEnum):
     UNREADABLE = "unreadable"
     EARLY = "early"  # drawn before a drug's steady state (medications.yaml steady_state): due again
     CONTRADICTED = "contradicted"  # the lab's flag and the value against its range disagree (issue 23 row 14)
+    BEFORE_ONSET = "before_onset"  # a normal result from before the twitching began (labs.yaml onset_timing)
 
 
-def _state(facts: PatientFacts, knowledge: Knowledge, analyte_id: str, markdown: bool = True) -> tuple[str, Gap] | None:
+State = tuple[str, Gap]  # a lab's state text and why it is offered
+
+
+def _state(facts: PatientFacts, knowledge: Knowledge, analyte_id: str, markdown: bool = True) -> State | None:
     """(text, gap) for a lab without a usable recent result, or None when it has one (values escaped for Markdown)."""
     analyte = knowledge.analyte(analyte_id)
     phrases = knowledge.cards.phrases
@@ -60,7 +65,7 @@ def _state(facts: PatientFacts, knowledge: Knowledge, analyte_id: str, markdown:
             said, when = contradiction_words(recent, found), text.age(recent.effective, facts.now)
             return phrases["flag_contradicted"].format(words=said, age=when), Gap.CONTRADICTED
         if recent.unit_understood:
-            return None
+            return _before_onset(facts, knowledge, analyte_id, recent, markdown)
         # Never dropped silently: the value is shown, but it cannot be judged, so the lab is offered again.
         shown = text.quantity(recent.value_text, recent.unit or "(no unit)", markdown=markdown)
         return phrases["unit_unknown"].format(value=shown, age=text.age(recent.effective, facts.now)), Gap.UNREADABLE
@@ -110,6 +115,32 @@ def _lab(facts: PatientFacts, knowledge: Knowledge, lab: str, reasons: Sequence[
     text_, gap = state if state else (None, None)
     plain = _state(facts, knowledge, lab, markdown=False) if state else None
     return WorkupLab(lab, tuple(reasons), gap, text_, plain[0] if plain else None, elsewhere)
+
+
+def drawn_before_onset(facts: PatientFacts, knowledge: Knowledge, result: LabResult) -> int | None:
+    """Days a result was drawn before the twitching was first recorded, beyond the grace (labs.yaml onset_timing)."""
+    onset, timing = facts.onset(), knowledge.onset_timing
+    if onset is None or timing is None or result.effective >= onset - dt.timedelta(days=timing.grace_days):
+        return None
+    return (onset - result.effective).days
+
+
+def _before_onset(
+    facts: PatientFacts, knowledge: Knowledge, analyte_id: str, recent: LabResult, markdown: bool
+) -> State | None:
+    """A normal result drawn before the twitching began does not answer it: shown, and offered again (issue 25).
+
+    An abnormal one is left to its own card (a low magnesium before the twitching is still a lead).
+    """
+    days = drawn_before_onset(facts, knowledge, recent)
+    analyte = knowledge.analyte(analyte_id)
+    if days is None or classify(recent, analyte, knowledge.unit_aliases) is not None:
+        return None
+    onset = facts.onset()
+    assert onset is not None  # drawn_before_onset found one
+    shown, age = text.quantity(recent.value_text, recent.unit, markdown=markdown), text.age(recent.effective, facts.now)
+    phrase = knowledge.cards.phrases["before_onset_result"]
+    return phrase.format(value=shown, age=age, days=days, date=text.date(onset)), Gap.BEFORE_ONSET
 
 
 def workup_finding(

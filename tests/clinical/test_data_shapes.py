@@ -25,6 +25,7 @@ SHAPE_SCENARIOS = [
     "abated_fasciculation",
     "abated_neuropathy_fasciculation",
     "pregnancy_z3a_low_tsh",
+    "pregnancy_z3a_long_ago_low_tsh",
     "puerperium_low_tsh",
 ]
 
@@ -77,8 +78,10 @@ def test_abated_condition_without_status_is_not_active(client: FlaskClient) -> N
 def test_pregnancy_from_weeks_of_gestation_not_from_the_puerperium(client: FlaskClient) -> None:
     for cards in both_paths(client, "pregnancy_z3a_low_tsh"):
         assert "pregnancy" in only_card(cards, "lab.tsh.low")["summary"]
-    for cards in both_paths(client, "puerperium_low_tsh"):
-        assert "pregnancy" not in only_card(cards, "lab.tsh.low")["summary"]
+    for name in ("puerperium_low_tsh", "pregnancy_z3a_long_ago_low_tsh"):  # ended, or dated too long ago
+        for cards in both_paths(client, name):
+            card = only_card(cards, "lab.tsh.low")
+            assert "pregnancy" not in card["summary"] and card["indicator"] == "warning"
 
 
 @pytest.mark.parametrize(

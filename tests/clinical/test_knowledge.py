@@ -62,7 +62,7 @@ def test_copy_of_packaged_files_loads(knowledge_copy: Path) -> None:
         ("labs.yaml", "canonical_unit: mg/dL", "canonical_unit: mg per dL", "not UCUM"),
         ("labs.yaml", "  mEq/L: meq/L", "  mEq/L: mEq/L", "non-UCUM"),
         ("labs.yaml", "alternative_to: cholinesterase_rbc", "alternative_to: cholinesterase_rbx", "alternative_to"),
-        ("conditions.yaml", "always: [als-mnd, immobilisation]", "always: [als-mnd, immobilization]", "denervation"),
+        ("conditions.yaml", "always: [als-mnd, immobilisation,", "always: [als-mnd, immobilization,", "denervation"),
         ("cards.yaml", "  high/high:", "  high/hihg:", "thyroid_patterns"),
         ("labs.yaml", "    answered_by: calcium_ionised", "    answered_by: calcium_ionisd", "calcium_ionisd"),
         ("labs.yaml", "    answers_also: [albumin]", "    answers_also: [albumen]", "albumen"),

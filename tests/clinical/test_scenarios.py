@@ -123,6 +123,7 @@ EXPECTED: dict[str, tuple[ScreenMode, list[tuple[str, str]]]] = {
     "abated_neuropathy_fasciculation": (ScreenMode.FULL, [("workup.labs", "info")]),
     "pregnancy_z3a_low_tsh": (ScreenMode.FULL, [("lab.tsh.low", "info")]),
     "puerperium_low_tsh": (ScreenMode.FULL, [("lab.tsh.low", "warning")]),
+    "pregnancy_z3a_long_ago_low_tsh": (ScreenMode.FULL, [("lab.tsh.low", "warning")]),
     # issue 25 item 3: high calcium and the parathyroid (fixtures/parathyroid_scenarios.py)
     "hypercalcaemia_pth_high": (ScreenMode.FULL, [("lab.calcium.high", "warning")]),
     "hypercalcaemia_lithium": (ScreenMode.FULL, [("lab.calcium.high", "warning"), ("drug.lithium", "warning")]),
@@ -137,6 +138,30 @@ EXPECTED: dict[str, tuple[ScreenMode, list[tuple[str, str]]]] = {
     "lithium_dehydration": (ScreenMode.FULL, [("drug.lithium", "warning")]),
     "lithium_level_in_range": (ScreenMode.FULL, [("drug.lithium", "warning")]),
     "lithium_high_tsh": (ScreenMode.FULL, [("lab.tsh.high", "warning"), ("drug.lithium", "warning")]),
+    # issue 25 item 1: red flags wider and sharper (fixtures/red_flag_scenarios.py)
+    "umn_lmn_signs": (ScreenMode.FULL, [("red-flags", "warning")]),
+    "foot_drop_only": (ScreenMode.FULL, [("red-flags", "warning")]),
+    "orthopnoea_fasciculation": (ScreenMode.FULL, [("red-flags", "warning")]),
+    "exam_clonus_tongue_wasting": (ScreenMode.FULL, [("red-flags", "warning")]),
+    "myoclonus_not_clonus": (ScreenMode.FULL, []),
+    # issue 25 item 7: timing against onset (fixtures/onset_timing_scenarios.py)
+    "labs_before_onset": (ScreenMode.FULL, [("workup.labs", "info")]),
+    "labs_just_before_onset": (ScreenMode.FULL, []),
+    "low_magnesium_before_onset": (ScreenMode.FULL, [("lab.magnesium.low", "warning")]),
+    "lithium_level_before_onset": (ScreenMode.FULL, [("drug.lithium", "warning")]),
+    # issue 25 item 8: neuropathy codes and provokers of twitching (fixtures/neuropathy_context_scenarios.py)
+    "cmt_low_magnesium": (ScreenMode.GATED, [("lab.magnesium.low", "warning")]),
+    "cmt_normal_labs": (ScreenMode.GATED, []),
+    "critical_illness_neuropathy_low_magnesium": (ScreenMode.GATED, [("lab.magnesium.low", "warning")]),
+    "gbs_succinylcholine": (ScreenMode.GATED, [("drug.succinylcholine.denervation", "critical")]),
+    "provoking_caffeine_no_labs": (ScreenMode.FULL, [("workup.labs", "info")]),
+    "provoking_with_red_flag": (ScreenMode.FULL, [("red-flags", "warning"), ("workup.labs", "info")]),
+    "provoking_viral_long_ago": (ScreenMode.FULL, [("workup.labs", "info")]),
+    # issue 25 item 2: peripheral nerve hyperexcitability (fixtures/hyperexcitability_scenarios.py)
+    "isaacs_on_problem_list": (ScreenMode.GATED, [("condition.nerve-hyperexcitability", "info")]),
+    "twitching_with_cramps": (ScreenMode.FULL, [("condition.nerve-hyperexcitability", "info")]),
+    "twitching_cramps_and_weakness": (ScreenMode.FULL, [("red-flags", "warning")]),
+    "thymoma_myasthenia_pyridostigmine": (ScreenMode.FULL, [("drug.cholinesterase-inhibitor", "warning")]),
 }
 
 

@@ -1,0 +1,50 @@
+"""Issue 25 item 2: peripheral nerve hyperexcitability - Isaacs syndrome on record, twitching with cramps and no red
+flag, thymoma with myasthenia on pyridostigmine - through ``evaluate`` and over HTTP."""
+
+from __future__ import annotations
+
+import pytest
+from flask.testing import FlaskClient
+
+from tests.clinical.both_paths import Cards, both_paths, only_card, rule_id
+
+from .test_scenarios import EXPECTED
+
+SCENARIOS = [
+    "isaacs_on_problem_list",
+    "twitching_with_cramps",
+    "twitching_cramps_and_weakness",
+    "thymoma_myasthenia_pyridostigmine",
+]
+RULE = "condition.nerve-hyperexcitability"
+
+
+def _rules(cards: Cards) -> list[tuple[str, str]]:
+    return [(rule_id(c), c["indicator"]) for c in cards]
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_hyperexcitability_scenario_through_cli_and_http(client: FlaskClient, name: str) -> None:
+    for cards in both_paths(client, name):
+        assert _rules(cards) == EXPECTED[name][1]
+
+
+def test_isaacs_on_record_asks_for_caspr2_lgi1_emg_and_chest_imaging(client: FlaskClient) -> None:
+    for cards in both_paths(client, "isaacs_on_problem_list"):
+        card = only_card(cards, RULE)
+        assert card["summary"].endswith("on record: CASPR2 and LGI1 antibodies, EMG for after-discharges")
+        for words in ("CASPR2 and LGI1", "after-discharges", "thymoma or lung cancer", 'not a "VGKC-complex"'):
+            assert words in card["detail"]
+
+
+def test_twitching_with_cramps_raises_the_question_only_without_red_flags(client: FlaskClient) -> None:
+    for cards in both_paths(client, "twitching_with_cramps"):
+        assert "after the reversible causes" in only_card(cards, RULE)["summary"]
+    for cards in both_paths(client, "twitching_cramps_and_weakness"):
+        assert RULE not in [rule_id(c) for c in cards]
+
+
+def test_thymoma_on_pyridostigmine_names_neuromyotonia_and_cholinergic_weakness(client: FlaskClient) -> None:
+    for cards in both_paths(client, "thymoma_myasthenia_pyridostigmine"):
+        detail = only_card(cards, "drug.cholinesterase-inhibitor")["detail"]
+        assert "acquired neuromyotonia (CASPR2 antibodies)" in detail and "cholinergic (too much drug)" in detail
