@@ -29,5 +29,6 @@ EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4)"]
 
-# Binding 0.0.0.0 needs trusted clients (CDS_TRUSTED_CLIENTS) or an explicit --allow-unauthenticated.
+# Binding 0.0.0.0 needs trusted clients (CDS_TRUSTED_CLIENTS, with CDS_PUBLIC_URL for the JWT audience) or an
+# explicit --allow-unauthenticated.
 CMD ["fasciculation-cds", "serve", "--host", "0.0.0.0", "--port", "8080", "--workers", "2"]

@@ -130,7 +130,7 @@ def _check_key_fits(alg: str, key: VerificationKey) -> None:
 
 
 class JwtAuthenticator:
-    """An ``Authenticator`` for the blueprint: ``authenticator(authorization_header, audience)`` or Unauthorized."""
+    """An ``Authenticator`` for the blueprint: ``authenticator(authorization_header, audiences)`` or Unauthorized."""
 
     def __init__(
         self,
@@ -147,8 +147,10 @@ class JwtAuthenticator:
             if alg not in ALLOWED_ALGORITHMS:
                 raise ValueError(f"algorithm {alg} is not an accepted asymmetric algorithm")
 
-    def __call__(self, authorization: str | None, audience: str) -> None:
-        """Verify the bearer JWT for ``audience`` (raises Unauthorized)."""
+    def __call__(self, authorization: str | None, audience: str | Sequence[str]) -> None:
+        """Verify the bearer JWT for ``audience`` (one URL, or any of several; raises Unauthorized)."""
+        if not audience:
+            raise Unauthorized("no accepted audience is configured")
         token = bearer_token(authorization, self.policy.max_token_bytes)
         header = _checked_header(token, self.policy)
         client = self.clients.get(_unverified_issuer(token))
@@ -186,7 +188,9 @@ class JwtAuthenticator:
         except Unauthorized as exc:
             return None, exc.message
 
-    def _verified_claims(self, token: str, key: VerificationKey, alg: str, iss: str, audience: str) -> dict[str, Any]:
+    def _verified_claims(
+        self, token: str, key: VerificationKey, alg: str, iss: str, audience: str | Sequence[str]
+    ) -> dict[str, Any]:
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,

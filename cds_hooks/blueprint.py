@@ -32,7 +32,8 @@ from cds_hooks.schemas import HookRequest, load_hook_request
 
 log = logging.getLogger(__name__)
 
-Authenticator = Callable[[str | None, str], None]
+# ``authenticator(authorization_header, accepted_audiences)``: raises Unauthorized unless the JWT names one of them.
+Authenticator = Callable[[str | None, Sequence[str]], None]
 # What an application's card recorder looks like (subscribe it to ``CardsIssued``).
 CardsObserver = Callable[[ServiceDefinition, HookRequest, HookResponse], None]
 FeedbackSink = Callable[[str, Sequence[FeedbackItem]], dict[str, Any]]
@@ -52,6 +53,7 @@ class EndpointOptions:
     authenticator: Authenticator | None = None
     discovery_requires_auth: bool = False
     public_url: str | None = None
+    accepted_audiences: tuple[str, ...] = ()  # further public base URLs a JWT ``aud`` may name (besides public_url)
     cors_origins: tuple[str, ...] = ("*",)
     feedback_sink: FeedbackSink | None = None
     events: EventBus = field(default_factory=EventBus)
@@ -63,7 +65,24 @@ def json_response(document: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(document), status=status, mimetype="application/json")
 
 
+class UnsupportedMediaType(CdsHooksError):
+    """415: a POST body that does not say it is JSON (``application/json`` or a ``+json`` type)."""
+
+    status = 415
+    error = "unsupported_media_type"
+
+
+def is_json_media_type(mimetype: str) -> bool:
+    """``application/json`` or any ``+json`` structured-syntax type (RFC 6839 §3.1), parameters already removed."""
+    kind, _, subtype = mimetype.strip().lower().partition("/")
+    return bool(kind) and (f"{kind}/{subtype}" == "application/json" or subtype.endswith("+json"))
+
+
 def _read_json() -> Any:
+    # A body a browser may send cross-site without a CORS preflight (text/plain, a form) is refused unread: with auth
+    # off and CORS "*", a web page could otherwise call the service and read the cards (issue 23 row 12).
+    if not is_json_media_type(request.mimetype):
+        raise UnsupportedMediaType("the body must be JSON: send Content-Type: application/json")
     body = request.get_data(cache=False)
     limit = request.max_content_length
     if request.content_length is None and limit is not None and len(body) >= limit:
@@ -75,16 +94,28 @@ def _read_json() -> Any:
         raise BadRequest("body is not valid JSON", {"body": ["is not valid JSON"]}) from exc
 
 
+class AudienceNotConfigured(ValueError):
+    """JWT authentication is on but no public URL says which ``aud`` the tokens must carry."""
+
+
+AUDIENCE_MISSING = (
+    "JWT authentication needs the service's public URL for the token audience: set CDS_PUBLIC_URL "
+    "(or CDS_ACCEPTED_AUDIENCES, a comma-separated list of public base URLs)"
+)
+
+
+def public_bases(options: EndpointOptions) -> tuple[str, ...]:
+    """The public base URLs tokens may be issued for: ``public_url`` first, then the further accepted ones."""
+    return tuple(dict.fromkeys(u for u in (options.public_url, *options.accepted_audiences) if u))
+
+
 class _Endpoints:
     """The view functions, bound to one registry and one set of options."""
 
     def __init__(self, registry: ServiceRegistry, options: EndpointOptions) -> None:
         self.registry = registry
         self.options = options
-        self.resolvers = {
-            d.id: PrefetchResolver(d.prefetch, options.client_factory, d.pages_enough, d.optional_prefetch)
-            for d in registry.definitions
-        }
+        self.resolvers = {d.id: PrefetchResolver.for_service(d, options.client_factory) for d in registry.definitions}
         self.openapi_document = openapi_document(
             registry,
             authenticated=options.authenticator is not None,
@@ -96,16 +127,17 @@ class _Endpoints:
         """GET /openapi.json (public, like discovery without auth: it describes the API, not patients)."""
         return json_response(self.openapi_document)
 
-    def audience(self) -> str:
-        """The URL the caller's JWT must name as ``aud``: the public URL behind a proxy, else the request URL."""
-        if self.options.public_url:
-            return self.options.public_url.rstrip("/") + request.path
-        return request.base_url
+    def audiences(self) -> list[str]:
+        """The URLs the caller's JWT may name as ``aud``: this endpoint under each configured public base URL.
+
+        The request's own Host never decides it (a token for another service must not pass here; issue 23 row 5).
+        """
+        return [base.rstrip("/") + request.path for base in public_bases(self.options)]
 
     def authenticate(self) -> None:
         """Run the configured authenticator (raises Unauthorized)."""
         if self.options.authenticator is not None:
-            self.options.authenticator(request.headers.get("Authorization"), self.audience())
+            self.options.authenticator(request.headers.get("Authorization"), self.audiences())
 
     def discovery(self) -> Response:
         """GET /cds-services."""
@@ -173,7 +205,9 @@ class _Endpoints:
 
 
 def create_blueprint(registry: ServiceRegistry, options: EndpointOptions) -> Blueprint:
-    """The CDS Hooks endpoints as a blueprint (mount it at the base URL)."""
+    """The CDS Hooks endpoints as a blueprint (mount it at the base URL); auth without a public URL is refused."""
+    if options.authenticator is not None and not public_bases(options):
+        raise AudienceNotConfigured(AUDIENCE_MISSING)
     endpoints = _Endpoints(registry, options)
     blueprint = Blueprint("cds_hooks", __name__)
     blueprint.add_url_rule("/cds-services", "discovery", endpoints.discovery, methods=["GET"])

@@ -134,6 +134,47 @@ def read_capped(
     return b"".join(chunks)
 
 
+class AnswerTooLarge(requests.RequestException):
+    """An answer longer than the session's cap (raised while reading it, before it is all in memory)."""
+
+
+class AnswerTooLate(requests.Timeout):
+    """An answer still arriving when the active deadline passed."""
+
+
+class _CappedAdapter(_DeadlineAdapter):
+    """A watched adapter that reads every body itself, capped in size and bounded by the active deadline."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__()
+        self.max_bytes = max_bytes
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        """Send as usual but streamed, then read the body under the cap and the deadline (callers get it whole)."""
+        kwargs["stream"] = True
+        response = super().send(request, *args, **kwargs)
+        watch = _CURRENT.get()
+        deadline = watch.deadline if watch is not None else math.inf
+        try:
+            too_large = AnswerTooLarge(f"answer larger than {self.max_bytes} bytes")
+            body = read_capped(response, self.max_bytes, too_large, deadline, AnswerTooLate("deadline passed"))
+        finally:
+            response.close()
+        response._content = body  # what ``response.content`` would have read, now read under the limits
+        return response
+
+
+def capped_session(max_bytes: int, session: requests.Session | None = None) -> requests.Session:
+    """``session`` (or a new one) honouring an active ``DeadlineWatch`` and refusing answers over ``max_bytes``.
+
+    Any requests-based client can be bounded this way (authlib's ``OAuth2Session`` is a ``requests.Session``).
+    """
+    bounded = session if session is not None else requests.Session()
+    bounded.mount("http://", _CappedAdapter(max_bytes))
+    bounded.mount("https://", _CappedAdapter(max_bytes))
+    return bounded
+
+
 def deadline_session() -> requests.Session:
     """A session whose connections honour an active ``DeadlineWatch``."""
     session = requests.Session()

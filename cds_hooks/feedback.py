@@ -13,11 +13,22 @@ from typing import Any, ClassVar
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from cds_hooks.errors import BadRequest
-from cds_hooks.limits import MAX_CODE_CHARS, MAX_NAME_CHARS, MAX_TEXT_CHARS, MAX_URI_CHARS, between, longest
+from cds_hooks.limits import (
+    MAX_CODE_CHARS,
+    MAX_NAME_CHARS,
+    MAX_TEXT_CHARS,
+    MAX_URI_CHARS,
+    NO_NUL_PATTERN,
+    FullMatch,
+    between,
+    longest,
+)
 from cds_hooks.schemas import flatten_messages
 
 _not_blank = validate.Length(min=1, error="must not be empty")
 _name = between(1, MAX_NAME_CHARS)
+# Stored values: refused with NUL here and in /openapi.json alike (PostgreSQL text cannot hold it; issue 23 row 13).
+_no_nul = FullMatch(NO_NUL_PATTERN, error="must not contain NUL characters")
 
 
 @dataclass(frozen=True)
@@ -39,8 +50,8 @@ class FeedbackCodingSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    code = fields.String(required=True, validate=between(1, MAX_CODE_CHARS))
-    system = fields.String(required=True, validate=between(1, MAX_URI_CHARS))
+    code = fields.String(required=True, validate=[between(1, MAX_CODE_CHARS), _no_nul])
+    system = fields.String(required=True, validate=[between(1, MAX_URI_CHARS), _no_nul])
     display = fields.String(validate=longest(MAX_URI_CHARS))
 
 
@@ -50,7 +61,7 @@ class AcceptedSuggestionSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    id = fields.String(required=True, validate=_name)
+    id = fields.String(required=True, validate=[_name, _no_nul])
 
 
 class FeedbackOverrideReasonSchema(Schema):
@@ -90,7 +101,7 @@ class FeedbackItemSchema(Schema):
         ],
     }
 
-    card = fields.String(required=True, validate=_name)
+    card = fields.String(required=True, validate=[_name, _no_nul])
     outcome = fields.String(required=True, validate=validate.OneOf(["accepted", "overridden"]))
     acceptedSuggestions = fields.List(fields.Nested(AcceptedSuggestionSchema))
     overrideReason = fields.Nested(FeedbackOverrideReasonSchema)

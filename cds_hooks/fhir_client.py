@@ -195,12 +195,16 @@ def client_factory(
     allow_list: ServerAllowList,
     settings: FhirClientSettings | None = None,
     session: requests.Session | None = None,
+    own_port: Callable[[], int | None] | None = None,
 ) -> ClientFactory:
-    """A factory that builds clients refusing (without contacting) servers off the allow-list."""
+    """A factory that builds clients refusing (without contacting) servers off the allow-list.
+
+    ``own_port`` tells the port this service is answering on, for an allow-list that guards loopback targets.
+    """
     shared = session or cookieless_session()
 
     def build(base_url: str, access_token: str | None) -> FhirClient:
-        allowed = allow_list.permits(base_url)
+        allowed = allow_list.permits(base_url, own_port() if own_port is not None else None)
         return FhirClient(base_url, access_token, session=shared, settings=settings, allowed=allowed)
 
     return build

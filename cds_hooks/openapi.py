@@ -35,6 +35,7 @@ _ERRORS = {
     "404": "No CDS service with this id",
     "412": "Required FHIR data could be had neither from prefetch nor from the FHIR server",
     "413": "Request body larger than the configured limit",
+    "415": "The body is not sent as JSON (Content-Type must be application/json or a +json type)",
 }
 _JWT_SCHEME = {
     "type": "http",
@@ -102,7 +103,7 @@ def _service_path(spec: APISpec, definition: ServiceDefinition, auth: list[Any])
             },
             "responses": {
                 "200": _json({"$ref": _REF + "CdsServiceResponse"}, "Cards and system actions"),
-                **_errors("400", "401", "404", "412", "413"),
+                **_errors("400", "401", "404", "412", "413", "415"),
             },
         }
     }
@@ -115,7 +116,7 @@ def _feedback_path(service_id: str, auth: list[Any]) -> dict[str, Any]:
             "summary": "What the clinician did with the cards",
             "security": auth,
             "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": _REF + "Feedback"}}}},
-            "responses": {"200": _json(_OBJECT, "Feedback recorded"), **_errors("400", "401", "404", "413")},
+            "responses": {"200": _json(_OBJECT, "Feedback recorded"), **_errors("400", "401", "404", "413", "415")},
         }
     }
 

@@ -17,13 +17,16 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from cds_hooks.errors import BadRequest, FhirClientError, FhirScopeNotGranted, FhirServerNotAllowed, PreconditionFailed
 from cds_hooks.fhir_client import ClientFactory, FhirClient, PagesEnough, next_link
 from cds_hooks.schemas import HookRequest
 from cds_hooks.scopes import scope_refusal
+
+if TYPE_CHECKING:
+    from cds_hooks.definitions import ServiceDefinition
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +122,15 @@ class PrefetchResolver:
         unknown = (set(self._enough) | optional) - set(self.templates)
         if unknown:
             raise ValueError(f"paging tests or optional keys without a template: {sorted(unknown)}")
+
+    @classmethod
+    def for_service(cls, definition: ServiceDefinition, client_factory: ClientFactory) -> PrefetchResolver:
+        """The one resolver of a service definition: its templates, paging tests and optional keys.
+
+        Every way into a service (the hook endpoint, a command line, a second front end) gets its resolver here, so
+        none of them pages further or fails where the hook would go on.
+        """
+        return cls(definition.prefetch, client_factory, definition.pages_enough, definition.optional_prefetch)
 
     def _client(self, request: HookRequest) -> FhirClient | None:
         if request.fhir_server is None:

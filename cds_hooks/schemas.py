@@ -16,6 +16,7 @@ from cds_hooks.errors import BadRequest
 from cds_hooks.limits import (
     B64TOKEN_PATTERN,
     FHIR_ID_PATTERN,
+    FHIR_SERVER_PATTERN,
     HOOK_INSTANCE_PATTERN,
     MAX_ACCESS_TOKEN_CHARS,
     MAX_NAME_CHARS,
@@ -41,6 +42,9 @@ def _short_keys(value: Mapping[str, Any]) -> None:
         raise ValidationError(f"keys must be 1 to {MAX_NAME_CHARS} characters")
 
 
+_fhir_server = FullMatch(
+    FHIR_SERVER_PATTERN, error="must be an http(s) FHIR base URL without userinfo, query or fragment"
+)
 _hook_instance = FullMatch(HOOK_INSTANCE_PATTERN, error="must be a UUID-like token")
 
 
@@ -105,12 +109,8 @@ class HookRequestSchema(Schema):
 
     hook = fields.String(required=True, validate=_name)
     hookInstance = fields.String(required=True, validate=_hook_instance)
-    fhirServer = fields.Url(
-        schemes={"http", "https"},
-        require_tld=False,
-        validate=longest(MAX_URL_CHARS),
-        metadata={"format": "uri", "pattern": "^https?://"},
-    )
+    # One pattern for the server and the published schema (issue 23 row 13): they accept the same base URLs.
+    fhirServer = fields.String(validate=[longest(MAX_URL_CHARS), _fhir_server], metadata={"format": "uri"})
     fhirAuthorization = fields.Nested(FhirAuthorizationSchema)
     context = fields.Dict(required=True)
     prefetch = fields.Dict(

@@ -3,15 +3,44 @@
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import unquote, urlsplit
+
+# Default ports of databases, caches and brokers often run beside a service (IANA Service Name and Transport Protocol
+# Port Number Registry; NATS 4222 and Elasticsearch 9200 are their projects' defaults): never a FHIR server.
+WELL_KNOWN_BACKEND_PORTS = frozenset(
+    {
+        1433,  # Microsoft SQL Server
+        1521,  # Oracle
+        1883,  # MQTT
+        2379,  # etcd
+        3306,  # MySQL / MariaDB
+        4222,  # NATS
+        5432,  # PostgreSQL
+        5672,  # AMQP (RabbitMQ)
+        5984,  # CouchDB
+        6379,  # Redis
+        8883,  # MQTT over TLS
+        9042,  # Cassandra
+        9092,  # Kafka
+        9200,  # Elasticsearch
+        11211,  # memcached
+        27017,  # MongoDB
+    }
+)
 
 
 @dataclass(frozen=True)
 class ServerAllowList:
-    """FHIR base URLs the service may contact; ``None`` entries means any server is allowed."""
+    """FHIR base URLs the service may contact; ``None`` entries means any server is allowed.
+
+    ``loopback_guard`` (the development default, issue 23 row 9): loopback targets on ``refused_ports`` or on the
+    service's own port are refused, so the fall-back can neither call the service itself nor its database.
+    """
 
     entries: tuple[str, ...] | None
+    loopback_guard: bool = False
+    refused_ports: frozenset[int] = WELL_KNOWN_BACKEND_PORTS
 
     @classmethod
     def parse(cls, text: str | None) -> ServerAllowList:
@@ -20,12 +49,23 @@ class ServerAllowList:
             return cls(None)
         return cls(tuple(e.strip().rstrip("/") for e in text.split(",") if e.strip()))
 
-    def permits(self, base_url: str) -> bool:
+    def guarding_loopback(self) -> ServerAllowList:
+        """The same list, refusing loopback targets on well-known backend ports and on the service's own port."""
+        return replace(self, loopback_guard=True)
+
+    def permits(self, base_url: str, own_port: int | None = None) -> bool:
         """True when ``base_url`` is an allowed server: same scheme and host, allowed port, path at or below."""
+        url = _url_parts(base_url)
+        if self.loopback_guard and (url is None or self._guarded(url, own_port)):
+            return False
         if self.entries is None:
             return True
-        url = _url_parts(base_url)
         return url is not None and any(_entry_covers(e, url) for e in self.entries)
+
+    def _guarded(self, url: _UrlParts, own_port: int | None) -> bool:
+        """A loopback target on a refused port or on the service's own port."""
+        port = url[2] if url[2] is not None else _DEFAULT_PORTS[url[0]]
+        return is_loopback_host(url[1]) and (port in self.refused_ports or port == own_port)
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}

@@ -13,7 +13,6 @@ from cds_hooks import (
     CardsIssued,
     EndpointOptions,
     EventBus,
-    ServerAllowList,
     ServiceRegistry,
     client_factory,
     create_blueprint,
@@ -21,12 +20,13 @@ from cds_hooks import (
 )
 from service.cards import rules_note
 from service.config import Settings, fhir_client_settings, load_settings
+from service.facts.dates import clinical_zone, zoned_clock
 from service.feedback import card_recorder, feedback_sink
 from service.hooks import service_definitions
 from service.knowledge import load_knowledge
 from service.ops import DrainState, Operations, install_operations
 from service.pages import ServiceFacts, install_pages
-from service.security import build_authenticator
+from service.security import build_authenticator, fhir_allow_list, serving_port
 from service.store.card_writer import CardWriter
 from service.store.resilience import open_resilient_store
 from service.version import package_version
@@ -43,17 +43,18 @@ def _utc_now() -> datetime:
 
 
 def _fhir_client_factory(settings: Settings) -> Any:
-    allow_list = ServerAllowList.parse(settings.effective_fhir_allowlist)
-    return client_factory(allow_list, fhir_client_settings(settings))
+    return client_factory(fhir_allow_list(settings), fhir_client_settings(settings), own_port=serving_port)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Application factory: settings from the environment plus ``config`` overrides (``clock``, ``drain``)."""
+    """Application factory: settings from the environment plus ``config`` overrides (``clock``, ``drain`` ...)."""
     overrides = dict(config or {})
     clock: Callable[[], datetime] = overrides.pop("clock", _utc_now)
     drain: DrainState = overrides.pop("drain", None) or DrainState()
+    file_identity = overrides.pop("database_file_identity", None)  # set by serve's master (service.server)
     workup = load_workup_settings(overrides=overrides)  # pops the workup_* keys
     settings = load_settings(overrides=overrides)
+    clock = zoned_clock(clock, clinical_zone(settings.timezone))  # an unknown zone refuses start-up
     knowledge = load_knowledge()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
@@ -61,7 +62,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     registry = ServiceRegistry(linked_definitions(service_definitions(knowledge, clock), settings, workup))
     events = EventBus()
     # Wall-clock time: issued/received instants and jti expiry are not clinical "now".
-    store = open_resilient_store(settings, events.publish)
+    store = open_resilient_store(settings, events.publish, file_identity=file_identity)
     app.extensions[STORE_KEY] = store
     card_writer = CardWriter(store.record_cards, settings.card_queue_max)  # issued cards off the request path
     app.extensions[CARD_WRITER_KEY] = card_writer
@@ -75,6 +76,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         authenticator=build_authenticator(settings, store),  # jti replay cache in the database: all workers share it
         discovery_requires_auth=settings.discovery_requires_auth,
         public_url=settings.public_url,
+        accepted_audiences=settings.audience_bases,
         cors_origins=tuple(o.strip() for o in settings.cors_origins.split(",") if o.strip()),
         feedback_sink=feedback_sink(store, card_writer),
         events=events,

@@ -22,6 +22,7 @@ from cds_hooks.cards import (
     Source,
     Suggestion,
 )
+from cds_hooks.markdown import plain_text
 from cds_hooks.model import WireModel, wire, wire_model
 from service.knowledge import Analyte, CardRule, Knowledge
 from service.rules.findings import Finding
@@ -173,7 +174,7 @@ def build_card(
     suggestions = _suggestions(finding, knowledge, hook_instance, patient_id)
     return Card(
         uuid=stable_uuid(hook_instance, finding.rule_id, "card"),
-        summary=fit_summary(summary, framing),
+        summary=fit_summary(plain_text(summary), framing),
         detail=_detail(finding, rule, knowledge),
         indicator=finding.indicator,
         source=_source(knowledge.cards.source_label, first_citation.url),

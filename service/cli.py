@@ -14,11 +14,12 @@ from typing import Any
 import orjson
 
 from cds_hooks import CdsHooksError, HookRequest, PrefetchResolver, ServiceRegistry, as_response, load_hook_request
-from service.cli_inputs import iso_instant, parse_now, read_bundle_file
+from service.cli_inputs import bundle_patient, iso_instant, only_patient, parse_now, read_bundle_file
 from service.cli_parser import EXIT_USAGE, CliParser, plain_text
 from service.cohort.cli import add_cohort_parser
 from service.config import fhir_client_settings, load_settings
 from service.demo.upload import add_demo_parser
+from service.facts.dates import clinical_zone
 from service.hooks import SERVICE_IDS, service_definitions
 from service.knowledge import load_knowledge
 from service.report import parse_since, run_report
@@ -28,14 +29,6 @@ from service.workup.app import linked_definitions, load_workup_settings
 from service.workup.offline import add_workup_parser
 
 EXIT_DATA = 3
-
-
-def _patient_id(bundle: dict[str, Any]) -> str:
-    for entry in bundle.get("entry") or []:
-        resource = entry.get("resource") if isinstance(entry, dict) else None
-        if isinstance(resource, dict) and resource.get("resourceType") == "Patient" and resource.get("id"):
-            return str(resource["id"])
-    return "unknown"
 
 
 def _order_context(args: argparse.Namespace, context: dict[str, Any]) -> HookRequest:
@@ -49,14 +42,16 @@ def _order_context(args: argparse.Namespace, context: dict[str, Any]) -> HookReq
 
 def evaluate(args: argparse.Namespace) -> int:
     """Print the CDS Hooks response for one patient, from a Bundle file or a FHIR server."""
-    now = parse_now(args.now)
+    now = parse_now(args.now, clinical_zone(load_settings().timezone))
     knowledge = load_knowledge()
     definitions = service_definitions(knowledge, lambda: now)
     registry = ServiceRegistry(linked_definitions(definitions, load_settings(), load_workup_settings()))
     definition = registry.find(SERVICE_IDS[args.hook], args.hook)
     if args.bundle:
         bundle = read_bundle_file(args.bundle)
-        context = {"userId": "Practitioner/cli", "patientId": _patient_id(bundle)}
+        patient_id = bundle_patient(bundle, args.patient, args.bundle)
+        bundle = only_patient(bundle, args.patient) if args.patient else bundle
+        context = {"userId": "Practitioner/cli", "patientId": patient_id or "unknown"}
         request = HookRequest(args.hook, args.hook_instance, context)
         request = _order_context(args, context) if args.draft_orders else request
         # A whole-record bundle answers every prefetch query, the exam findings included (no key is left out).
@@ -64,7 +59,7 @@ def evaluate(args: argparse.Namespace) -> int:
     else:
         context = {"userId": "Practitioner/cli", "patientId": args.patient}
         request = HookRequest(args.hook, args.hook_instance, context, fhir_server=args.fhir_server.rstrip("/"))
-        resolver = PrefetchResolver(definition.prefetch, _cli_client_factory(args.token))
+        resolver = PrefetchResolver.for_service(definition, _cli_client_factory(args.token))
         prefetched = dict(resolver.resolve(request))
     document = as_response(definition.handler(request, prefetched)).to_json()
     sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
@@ -125,7 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     source = ev.add_mutually_exclusive_group(required=True)
     source.add_argument("--bundle", help="FHIR R4 Bundle file holding one patient and their resources")
     source.add_argument("--fhir-server", help="base URL of a FHIR R4 server")
-    ev.add_argument("--patient", help="Patient id on the FHIR server (with --fhir-server)")
+    ev.add_argument(
+        "--patient", help="Patient id on the FHIR server (needed with --fhir-server), or of a Bundle with several"
+    )
     ev.add_argument("--token", help="bearer token for the FHIR server")
     hooks = ["patient-view", "order-select", "order-sign"]
     ev.add_argument("--hook", default="patient-view", choices=hooks, help="the hook to call")

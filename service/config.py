@@ -17,7 +17,7 @@ from pydantic import Field, ValidationError
 from pydantic.dataclasses import dataclass
 
 from cds_hooks.fhir_client import FhirClientSettings
-from service.settings_types import DatabaseUrl, Flag, LogLevel, one_line
+from service.settings_types import DatabaseUrl, Flag, LogLevel, ZoneName, one_line
 
 DEFAULT_DATABASE_PATH = Path("var") / "fasciculation-cds.sqlite3"
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -37,6 +37,7 @@ class Settings:
     trusted_clients_file: str | None = None
     fhir_server_allowlist: str | None = None
     public_url: str | None = None
+    accepted_audiences: str = ""  # further public base URLs a client's JWT ``aud`` may name, comma-separated
     cors_origins: str = "*"
     max_body_bytes: Annotated[int, Field(ge=1024, le=1024**3)] = DEFAULT_MAX_BODY_BYTES
     fhir_connect_timeout_s: Annotated[float, Field(gt=0, le=60)] = _FHIR.connect_timeout_s
@@ -51,11 +52,18 @@ class Settings:
     drain_seconds: Annotated[float, Field(ge=0, le=3600)] = 10.0
     log_level: LogLevel = "INFO"
     log_format: Literal["text", "json"] = "text"
+    timezone: ZoneName = "UTC"  # CDS_TIMEZONE: the calendar "today", "yesterday" and "N days ago" are counted in
 
     @property
     def auth_enabled(self) -> bool:
         """JWT client authentication is on once trusted clients are configured."""
         return bool(self.trusted_clients_file)
+
+    @property
+    def audience_bases(self) -> tuple[str, ...]:
+        """The public base URLs a JWT ``aud`` may name: CDS_PUBLIC_URL, then CDS_ACCEPTED_AUDIENCES."""
+        extra = (u.strip() for u in self.accepted_audiences.split(","))
+        return tuple(dict.fromkeys(u for u in (self.public_url, *extra) if u))
 
     @property
     def effective_fhir_allowlist(self) -> str:

@@ -10,7 +10,7 @@ from service.facts.fallback_paging import labs_pages_enough
 from service.facts.skip_log import skip_log
 from service.knowledge import Knowledge
 from service.order_hooks import ORDER_HOOKS, order_service_definitions
-from service.prefetch_keys import EXAM_KEY, OPTIONAL_PREFETCH, prefetched_record
+from service.prefetch_keys import EXAM_KEY, OPTIONAL_PREFETCH, patient_in_context, prefetched_record
 from service.screen import screen_patient
 
 # One id per hook: CDS clients key services by id, so ids shared across hooks collapse into one (docs/order-hooks.md).
@@ -55,7 +55,7 @@ def patient_view_handler(knowledge: Knowledge, clock: Clock) -> Callable[[HookRe
 
     def handle(request: HookRequest, prefetched: Prefetched) -> HookResponse:
         with skip_log(request.hook_instance):
-            record = prefetched_record(prefetched)
+            record = prefetched_record(prefetched, patient_in_context(request))
             result = screen_patient(record, now=clock(), hook_instance=request.hook_instance, knowledge=knowledge)
         # Rule ids are logged on the toolkit's one line per call (service.cards.rules_note).
         return HookResponse(cards=tuple(result.cards))
@@ -63,28 +63,29 @@ def patient_view_handler(knowledge: Knowledge, clock: Clock) -> Callable[[HookRe
     return handle
 
 
+def patient_view_definition(knowledge: Knowledge, clock: Clock) -> ServiceDefinition:
+    """The patient-view service: its prefetch, paging test and optional key are what every way in resolves with."""
+    return ServiceDefinition(
+        id=SERVICE_ID,
+        hook="patient-view",
+        title="Fasciculations: reversible causes first",
+        description=(
+            "When a patient has documented fasciculations (or ALS, MS or peripheral neuropathy), checks calcium, "
+            "magnesium, thyroid and related labs, culprit drugs and toxic exposures before twitching is put down "
+            "to disease progression, and offers orders for missing or stale labs."
+        ),
+        prefetch=patient_prefetch(knowledge),
+        # The labs search is newest first: the fall-back stops paging once no later page can change a result.
+        pages_enough={"labs": labs_pages_enough(knowledge)},
+        optional_prefetch=OPTIONAL_PREFETCH,
+        handler=patient_view_handler(knowledge, clock),
+        usage_requirements="Needs read access to Patient, Observation, Condition, MedicationRequest, "
+        "MedicationStatement, MedicationAdministration and Medication for the patient in context.",
+    )
+
+
 def service_definitions(knowledge: Knowledge, clock: Clock) -> list[ServiceDefinition]:
-    """Every service of the app, in discovery order."""
-    prefetch = patient_prefetch(knowledge)
-    return [
-        ServiceDefinition(
-            id=SERVICE_ID,
-            hook="patient-view",
-            title="Fasciculations: reversible causes first",
-            description=(
-                "When a patient has documented fasciculations (or ALS, MS or peripheral neuropathy), checks calcium, "
-                "magnesium, thyroid and related labs, culprit drugs and toxic exposures before twitching is put down "
-                "to disease progression, and offers orders for missing or stale labs."
-            ),
-            prefetch=prefetch,
-            # The labs search is newest first: the fall-back stops paging once no later page can change a result.
-            pages_enough={"labs": labs_pages_enough(knowledge)},
-            optional_prefetch=OPTIONAL_PREFETCH,
-            handler=patient_view_handler(knowledge, clock),
-            usage_requirements="Needs read access to Patient, Observation, Condition, MedicationRequest, "
-            "MedicationStatement, MedicationAdministration and Medication for the patient in context.",
-        ),
-        *order_service_definitions(
-            {hook: SERVICE_IDS[hook] for hook in ORDER_HOOKS}, prefetch, knowledge, clock, OPTIONAL_PREFETCH
-        ),
-    ]
+    """Every service of the app, in discovery order; the order hooks resolve their prefetch like patient-view."""
+    patient_view = patient_view_definition(knowledge, clock)
+    order_ids = {hook: SERVICE_IDS[hook] for hook in ORDER_HOOKS}
+    return [patient_view, *order_service_definitions(order_ids, patient_view, knowledge, clock)]

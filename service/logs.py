@@ -3,7 +3,9 @@
 Libraries log what they handle: urllib3 the FHIR URLs it requests (``/Observation?patient=...``), SQLAlchemy its
 statements and parameters, werkzeug and gunicorn's access log request lines. Their records are held to WARNING
 and above whatever ``CDS_LOG_LEVEL`` says, and even then lose their arguments and traceback text: the message
-template says what happened, the withheld arguments would say about whom.
+template says what happened, the withheld arguments would say about whom. Gunicorn's own DEBUG lines are treated
+the same way, and its default ``pre_request`` hook (a DEBUG line with the request path) is replaced by
+``log_request_start``, which names the method only.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ THIRD_PARTY_LOGGERS = (
     "pydantic",
 )
 # Loggers whose messages are written for this service's log (hookInstance, service id, rule ids, timings).
-OWN_LOGGERS = ("cds_hooks", "service", "gunicorn.error", "root")
+GUNICORN_ERROR_LOGGER = "gunicorn.error"
+OWN_LOGGERS = ("cds_hooks", "service", GUNICORN_ERROR_LOGGER, "root")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
@@ -49,7 +52,12 @@ def parse_log_format(raw: str) -> LogFormat:
         raise ValueError(f"CDS_LOG_FORMAT must be one of {', '.join(LogFormat)}, not {raw!r}") from None
 
 
-def _is_own(name: str) -> bool:
+def _is_own(record: logging.LogRecord) -> bool:
+    """Our loggers' records keep their arguments; gunicorn's own only from INFO up (its DEBUG lines carry request
+    lines and unparsed request bytes: "GET /cds-services/<id>", "No more data after: b'...'")."""
+    name = record.name
+    if name == GUNICORN_ERROR_LOGGER and record.levelno < logging.INFO:
+        return False
     return any(name == own or name.startswith(own + ".") for own in OWN_LOGGERS)
 
 
@@ -58,7 +66,7 @@ class WithholdArguments(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Strip the record (in place) unless it comes from one of our own loggers."""
-        if _is_own(record.name):
+        if _is_own(record):
             return True
         message = f"{record.msg} [arguments withheld]" if record.args else str(record.msg)
         if record.exc_info and record.exc_info[0] is not None:
@@ -109,15 +117,20 @@ def configure_logging(level: str, log_format: LogFormat) -> None:
 
 
 class GunicornLogger(GunicornBaseLogger):  # type: ignore[misc]
-    """Gunicorn's own log as JSON when so configured; its access log (if ever enabled) with arguments withheld."""
+    """Gunicorn's own log as JSON when so configured, with arguments withheld like the root handler's."""
 
     log_format = LogFormat.TEXT
 
     def setup(self, cfg: Any) -> None:
         """Let gunicorn build its handlers, then give them our formatter and filter."""
         super().setup(cfg)
-        for handler in self.access_log.handlers:
+        for handler in [*self.error_log.handlers, *self.access_log.handlers]:
             handler.addFilter(WithholdArguments())
         if self.log_format is LogFormat.JSON:
             for handler in [*self.error_log.handlers, *self.access_log.handlers]:
                 handler.setFormatter(JsonFormatter())
+
+
+def log_request_start(worker: Any, req: Any) -> None:
+    """Gunicorn ``pre_request`` hook: a DEBUG line with the method only (the path and query may name a patient)."""
+    worker.log.debug("request started: %s", req.method)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from cds_hooks import Card, HookRequest, HookResponse, Prefetched, ServiceDefinition
 from service.cards import build_card
@@ -17,7 +17,7 @@ from service.facts.records import PatientRecord
 from service.facts.skip_log import skip_log
 from service.knowledge import Knowledge
 from service.orders import OrderRole, RecognisedOrder, recognise_orders
-from service.prefetch_keys import prefetched_record
+from service.prefetch_keys import patient_in_context, prefetched_record
 from service.rules.conditions import ScreenMode
 from service.rules.findings import Finding
 from service.screen import evaluate
@@ -84,7 +84,7 @@ def order_handler(knowledge: Knowledge, clock: Clock) -> Callable[[HookRequest, 
         # draftOrders go through the same tolerant reader as prefetch (Sandbox: category as an object, no type).
         drafts = request.context["draftOrders"]
         selections = request.context.get("selections") if request.hook == "order-select" else None
-        record = prefetched_record(prefetched, draft_orders=drafts)
+        record = prefetched_record(prefetched, patient_in_context(request), draft_orders=drafts)
         now = clock()
         orders = recognise_orders(record, selections, now, knowledge)
         cards = (
@@ -100,13 +100,9 @@ def order_handler(knowledge: Knowledge, clock: Clock) -> Callable[[HookRequest, 
 
 
 def order_service_definitions(
-    service_ids: Mapping[str, str],
-    prefetch: dict[str, str],
-    knowledge: Knowledge,
-    clock: Clock,
-    optional_prefetch: Iterable[str] = (),
+    service_ids: Mapping[str, str], patient_view: ServiceDefinition, knowledge: Knowledge, clock: Clock
 ) -> list[ServiceDefinition]:
-    """order-select and order-sign, each under its own id, with the patient-view prefetch (draft orders: context)."""
+    """order-select and order-sign, each under its own id, resolving prefetch exactly as ``patient_view`` does."""
     description = (
         "For a patient with documented fasciculations, at an EMG / nerve conduction study, a neurology referral or "
         "an ALS/MS disease-modifying treatment order: the reversible causes still open (labs missing, stale or "
@@ -121,8 +117,9 @@ def order_service_definitions(
             hook=hook,
             title=f"Fasciculations: reversible causes before this order ({hook})",
             description=description,
-            prefetch=prefetch,
-            optional_prefetch=frozenset(optional_prefetch),
+            prefetch=patient_view.prefetch,
+            pages_enough=patient_view.pages_enough,
+            optional_prefetch=patient_view.optional_prefetch,
             handler=order_handler(knowledge, clock),
             usage_requirements=usage,
         )

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from cds_hooks import Card
 from service.cards import build_cards
 from service.facts import PatientFacts, build_facts
 from service.facts.records import PatientRecord
-from service.knowledge import RED_FLAGS_RULE, Knowledge
+from service.knowledge import RED_FLAGS_RULE, WORKUP_RULE, Knowledge
 from service.rules.conditions import (
     ScreenMode,
     context_lab_needs,
@@ -50,11 +50,21 @@ def workup_needs(facts: PatientFacts, knowledge: Knowledge) -> dict[str, list[st
     return gated_needs(facts, knowledge, _merge(drug_lab_needs(facts, knowledge), context_lab_needs(facts, knowledge)))
 
 
+def offered_elsewhere(findings: Iterable[Finding]) -> frozenset[str]:
+    """The labs the screen's cards other than the work-up card offer (the work-up card never offers them again)."""
+    return frozenset(lab for finding in findings if finding.rule_id != WORKUP_RULE for lab in finding.orders)
+
+
 def evaluate(facts: PatientFacts, knowledge: Knowledge) -> tuple[ScreenMode, list[Finding]]:
     """The findings the screen stands behind for these facts, most severe first; each says when exams were unread."""
     mode, findings = _evaluate(facts, knowledge)
-    note = exam_unread_note(facts, knowledge)
-    return mode, [f.with_notes(note) for f in findings] if note else findings
+    notes = [note for note in (exam_unread_note(facts, knowledge), _foreign_note(facts, knowledge)) if note]
+    return mode, [f.with_notes(*notes) for f in findings] if notes else findings
+
+
+def _foreign_note(facts: PatientFacts, knowledge: Knowledge) -> str | None:
+    """The note every card carries when another patient's records were left out of this call (issue 22)."""
+    return knowledge.cards.phrases["foreign_left_out_note"] if facts.foreign_left_out else None
 
 
 def _evaluate(facts: PatientFacts, knowledge: Knowledge) -> tuple[ScreenMode, list[Finding]]:
@@ -70,8 +80,7 @@ def _evaluate(facts: PatientFacts, knowledge: Knowledge) -> tuple[ScreenMode, li
     if mode == ScreenMode.FULL:
         red_flag = red_flag_finding(facts, knowledge, findings)
         findings += [red_flag] if red_flag else []
-        offered = {lab for finding in findings for lab in finding.orders}
-        workup = workup_finding(facts, knowledge, workup_needs(facts, knowledge), frozenset(offered))
+        workup = workup_finding(facts, knowledge, workup_needs(facts, knowledge), offered_elsewhere(findings))
         findings += [workup] if workup else []
     else:
         findings = [f for f in findings if f.reversible or f.safety]

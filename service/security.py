@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 
+from flask import has_request_context, request
+
 from cds_hooks.auth import JwtAuthenticator, ReplayCache
-from cds_hooks.blueprint import Authenticator
+from cds_hooks.blueprint import AUDIENCE_MISSING, Authenticator
 from cds_hooks.trusted_clients import TrustedClientsError, load_trusted_clients
-from cds_hooks.urls import is_loopback_host
+from cds_hooks.urls import ServerAllowList, is_loopback_host
 from service.config import Settings
 
 log = logging.getLogger(__name__)
@@ -38,10 +40,27 @@ def serve_refusal(host: str, settings: Settings, allow_unauthenticated: bool) ->
             load_trusted_clients(settings.trusted_clients_file)
         except TrustedClientsError as exc:
             return str(exc)
-        return None
+        return None if settings.audience_bases else AUDIENCE_MISSING
     if allow_unauthenticated or is_loopback_host(host):
         return None
     return (
         f"refusing to serve on {host} without authentication: set CDS_TRUSTED_CLIENTS (see docs/security.md), "
         "bind to 127.0.0.1, or pass --allow-unauthenticated if something in front of this service authenticates"
     )
+
+
+def fhir_allow_list(settings: Settings) -> ServerAllowList:
+    """The FHIR servers the service may call; the development default also guards loopback (issue 23 row 9).
+
+    Without a configured allow-list (and with authentication off) loopback servers are allowed for local work, but
+    not on the service's own port or a well-known database or broker port (``cds_hooks.urls``).
+    """
+    allow_list = ServerAllowList.parse(settings.effective_fhir_allowlist)
+    development = settings.fhir_server_allowlist is None and not settings.auth_enabled
+    return allow_list.guarding_loopback() if development else allow_list
+
+
+def serving_port() -> int | None:
+    """The port the current request came in on (WSGI ``SERVER_PORT``: the listener's own port), if any."""
+    port = request.environ.get("SERVER_PORT", "") if has_request_context() else ""
+    return int(port) if isinstance(port, str) and port.isdigit() else None

@@ -21,13 +21,18 @@ from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
+from sqlalchemy.exc import SQLAlchemyError
 
-from service.config import load_settings
-from service.logs import GunicornLogger, configure_logging, parse_log_format
+from service.config import Settings, load_settings
+from service.logs import GunicornLogger, configure_logging, log_request_start, parse_log_format
 from service.ops.drain import DrainState
 from service.ops.gunicorn_parts import DrainingArbiter, JsonErrorSyncWorker
 from service.ops.metrics import MULTIPROC_ENV
 from service.security import serve_refusal
+from service.store import open_store
+from service.store.file_guard import FileIdentity, identity, sqlite_file
+from service.store.resilience import describe
+from service.workup.sessions import prepare_session_key
 
 log = logging.getLogger(__name__)
 EXIT_REFUSED = 2
@@ -51,10 +56,11 @@ def worker_app(config: Mapping[str, Any] | None = None) -> Flask:
 class _GunicornApp(BaseApplication):  # type: ignore[misc]
     """Gunicorn application that builds the Flask app in each worker via create_app()."""
 
-    def __init__(self, options: dict[str, Any], drain: DrainState, drain_seconds: float) -> None:
+    def __init__(self, options: dict[str, Any], drain: DrainState, drain_seconds: float, shared: Mapping[str, Any]):
         self._options = options
         self._drain = drain
         self._drain_seconds = drain_seconds
+        self._shared = dict(shared)
         super().__init__()
 
     def load_config(self) -> None:
@@ -65,7 +71,7 @@ class _GunicornApp(BaseApplication):  # type: ignore[misc]
 
     def load(self) -> Any:
         """Build the WSGI app (once per worker, after fork)."""
-        return worker_app({"drain": self._drain})
+        return worker_app({"drain": self._drain, **self._shared})
 
     def run(self) -> None:
         """Run the draining master instead of gunicorn's own."""
@@ -86,6 +92,18 @@ def _worker_exited(_server: Any, worker: Any) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+def database_file_identity(settings: Settings) -> FileIdentity | None:
+    """The SQLite file the workers must write (created and migrated here, before they fork); None for PostgreSQL."""
+    path = sqlite_file(settings.database_url)
+    if path is None:
+        return None
+    try:
+        open_store(settings).close()
+    except SQLAlchemyError as exc:  # the workers retry and report it; they adopt the file once it exists
+        log.warning("the database cannot be opened yet (%s)", describe(exc))
+    return identity(path)
 
 
 @contextmanager
@@ -118,7 +136,7 @@ def run_gunicorn(host: str, port: int, workers: int, allow_unauthenticated: bool
     except ValueError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return EXIT_REFUSED
-    refusal = serve_refusal(host, settings, allow_unauthenticated)
+    refusal = serve_refusal(host, settings, allow_unauthenticated) or prepare_session_key(os.environ)
     if refusal is not None:
         sys.stderr.write(f"error: {refusal}\n")
         return EXIT_REFUSED
@@ -134,6 +152,7 @@ def run_gunicorn(host: str, port: int, workers: int, allow_unauthenticated: bool
         "errorlog": "-",
         "loglevel": settings.log_level.lower(),
         "logger_class": GunicornLogger,
+        "pre_request": log_request_start,
         "limit_request_line": LIMIT_REQUEST_LINE,
         "limit_request_field_size": LIMIT_REQUEST_FIELD_SIZE,
         "limit_request_fields": LIMIT_REQUEST_FIELDS,
@@ -141,6 +160,7 @@ def run_gunicorn(host: str, port: int, workers: int, allow_unauthenticated: bool
         "child_exit": _worker_exited,
         "worker_exit": _worker_closing,
     }
+    shared = {"database_file_identity": database_file_identity(settings)}
     with metrics_directory():
-        _GunicornApp(options, DrainState(), settings.drain_seconds).run()
+        _GunicornApp(options, DrainState(), settings.drain_seconds, shared).run()
     return 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BeforeValidator, ValidationError
 
@@ -45,7 +46,16 @@ def _log_level(value: Any) -> Any:
     raise ValueError(f"must be one of {', '.join(levels)}")
 
 
+def _zone(value: str) -> str:
+    try:
+        ZoneInfo(value.strip())
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError("must be an IANA time zone such as UTC or Europe/Paris") from exc
+    return value
+
+
 Flag = Annotated[bool, BeforeValidator(_flag)]
+ZoneName = Annotated[str, AfterValidator(_zone)]
 DatabaseUrl = Annotated[str, AfterValidator(_database_url)]
 LogLevel = Annotated[str, BeforeValidator(_log_level)]
 

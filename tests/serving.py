@@ -68,6 +68,8 @@ def serve_process(
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CDS_", "PROMETHEUS_"))}
     env.update({"CDS_DATABASE_URL": database_url, "PYTHONPATH": str(source_root), "CDS_DRAIN_SECONDS": "0"})
     env.update(settings or {})
+    if env.get("CDS_TRUSTED_CLIENTS"):  # with auth on, tokens are for the URL the tests call (issue 23 row 5)
+        env.setdefault("CDS_PUBLIC_URL", f"http://127.0.0.1:{port}")
     args = [*command, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     if log_path is None:
         process = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -50,5 +50,6 @@ def test_bad_input_is_json_4xx_over_http(served_app: str) -> None:
     rsp = requests.post(f"{served_app}/cds-services/nope", data=b"{}", timeout=5)
     assert rsp.status_code == 404 and rsp.json()["error"] == "not_found"
     service_id = requests.get(f"{served_app}/cds-services", timeout=5).json()["services"][0]["id"]
-    rsp = requests.post(f"{served_app}/cds-services/{service_id}", data=b"{oops", timeout=5)
+    json_type = {"Content-Type": "application/json"}
+    rsp = requests.post(f"{served_app}/cds-services/{service_id}", data=b"{oops", headers=json_type, timeout=5)
     assert rsp.status_code == 400 and rsp.json()["fields"] == {"body": ["is not valid JSON"]}

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from fhir.resources.R4B.condition import Condition
 
+from service.facts.abatement import abated
 from service.facts.code_index import Confidence, Match, fact_index
 from service.facts.dates import parse_instant
 from service.facts.gate import read_model
@@ -52,6 +53,10 @@ def _is_current(raw: Resource, roles: Iterable[ConditionRole]) -> bool:
     clinical = _status_code(raw.get("clinicalStatus"))
     allowed = CURRENT_DISEASE_STATUS if ConditionRole.DISEASE in roles else CURRENT_CLINICAL_STATUS
     if clinical is not None and clinical not in allowed:
+        return False
+    # No clinicalStatus but an abatement: R4 con-4 says it is then inactive, resolved or in remission (issue 25); a
+    # disease in remission stays the patient's diagnosis, so only signs, triggers and exposures are set aside.
+    if clinical is None and ConditionRole.DISEASE not in roles and abated(raw):
         return False
     return _status_code(raw.get("verificationStatus")) not in EXCLUDED_VERIFICATION
 

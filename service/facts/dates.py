@@ -3,7 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+def clinical_zone(name: str) -> ZoneInfo:
+    """The IANA time zone whose calendar days "today" and "yesterday" count (CDS_TIMEZONE); ValueError if unknown."""
+    try:
+        return ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"CDS_TIMEZONE {name!r} is not an IANA time zone (e.g. UTC, Europe/Paris)") from exc
+
+
+def zoned_clock(clock: Callable[[], dt.datetime], zone: ZoneInfo) -> Callable[[], dt.datetime]:
+    """The clock read in ``zone``: the screen's "now" carries the zone its calendar days are counted in."""
+    return lambda: clock().astimezone(zone)
 
 
 def parse_instant(value: Any) -> dt.datetime | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from fhir.resources.R4B.observation import Observation
@@ -16,6 +16,8 @@ from fhir.resources.R4B.observation import Observation
 from service.facts.code_index import FactIndex, as_list, fact_index
 from service.facts.dates import parse_instant
 from service.facts.gate import read_model
+from service.facts.lab_shapes import StatedQuantity, quantity_in_text, with_components
+from service.facts.numbers import converted_text, decimals_for_unit, reported_text
 from service.facts.records import Resource
 from service.facts.units import to_canonical, ucum_code
 from service.knowledge.models import ValueRange
@@ -46,6 +48,10 @@ class LabResult:
     reference_unit: str | None
     interpretation: tuple[str, ...]
     preliminary: bool = False
+    canonical_text: str | None = None  # the canonical value as displayed (service.facts.numbers), when understood
+    # For a preliminary latest result: the newest readable final one before it (a newer preliminary never hides an
+    # older final result that is worse; issue 22). None for a final result.
+    earlier_final: LabResult | None = None
 
     @property
     def unit_understood(self) -> bool:
@@ -62,6 +68,7 @@ OBSERVATION_ELEMENTS = frozenset(
         "status",
         "code",
         "valueQuantity",
+        "valueString",  # a number with its unit written as text (service.facts.lab_shapes)
         "effectiveDateTime",
         "effectiveInstant",
         "effectivePeriod",
@@ -110,9 +117,15 @@ def _quantity_value(quantity: Any) -> tuple[float, str | None, str | None] | Non
     return float(quantity.value), quantity.code, quantity.unit
 
 
-def _value_text(quantity: Any) -> str:
-    comparator = quantity.comparator or ""
-    return f"{comparator}{quantity.value}"
+def _shown_number(model: Any, stated: StatedQuantity | None, decimals: int) -> tuple[str, str]:
+    """(the number at reported precision, the same with its comparator) from valueQuantity or a valueString."""
+    if stated is not None:
+        written = stated.text.lstrip("<>=")
+        comparator = stated.text[: len(stated.text) - len(written)]
+    else:
+        written, comparator = model.valueQuantity.value, model.valueQuantity.comparator or ""
+    number = reported_text(written, decimals)
+    return number, f"{comparator}{number}"
 
 
 def _reference(model: Any, aliases: Mapping[str, str]) -> tuple[ValueRange, str | None]:
@@ -138,17 +151,23 @@ def lab_result(
     if model is None:
         return None
     quantity = _quantity_value(model.valueQuantity)
+    stated = quantity_in_text(model.valueString) if quantity is None else None
+    if stated is not None:
+        quantity = (stated.value, None, stated.unit)
     if quantity is None:
         return None
     value, code, unit_text = quantity
     unit = ucum_code(code, unit_text, knowledge.unit_aliases)
     reference, reference_unit = _reference(model, knowledge.unit_aliases)
-    canonical = to_canonical(value, unit, knowledge.analyte(analyte_id), knowledge.unit_aliases)
+    analyte = knowledge.analyte(analyte_id)
+    canonical = to_canonical(value, unit, analyte, knowledge.unit_aliases)
+    per_unit = to_canonical(1.0, unit, analyte, knowledge.unit_aliases)
+    number, value_text = _shown_number(model, stated, decimals_for_unit(analyte.decimals, per_unit))
     return LabResult(
         analyte_id,
         loinc,
         value,
-        _value_text(model.valueQuantity),
+        value_text,
         unit,
         canonical,
         effective,
@@ -156,18 +175,22 @@ def lab_result(
         reference_unit,
         _interpretation(model),
         preliminary=raw.get("status") == PRELIMINARY_STATUS,
+        canonical_text=None if canonical is None else converted_text(canonical, analyte.decimals, number),
     )
 
 
 def latest_labs(observations: Iterable[Resource], knowledge: Knowledge) -> dict[str, LabResult]:
-    """The newest usable result per analyte; only candidates are parsed, newest first, until one is valid."""
+    """The newest usable result per analyte (with the final one before it when it is preliminary), parsed lazily."""
     latest: dict[str, LabResult] = {}
-    for analyte_id, candidates in _lab_candidates(observations, fact_index(knowledge)).items():
+    # Panel components (a blood gas's ionised calcium) are candidates of their own (service.facts.lab_shapes).
+    for analyte_id, candidates in _lab_candidates(with_components(observations), fact_index(knowledge)).items():
         # Newest first; at the same instant a final result comes before a preliminary one.
         candidates.sort(key=lambda item: (item[0], item[2].get("status") != PRELIMINARY_STATUS), reverse=True)
-        for effective, loinc, raw in candidates:
-            result = lab_result(analyte_id, loinc, effective, raw, knowledge)
-            if result is not None:
-                latest[analyte_id] = result
-                break
+        results = (lab_result(analyte_id, loinc, effective, raw, knowledge) for effective, loinc, raw in candidates)
+        newest = next((result for result in results if result is not None), None)
+        if newest is not None and newest.preliminary:
+            final = next((result for result in results if result is not None and not result.preliminary), None)
+            newest = replace(newest, earlier_final=final)
+        if newest is not None:
+            latest[analyte_id] = newest
     return latest

@@ -29,6 +29,7 @@ class PatientFacts:
     medications: tuple[MedicationUse, ...]
     conditions: tuple[ConditionFact, ...]
     exam_findings_read: bool = True  # False: signs charted only on examination could not be read
+    foreign_left_out: int = 0  # resources of another patient left out of this call (service.facts.ownership)
 
     def latest(self, analyte: str) -> LabResult | None:
         """The latest valid result of an analyte, however old."""
@@ -81,4 +82,5 @@ def build_facts(
             *observed_signs(record.observations, knowledge, now),  # exam findings count like Conditions
         ),
         exam_findings_read=record.exam_findings_read,
+        foreign_left_out=record.foreign_left_out,
     )

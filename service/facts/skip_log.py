@@ -23,6 +23,7 @@ class Skip:
     resource_type: str
     elements: tuple[str, ...]
     rules: tuple[str, ...]
+    foreign: bool = False  # left out because it belonged to another patient (service.facts.ownership)
 
 
 _SKIPS: ContextVar[Counter[Skip] | None] = ContextVar("fasciculation_cds_skips", default=None)
@@ -30,7 +31,15 @@ _SKIPS: ContextVar[Counter[Skip] | None] = ContextVar("fasciculation_cds_skips",
 
 def note_skip(resource_type: str, elements: Iterable[str], rules: Iterable[str]) -> None:
     """Tally a skipped resource for this request's log line (logged at once outside a request)."""
-    skip = Skip(resource_type, tuple(elements), tuple(sorted(set(rules))))
+    _tally(Skip(resource_type, tuple(elements), tuple(sorted(set(rules)))))
+
+
+def note_foreign(resource_type: str) -> None:
+    """Tally a resource left out because it belonged to another patient (no id, no reference is kept)."""
+    _tally(Skip(resource_type, (), (), foreign=True))
+
+
+def _tally(skip: Skip) -> None:
     tally = _SKIPS.get()
     if tally is None:
         log.warning("skipped %s", describe_skips(Counter([skip])))
@@ -38,11 +47,19 @@ def note_skip(resource_type: str, elements: Iterable[str], rules: Iterable[str])
         tally[skip] += 1
 
 
+def _reason(skip: Skip) -> str:
+    if skip.foreign:
+        return "another patient's"
+    return f"{','.join(skip.elements)} unreadable; rules {','.join(skip.rules) or '-'}"
+
+
 def describe_skips(tally: Counter[Skip]) -> str:
     """``N resources: Type n (element unreadable; rules a,b), ...`` grouped by resource type and reason."""
     parts = [
-        f"{skip.resource_type} {count} ({','.join(skip.elements)} unreadable; rules {','.join(skip.rules) or '-'})"
-        for skip, count in sorted(tally.items(), key=lambda pair: (pair[0].resource_type, pair[0].elements))
+        f"{skip.resource_type} {count} ({_reason(skip)})"
+        for skip, count in sorted(
+            tally.items(), key=lambda pair: (pair[0].resource_type, pair[0].foreign, pair[0].elements)
+        )
     ]
     return f"{sum(tally.values())} resources: " + "; ".join(parts)
 

@@ -18,6 +18,7 @@ from service.knowledge.models import (
     LabFamily,
     LithiumContext,
     OnsetLead,
+    Parathyroid,
     SteadyState,
 )
 from service.knowledge.order_rules import OrderKnowledge
@@ -50,6 +51,9 @@ class Knowledge:
     local_rxnorm: frozenset[str] = frozenset()
     local_atc: frozenset[str] = frozenset()
     product_sources: tuple[str, ...] = ()  # citations of the generated products (medications_products.yaml)
+    # issue 25: sources of how records are read (panels and their components, Condition status and abatement)
+    reading_citations: tuple[str, ...] = ()
+    parathyroid: Parathyroid | None = None  # issue 25: calcium read with PTH; calcium-raising drugs
 
     def analyte(self, analyte_id: str) -> Analyte:
         """The analyte with this id."""

@@ -29,11 +29,23 @@ PHRASE_FIELDS: Mapping[str, frozenset[str]] = {
     "corrected_note": frozenset({"total", "albumin", "gap"}),
     "uncorrected_note": frozenset({"hours"}),
     "ionised_note": frozenset(),
+    "reported_corrected_note": frozenset(),
+    "lithium_summary_suffix": frozenset(),
+    "lithium_renal_suffix": frozenset(),
+    "lithium_conditions_note": frozenset({"items"}),
+    "lithium_due_condition": frozenset({"event"}),
+    "lithium_in_range_note": frozenset(),
+    "lithium_tsh_note": frozenset(),
+    "pth_line_suffix": frozenset({"state", "value"}),
+    "calcium_raising_drugs": frozenset({"items"}),
+    "lithium_calcium_note": frozenset(),
+    "high_calcium_confirm_note": frozenset(),
     "no_result": frozenset(),
     "unit_unknown": frozenset({"value", "age"}),
     "unit_unknown_note": frozenset(),
     "preliminary_note": frozenset(),
     "exam_unread_note": frozenset(),
+    "foreign_left_out_note": frozenset(),
     "uncorrected_action": frozenset(),
     "uncorrected_suffix": frozenset(),
     "causes_found": frozenset({"items"}),
@@ -59,6 +71,8 @@ PHRASE_FIELDS: Mapping[str, frozenset[str]] = {
     "lithium_cause": frozenset(),
     "lithium_high_cause": frozenset(),
     "preliminary_suffix": frozenset(),
+    "final_and_preliminary": frozenset({"final", "flag", "final_age", "preliminary"}),
+    "worse_final_note": frozenset(),
     "gap_missing": frozenset(),
     "gap_stale": frozenset(),
     "gap_unreadable": frozenset(),
@@ -127,6 +141,9 @@ class CardSource(Record):
 THYROID_PATTERN_KEYS = frozenset(
     f"{tsh}/{ft4}" for tsh in ("low", "high") for ft4 in ("low", "normal", "high", "absent")
 )
+PARATHYROID_PATTERN_KEYS = frozenset(
+    f"{calcium}/{pth}" for calcium in ("low", "high") for pth in ("low", "normal", "high", "absent")
+)
 
 
 class CardText(Record):
@@ -138,6 +155,8 @@ class CardText(Record):
     phrases: Annotated[Mapping[str, NonBlank], AfterValidator(read_only)]
     rules: Annotated[Mapping[str, CardRule], AfterValidator(read_only)]
     thyroid_patterns: Annotated[Mapping[str, ThyroidPattern], AfterValidator(read_only)]
+    # issue 25: the reading of one calcium direction / PTH state pair (same shape as the thyroid patterns)
+    parathyroid_patterns: Annotated[Mapping[str, ThyroidPattern], AfterValidator(read_only)]
 
     @model_validator(mode="before")
     @classmethod
@@ -147,6 +166,14 @@ class CardText(Record):
         if isinstance(rules, dict):
             return {**data, "rules": {k: {"id": k, **v} if isinstance(v, dict) else v for k, v in rules.items()}}
         return data
+
+    @field_validator("parathyroid_patterns")
+    @classmethod
+    def _every_parathyroid_pattern(cls, value: Mapping[str, ThyroidPattern]) -> Mapping[str, ThyroidPattern]:
+        """Exactly one reading per calcium direction / PTH state pair."""
+        if set(value) != PARATHYROID_PATTERN_KEYS:
+            raise ValueError(f"expected exactly {sorted(PARATHYROID_PATTERN_KEYS)}")
+        return value
 
     @field_validator("thyroid_patterns")
     @classmethod

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from service.knowledge.condition_models import ConditionsFile
-from service.knowledge.models import Citation, ConditionRole, MedicationsFile
+from service.knowledge.models import Citation, ConditionRole, DrugGroup, MedicationsFile, Parathyroid
 
 
 class KnowledgeError(Exception):
@@ -48,6 +48,7 @@ def check_drugs_and_conditions(
     for group in meds.groups:
         check_refs(f"medications.yaml {group.id}", "citation", group.citations, citations)
         check_refs(f"medications.yaml {group.id}", "lab", group.labs, analytes)
+    check_refs("conditions.yaml status_citations", "citation", conditions.status_citations, citations)
     for item in conditions.sets:
         check_refs(f"conditions.yaml {item.id}", "citation", item.citations, citations)
         check_refs(f"conditions.yaml {item.id}", "lab", item.labs, analytes)
@@ -88,6 +89,16 @@ def _check_issue15_refs(
     check_refs(where, "drug group", context.interacting_groups, groups)
     check_refs(where, "lab", (*context.renal_labs.keys(), *context.monitoring_labs), analytes)
     check_refs(where, "citation", context.citations, citations)
+    check_refs(where, "condition set", context.raising_conditions, sets)
     for analyte in analytes.values():
         check_refs(f"labs.yaml {analyte.id} follow_up", "lab", analyte.follow_up, analytes)
         check_refs(f"labs.yaml {analyte.id} needed_only_with", "condition set", analyte.needed_only_with, sets)
+
+
+def check_parathyroid(
+    parathyroid: Parathyroid, analytes: Mapping[str, Any], groups: Iterable[DrugGroup], citations: Mapping[str, Any]
+) -> None:
+    """labs.yaml parathyroid: its PTH analyte, drug groups and citations exist (issue 25)."""
+    check_refs("labs.yaml parathyroid", "lab", (parathyroid.pth,), analytes)
+    check_refs("labs.yaml parathyroid", "drug group", parathyroid.calcium_raising_groups, {g.id: g for g in groups})
+    check_refs("labs.yaml parathyroid", "citation", parathyroid.citations, citations)

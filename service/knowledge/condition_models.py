@@ -62,3 +62,4 @@ class ConditionsFile(Record):
     sets: Annotated[tuple[ConditionSet, ...], Field(min_length=1)]
     observed_signs: ObservedSigns
     nicotinic_toxicity: NicotinicToxicity
+    status_citations: Codes = ()  # issue 25: how clinicalStatus, verificationStatus and abatement[x] are read

@@ -17,7 +17,14 @@ from pydantic import BaseModel, ValidationError
 from service.facts.units import is_ucum
 from service.knowledge.base import Knowledge
 from service.knowledge.card_text import PHRASE_FIELDS, SUMMARY_FIELDS, CardText
-from service.knowledge.checks import KnowledgeError, check_drugs_and_conditions, check_refs, placeholders, unique
+from service.knowledge.checks import (
+    KnowledgeError,
+    check_drugs_and_conditions,
+    check_parathyroid,
+    check_refs,
+    placeholders,
+    unique,
+)
 from service.knowledge.condition_models import ConditionSet, ConditionsFile
 from service.knowledge.models import (
     Analyte,
@@ -150,8 +157,9 @@ def _check_orders(
         raise KnowledgeError("orders.yaml: culprit_framing and culprit_status take no placeholders")
 
 
-def _loinc_codes(analytes: Mapping[str, Analyte]) -> tuple[str, ...]:
-    return tuple(sorted({code for analyte in analytes.values() for code in analyte.loinc}))
+def _loinc_codes(analytes: Mapping[str, Analyte], panels: Iterable[str]) -> tuple[str, ...]:
+    """Every analyte code and every panel code (its components are read), sorted: the labs prefetch asks for them."""
+    return tuple(sorted({code for analyte in analytes.values() for code in analyte.loinc} | set(panels)))
 
 
 def _check_families(
@@ -162,7 +170,8 @@ def _check_families(
     for family in families:
         where = f"labs.yaml families {family.id}"
         check_refs(where, "lab", (*family.labs, *family.answers_also), analytes)
-        check_refs(where, "member", (family.order_as, family.answered_by), dict.fromkeys(family.labs))
+        members = (family.order_as, family.answered_by, *family.also_answered_by)
+        check_refs(where, "member", members, dict.fromkeys(family.labs))
         check_refs(where, "citation", family.citations, citations)
         if seen & set(family.labs):
             raise KnowledgeError(f"{where}: {sorted(seen & set(family.labs))} already in another family")
@@ -181,7 +190,15 @@ def _check_labs(labs: LabsFile, conditions: ConditionsFile, citations: Mapping[s
             raise KnowledgeError(f"labs.yaml unit_aliases: {alias!r} maps to non-UCUM {target!r}")
     for analyte in analytes.values():
         check_refs(f"labs.yaml {analyte.id}", "citation", analyte.citations, citations)
+    if set(labs.display_decimals) != set(analytes):
+        wrong = sorted(set(labs.display_decimals) ^ set(analytes))
+        raise KnowledgeError(f"labs.yaml display_decimals: needs exactly one entry per analyte (check {wrong})")
     _check_families(labs.families, analytes, citations)
+    if labs.panels is not None:
+        check_refs("labs.yaml panels", "citation", labs.panels.citations, citations)
+        shared = set(labs.panels.loinc) & {code for a in analytes.values() for code in a.loinc}
+        if shared:
+            raise KnowledgeError(f"labs.yaml panels: {sorted(shared)} are analyte codes, not panels")
 
 
 def load_knowledge_from(directory: Path | str) -> Knowledge:
@@ -195,11 +212,13 @@ def load_knowledge_from(directory: Path | str) -> Knowledge:
     unique("citation", (c.id for c in cites.citations))
     citations = read_only({c.id: c for c in cites.citations})
     _check_labs(labs, conditions, citations)
-    analytes = read_only({a.id: a for a in labs.analytes})
+    analytes = read_only({a.id: a.model_copy(update={"decimals": labs.display_decimals[a.id]}) for a in labs.analytes})
     check_drugs_and_conditions(meds, conditions, citations, analytes)
     products = _read(folder / PRODUCTS_FILE, ProductsFile)
     check_products(products, meds.groups, citations)
     local_rxnorm, local_atc = local_codes(products)
+    if labs.parathyroid is not None:
+        check_parathyroid(labs.parathyroid, analytes, meds.groups, citations)
     check_refs("pregnancy rules", "citation", (*PREGNANCY_TSH_SOURCES, *PREGNANCY_CALCIUM_SOURCES), citations)
     expected = expected_rule_ids(analytes, meds.groups, conditions.sets, conditions.nicotinic_toxicity.exposure)
     _check_cards(cards, expected, citations, analytes)
@@ -219,7 +238,7 @@ def load_knowledge_from(directory: Path | str) -> Knowledge:
         product_sources=products.sources,
         condition_sets=conditions.sets,
         cards=cards,
-        lab_loinc_codes=_loinc_codes(analytes),
+        lab_loinc_codes=_loinc_codes(analytes, labs.panels.loinc if labs.panels else ()),
         orders=orders,
         denervation=conditions.denervation,
         unit_citations=labs.unit_citations,
@@ -228,6 +247,8 @@ def load_knowledge_from(directory: Path | str) -> Knowledge:
         steady_state=meds.steady_state,
         onset_lead=meds.onset_lead,
         lithium_context=meds.lithium_context,
+        reading_citations=(*(labs.panels.citations if labs.panels else ()), *conditions.status_citations),
+        parathyroid=labs.parathyroid,
     )
 
 

@@ -127,6 +127,7 @@ class Analyte(Record):
     # issue 15 (i15b): a need for this lab counts only while one of these condition sets is current (B12: neuropathy)
     needed_only_with: Codes = ()
     follow_up: Codes = ()  # issue 15: labs offered on this analyte's abnormal card when not recent (Ca -> PTH, ...)
+    decimals: Annotated[int, Field(ge=0, le=4)] = 2  # set from labs.yaml display_decimals by the loader
 
 
 class LabFamily(Record):
@@ -136,6 +137,7 @@ class LabFamily(Record):
     labs: Annotated[tuple[NonBlank, ...], Field(min_length=2)]
     order_as: NonBlank  # the member ordered when the family is needed (total calcium, with its albumin)
     answered_by: NonBlank  # a recent, understood result of this member answers the whole family...
+    also_answered_by: Codes = ()  # ...as does one of these (a laboratory-reported corrected calcium, issue 25)...
     answers_also: Codes = ()  # ...and these labs, needed only to read another member (albumin)
     citations: Required
 
@@ -159,13 +161,31 @@ class AlbuminCorrection(Record):
     citations: Required
 
 
+class Panels(Record):
+    """Panels whose components carry analytes (a blood gas): fetched with the labs, read component by component."""
+
+    loinc: Required
+    citations: Required
+
+
+class Parathyroid(Record):
+    """How calcium is read with PTH, and the drug groups named on a high calcium card (issue 25)."""
+
+    pth: NonBlank
+    calcium_raising_groups: Codes = ()
+    citations: Required
+
+
 class LabsFile(Record):
     """labs.yaml."""
 
     unit_aliases: StrMap = {}
     unit_citations: Required
+    panels: Panels | None = None
+    parathyroid: Parathyroid | None = None
     albumin_correction: AlbuminCorrection
     families: tuple[LabFamily, ...] = ()
+    display_decimals: Mapping[str, Annotated[int, Field(ge=0, le=4)]]  # per analyte id, in its canonical unit
     analytes: Annotated[tuple[Analyte, ...], Field(min_length=1)]
 
 
@@ -216,6 +236,8 @@ class LithiumContext(Record):
     monitoring_labs: Codes = ()  # TSH and calcium: lithium causes hypothyroidism and hyperparathyroidism
     monitoring_days: PositiveInt  # how recent those must be
     citations: Required
+    # issue 25: condition sets that lower lithium clearance (AKI, dehydration, CKD): named, the level due again
+    raising_conditions: Codes = ()
 
 
 # --- issue 15 (i15a): timing -----------------------------------------------------------------------------------

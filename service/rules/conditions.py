@@ -35,7 +35,7 @@ def condition_line(item: ConditionFact, knowledge: Knowledge) -> str:
     recorded = phrases["condition_observed" if item.observed else "condition_recorded"]
     when = recorded.format(date=text.date(item.recorded)) if item.recorded else ""
     how = phrases["condition_by_text"] if item.confidence == Confidence.TEXT else ""
-    return f"{item.name}{when}{how}"
+    return f"{text.record(item.name)}{when}{how}"
 
 
 def _sets_for(knowledge: Knowledge, analyte_id: str) -> list[ConditionSet]:

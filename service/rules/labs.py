@@ -1,4 +1,4 @@
-"""Lab rules: calcium (ionised, albumin-corrected or total), magnesium, potassium and thyroid.
+"""Lab rules: calcium (ionised, albumin-corrected or total; low, and high with PTH), magnesium, potassium, thyroid.
 
 Each abnormal result is judged by the lab's own interpretation, then its reference range, then the knowledge
 fall-back range; knowledge critical thresholds always escalate (labs.yaml).
@@ -17,7 +17,10 @@ from service.rules import text
 from service.rules.conditions import context_note
 from service.rules.findings import Category, Finding, Indicator
 from service.rules.judge import classify, critical_direction, lab_notes
+from service.rules.lithium_links import name_lithium
 from service.rules.medications import contributor_note
+from service.rules.parathyroid import raising_drug_notes, with_parathyroid
+from service.rules.preliminary import with_both, worse_final
 from service.rules.timing import early_draw, early_note
 
 
@@ -50,7 +53,8 @@ def corrected_calcium(total: LabResult, albumin: LabResult, knowledge: Knowledge
         value=value,
         value_text=text.number(value, formula.decimals),
         unit=formula.calcium_unit,
-        canonical=to_canonical(value, formula.calcium_unit, ca_analyte, aliases),
+        canonical=(canonical := to_canonical(value, formula.calcium_unit, ca_analyte, aliases)),
+        canonical_text=None if canonical is None else text.number(canonical, ca_analyte.decimals),
         reference_unit=total.reference_unit or total.unit,
         interpretation=(),
     )
@@ -63,6 +67,10 @@ def calcium_reading(facts: PatientFacts, knowledge: Knowledge) -> CalciumReading
     if ionised is not None and ionised.unit_understood:
         return CalciumReading(ionised, "calcium_ionised", "ionised", phrases["ionised_note"])
     total = facts.recent("calcium_total", knowledge.analyte("calcium_total").lookback_days)
+    reported = facts.recent("calcium_corrected", knowledge.analyte("calcium_corrected").lookback_days)
+    if reported is not None and reported.unit_understood and (total is None or reported.effective >= total.effective):
+        # A corrected calcium the laboratory reports (29265-6) is used as it is: it needs no albumin (issue 25).
+        return CalciumReading(reported, "calcium_corrected", "corrected", phrases["reported_corrected_note"])
     if total is None:
         return None
     if facts.pregnant():  # the albumin correction is unreliable in pregnancy (pitkin-calcium-pregnancy-1979)
@@ -82,7 +90,14 @@ def calcium_reading(facts: PatientFacts, knowledge: Knowledge) -> CalciumReading
 
 
 def _lab_finding(
-    analyte: Analyte, result: LabResult, direction: Direction, facts: PatientFacts, knowledge: Knowledge, basis: str
+    analyte: Analyte,
+    result: LabResult,
+    direction: Direction,
+    facts: PatientFacts,
+    knowledge: Knowledge,
+    basis: str,
+    *,
+    contributors: bool = True,
 ) -> Finding:
     critical = critical_direction(result, analyte) is not None
     label = f"{analyte.display} ({basis})" if basis else analyte.display
@@ -91,11 +106,9 @@ def _lab_finding(
         shown += knowledge.cards.phrases[
             "preliminary_suffix"
         ]  # a critical escalation from a preliminary result says so
-    notes = [
-        note
-        for note in (contributor_note(facts, knowledge, analyte.id), context_note(facts, knowledge, analyte.id))
-        if note
-    ]
+    # Contributors and context of this file's drugs and conditions lower an analyte: not named on a high calcium.
+    found = (contributor_note(facts, knowledge, analyte.id), context_note(facts, knowledge, analyte.id))
+    notes = [note for note in found if note and contributors]
     return Finding(
         rule_id=f"lab.{analyte.finding}.{direction}",
         category=Category.LAB,
@@ -108,13 +121,33 @@ def _lab_finding(
     )
 
 
+def _judged(
+    analyte: Analyte,
+    result: LabResult,
+    final: LabResult | None,
+    facts: PatientFacts,
+    knowledge: Knowledge,
+    basis: str = "",
+) -> tuple[Finding, Direction] | None:
+    """The finding of one result (and its direction), or of the older ``final`` one when a preliminary would hide it.
+
+    Contributors and context of this file's drugs and conditions lower an analyte: not named on a high calcium.
+    """
+    worse = worse_final(result, final, analyte, facts, knowledge)
+    judged = worse or result
+    direction = classify(judged, analyte, knowledge.unit_aliases)
+    if direction is None or direction not in analyte.flag:
+        return None
+    contributors = not (analyte.finding == "calcium" and direction == Direction.HIGH)
+    finding = _lab_finding(analyte, judged, direction, facts, knowledge, basis, contributors=contributors)
+    return (with_both(finding, worse, result, analyte, facts, knowledge) if worse else finding), direction
+
+
 def _simple(analyte_id: str, facts: PatientFacts, knowledge: Knowledge) -> Finding | None:
     analyte = knowledge.analyte(analyte_id)
     result = facts.recent(analyte_id, analyte.lookback_days)
-    direction = classify(result, analyte, knowledge.unit_aliases) if result else None
-    if result is None or direction is None or direction not in analyte.flag:
-        return None
-    return _lab_finding(analyte, result, direction, facts, knowledge, "")
+    judged = _judged(analyte, result, result.earlier_final, facts, knowledge) if result else None
+    return judged[0] if judged else None
 
 
 def calcium_finding(facts: PatientFacts, knowledge: Knowledge) -> Finding | None:
@@ -123,19 +156,45 @@ def calcium_finding(facts: PatientFacts, knowledge: Knowledge) -> Finding | None
     if reading is None:
         return None
     analyte = knowledge.analyte(reading.analyte)
-    direction = classify(reading.result, analyte, knowledge.unit_aliases)
-    if direction is None or direction not in analyte.flag:
-        return None
     basis = "" if reading.basis in ("total", "pregnancy") else reading.basis
-    finding = _lab_finding(analyte, reading.result, direction, facts, knowledge, basis)
+    judged = _judged(analyte, reading.result, _final_reading(reading, facts, knowledge), facts, knowledge, basis)
+    if judged is None:
+        return None
+    finding, direction = judged
+    if direction == Direction.HIGH:
+        return _high_calcium(finding, reading, facts, knowledge)
     if reading.basis == "pregnancy":
         return _pregnancy_calcium(finding, reading, knowledge)
     if reading.basis != "total":
-        return _with_follow_up(replace(finding, notes=(reading.note, *finding.notes)), analyte, facts, knowledge)
+        confirmed = _with_follow_up(replace(finding, notes=(reading.note, *finding.notes)), analyte, facts, knowledge)
+        return with_parathyroid(confirmed, direction, facts, knowledge)
     # Uncorrected total calcium: confirm (ionised, or albumin with a repeat) before treating (issue 11 item 10).
     action = knowledge.cards.phrases["uncorrected_action"]
     finding = finding.with_summary(suffix=knowledge.cards.phrases["uncorrected_suffix"])
     return replace(finding, notes=(reading.note, *finding.notes), orders=("calcium_ionised", "albumin"), action=action)
+
+
+def _final_reading(reading: CalciumReading, facts: PatientFacts, knowledge: Knowledge) -> LabResult | None:
+    """The final calcium before a preliminary one, read on the same basis (albumin-corrected when the reading is)."""
+    final = reading.result.earlier_final
+    albumin = facts.latest("albumin")
+    if final is None or reading.basis != "corrected" or albumin is None:
+        return final
+    return corrected_calcium(final, albumin, knowledge)
+
+
+def _high_calcium(finding: Finding, reading: CalciumReading, facts: PatientFacts, knowledge: Knowledge) -> Finding:
+    """High calcium (merck-hypercalcemia): hyperparathyroidism can give weakness, cramps and an ALS-like picture.
+
+    Read with PTH and the drugs that raise calcium (lithium-associated hyperparathyroidism: clinical-codes-lithium);
+    a total calcium that is not corrected (no albumin, or pregnancy) is confirmed with ionised calcium first.
+    """
+    phrases = knowledge.cards.phrases
+    confirm = reading.basis in ("total", "pregnancy")
+    notes = (reading.note, *([phrases["high_calcium_confirm_note"]] if confirm else ()), *finding.notes)
+    orders = ("calcium_ionised", "albumin") if reading.basis == "total" else ("calcium_ionised",) if confirm else ()
+    finding = replace(finding, notes=(*notes, *raising_drug_notes(facts, knowledge)), orders=orders)
+    return name_lithium(with_parathyroid(finding, Direction.HIGH, facts, knowledge), facts, knowledge)
 
 
 def _pregnancy_calcium(finding: Finding, reading: CalciumReading, knowledge: Knowledge) -> Finding:
@@ -207,7 +266,9 @@ def thyroid_finding(facts: PatientFacts, knowledge: Knowledge) -> Finding | None
     notes = (pattern.note, *(lab_notes(ft4, knowledge) if ft4 else ()), *finding.notes)
     summary = finding.with_summary(suffix=f"{suffix}: {pattern.label}")
     thyroid = replace(summary, facts=(*finding.facts, *lines), orders=orders, notes=notes)
-    return _thyroid_timing(_thyroid_in_pregnancy(thyroid, state, facts, knowledge), facts, knowledge)
+    thyroid = _thyroid_timing(_thyroid_in_pregnancy(thyroid, state, facts, knowledge), facts, knowledge)
+    # Lithium-associated hypothyroidism (issue 25): a high TSH on lithium names lithium as the likely cause.
+    return name_lithium(thyroid, facts, knowledge, "lithium_tsh_note") if thyroid.rule_id == "lab.tsh.high" else thyroid
 
 
 def _thyroid_in_pregnancy(finding: Finding, ft4_state: str, facts: PatientFacts, knowledge: Knowledge) -> Finding:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from service.facts import LabResult, MedicationUse, PatientFacts
+from service.facts import ConditionFact, LabResult, MedicationUse, PatientFacts
 from service.knowledge import LITHIUM_TOXIC_RULE, ConditionRole, Direction, Knowledge
 from service.rules import text
+from service.rules.conditions import condition_line
 from service.rules.findings import Category, Finding, Indicator
 from service.rules.judge import classify, critical_direction, lab_notes
 from service.rules.medications import qualifying_uses, use_line
@@ -26,6 +27,7 @@ class LithiumContext:
     lines: tuple[str, ...]
     notes: tuple[str, ...]
     orders: tuple[str, ...]
+    renal_reduced: bool = False  # a renal lab flagged, or AKI / dehydration / CKD on record (issue 25)
 
 
 def _interacting_uses(facts: PatientFacts, knowledge: Knowledge) -> list[tuple[MedicationUse, str]]:
@@ -43,7 +45,7 @@ def _changes(facts: PatientFacts, knowledge: Knowledge) -> list[tuple[dt.datetim
     lithium = sorted(u.start for u in facts.uses_of("lithium") if u.start is not None)
     names = [phrases["lithium_event_start"], *[phrases["lithium_event_change"]] * (len(lithium) - 1)]
     events = list(zip(lithium, names, strict=True))
-    events += [(u.start, u.name) for u, _ in _interacting_uses(facts, knowledge) if u.start is not None]
+    events += [(u.start, text.record(u.name)) for u, _ in _interacting_uses(facts, knowledge) if u.start is not None]
     return events
 
 
@@ -63,22 +65,62 @@ def due_reasons(facts: PatientFacts, knowledge: Knowledge, level: LabResult | No
         elif dt.timedelta(0) <= level.effective - when < steady:
             days = (level.effective - when).days
             reasons.append(phrases["lithium_due_not_steady"].format(event=event, date=text.date(when), days=days))
+    reasons += _condition_reasons(facts, knowledge, level)
     return tuple(dict.fromkeys(reasons))
 
 
-def _renal(facts: PatientFacts, knowledge: Knowledge) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-    """Renal function lines and notes (reduced clearance raises lithium), or the lab to order when none is recent."""
+def _raising_conditions(facts: PatientFacts, knowledge: Knowledge) -> list[ConditionFact]:
+    """AKI, dehydration and CKD on record: they lower lithium clearance (medications.yaml raising_conditions)."""
+    wanted = set(knowledge.lithium_context.raising_conditions)
+    return [item for item in facts.conditions if item.set_id in wanted]
+
+
+def _condition_reasons(facts: PatientFacts, knowledge: Knowledge, level: LabResult) -> list[str]:
+    """A level drawn before AKI, dehydration or CKD was recorded no longer answers (dailymed-lithium)."""
+    phrase = knowledge.cards.phrases["lithium_due_condition"]
+    return [
+        phrase.format(event=item.name)
+        for item in _raising_conditions(facts, knowledge)
+        if item.recorded is not None and level.effective < item.recorded <= facts.now
+    ]
+
+
+def _renal_labs(facts: PatientFacts, knowledge: Knowledge) -> tuple[tuple[str, ...], bool, tuple[str, ...]]:
+    """Renal function lines, whether one is reduced (reduced clearance raises lithium), or the lab to order."""
     labs = knowledge.lithium_context.renal_labs  # lab -> the direction that means reduced renal function
     results = [(knowledge.analyte(lab), facts.recent(lab, knowledge.analyte(lab).lookback_days)) for lab in labs]
     present = [(analyte, result) for analyte, result in results if result is not None]
     if not present:
-        return (), (), tuple(labs)[:1]
+        return (), False, tuple(labs)[:1]
     lines, reduced = [], False
     for analyte, result in present:
         direction = classify(result, analyte, knowledge.unit_aliases)
         reduced |= direction is not None and direction == labs[analyte.id]
         lines.append(text.lab_line(analyte.display, result.value_text, result, facts.now, flag=direction or ""))
-    return tuple(lines), ((knowledge.cards.phrases["lithium_renal_note"],) if reduced else ()), ()
+    return tuple(lines), reduced, ()
+
+
+def _renal(facts: PatientFacts, knowledge: Knowledge) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """Renal lines and notes: a reduced renal lab, and AKI, dehydration or CKD on record (issue 25), or the lab to
+    order when none is recent."""
+    lines, reduced, orders = _renal_labs(facts, knowledge)
+    phrases = knowledge.cards.phrases
+    notes = [phrases["lithium_renal_note"]] if reduced else []
+    conditions = _raising_conditions(facts, knowledge)
+    if conditions:
+        items = "; ".join(condition_line(item, knowledge) for item in conditions)
+        notes.append(phrases["lithium_conditions_note"].format(items=items))
+    if _renal_labs_predate(facts, knowledge, conditions):
+        orders = tuple(knowledge.lithium_context.renal_labs)[:1]  # renal function again, after the AKI/dehydration
+    return lines, tuple(notes), orders
+
+
+def _renal_labs_predate(facts: PatientFacts, knowledge: Knowledge, conditions: list[ConditionFact]) -> bool:
+    """Whether a raising condition was recorded after the newest renal lab (so renal function is asked again)."""
+    labs = knowledge.lithium_context.renal_labs
+    times = [r.effective for lab in labs if (r := facts.recent(lab, knowledge.analyte(lab).lookback_days))]
+    recorded = [item.recorded for item in conditions if item.recorded is not None and item.recorded <= facts.now]
+    return bool(times and recorded) and max(recorded) > max(times)
 
 
 def _monitoring(facts: PatientFacts, knowledge: Knowledge) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -110,6 +152,7 @@ def lithium_context(
         lines=(*lines, *renal_lines),
         notes=(*notes, *renal_notes, *monitoring_notes),
         orders=(*renal_orders, *monitoring_orders),
+        renal_reduced=bool(renal_notes),
     )
 
 
@@ -157,6 +200,20 @@ def _status(facts: PatientFacts, knowledge: Knowledge, level: LabResult | None, 
     return phrases["lithium_last_level"].format(value=value, age=age)
 
 
+def _in_range(facts: PatientFacts, knowledge: Knowledge, level: LabResult | None, reasons: tuple[str, ...]) -> bool:
+    """A recent, readable level that is not high and nothing makes due: the card says it does not exonerate lithium."""
+    analyte = knowledge.analyte("lithium")
+    if level is None or reasons or not level.unit_understood:
+        return False
+    recent = facts.now - level.effective <= dt.timedelta(days=analyte.lookback_days)
+    return recent and classify(level, analyte, knowledge.unit_aliases) != Direction.HIGH
+
+
+def _renal_suffix(context: LithiumContext, knowledge: Knowledge) -> str:
+    """The summary's word on renal function: reduced clearance raises lithium (issue 25)."""
+    return knowledge.cards.phrases["lithium_renal_suffix"] if context.renal_reduced else ""
+
+
 def _said(status: str, reasons: tuple[str, ...]) -> tuple[str, ...]:
     """The reasons the status does not already say, as card lines."""
     return tuple(reason for reason in reasons if reason not in status)
@@ -177,13 +234,15 @@ def lithium_finding(facts: PatientFacts, knowledge: Knowledge) -> Finding | None
     if level is not None:
         lines.append(text.lab_line(knowledge.analyte("lithium").display, level.value_text, level, facts.now))
     status = _status(facts, knowledge, level, context.reasons)
+    phrases = knowledge.cards.phrases
+    in_range = _in_range(facts, knowledge, level, context.reasons)
     return Finding(
         rule_id="drug.lithium",
         category=Category.DRUG,
         indicator=Indicator.WARNING,
-        summary={"drug": uses[0].name, "status": status, "suffix": ""},
+        summary={"drug": text.record(uses[0].name), "status": status, "suffix": _renal_suffix(context, knowledge)},
         facts=(*lines, *_said(status, context.reasons), *context.lines),
-        notes=context.notes,
+        notes=(*([phrases["lithium_in_range_note"]] if in_range else ()), *context.notes),
         orders=("lithium", *context.orders),
         citations=group.citations,
         cause=knowledge.cards.phrases["lithium_cause"],

@@ -58,7 +58,7 @@ def use_line(use: MedicationUse, group: DrugGroup, now: dt.datetime, knowledge: 
     since = phrases["drug_started"].format(date=text.date(use.start)) if use.start else ""
     how = phrases["drug_by_name"] if use.confidence == Confidence.TEXT else ""
     status = use_status_text(use, now, phrases)
-    return f"{use.name} ({group.display.lower()}; {use.resource_type} {status}{since}){how}"
+    return f"{text.record(use.name)} ({group.display.lower()}; {use.resource_type} {status}{since}){how}"
 
 
 def contributor_note(facts: PatientFacts, knowledge: Knowledge, analyte_id: str) -> str | None:
@@ -79,7 +79,8 @@ def drug_lab_needs(facts: PatientFacts, knowledge: Knowledge) -> dict[str, list[
     for group in knowledge.drug_groups:
         uses = qualifying_uses(facts, group) if group.kind != DrugKind.LITHIUM else ()
         for lab in group.labs if uses else ():
-            needs.setdefault(lab, []).append(knowledge.cards.phrases["drug_need"].format(drug=uses[0].name.lower()))
+            drug = text.record(uses[0].name.lower())
+            needs.setdefault(lab, []).append(knowledge.cards.phrases["drug_need"].format(drug=drug))
     return needs
 
 
@@ -103,7 +104,11 @@ def _denervation_finding(facts: PatientFacts, knowledge: Knowledge, uses: tuple[
         rule_id=DENERVATION_RULE,
         category=Category.DRUG,
         indicator=Indicator.CRITICAL,
-        summary={"drug": uses[0].name, "status": use_status_text(uses[0], facts.now, phrases), "suffix": ""},
+        summary={
+            "drug": text.record(uses[0].name),
+            "status": use_status_text(uses[0], facts.now, phrases),
+            "suffix": "",
+        },
         facts=(*(use_line(u, group, facts.now, knowledge) for u in uses), denervation),
         orders=("potassium",),
         citations=knowledge.denervation.citations,
@@ -132,14 +137,18 @@ def direct_drug_findings(facts: PatientFacts, knowledge: Knowledge) -> list[Find
             rule_id=f"drug.{group.id}",
             category=Category.DRUG,
             indicator=Indicator.WARNING,
-            summary={"drug": uses[0].name, "status": use_status_text(uses[0], facts.now, phrases), "suffix": ""},
+            summary={
+                "drug": text.record(uses[0].name),
+                "status": use_status_text(uses[0], facts.now, phrases),
+                "suffix": "",
+            },
             facts=tuple(use_line(u, group, facts.now, knowledge) for u in uses),
             notes=(phrases["drug_evidence"].format(evidence=group.evidence),),
             orders=missing,
             citations=group.citations,
             # Weakly evidenced culprits speak only when fasciculations are documented (medications.yaml).
             reversible=group.speaks_without_fasciculation,
-            cause=uses[0].name.lower(),
+            cause=text.record(uses[0].name.lower()),
         )
         # A withdrawal or peri-operative effect is not weighed by how long before the twitching the drug started.
         timed = group.recently_stopped_days is None and group.recent_hours is None

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+from cds_hooks.markdown import escape_markdown
 from service.facts import LabResult
+from service.facts.numbers import fixed
 
 _UNIT_DISPLAY = (("[IU]", "IU"), ("meq", "mEq"), ("{Hb}", " Hb"))
 
@@ -18,26 +20,37 @@ def display_unit(unit: str | None) -> str:
 
 
 def number(value: float, decimals: int | None = None) -> str:
-    """A number without float noise: fixed decimals when given, else up to 4 significant digits."""
+    """A number without float noise: fixed decimals when given (service.facts.numbers), else 4 significant digits."""
     if decimals is not None:
-        return f"{value:.{decimals}f}"
+        return fixed(value, decimals)
     return f"{value:.4g}"
 
 
-def quantity(value_text: str, unit: str | None) -> str:
-    """Value and unit, e.g. '1.2 mg/dL'."""
+def record(value: str) -> str:
+    """Text taken from the record, for card Markdown: escaped so it stays text (never a link, image or HTML)."""
+    return escape_markdown(value)
+
+
+def quantity(value_text: str, unit: str | None, *, markdown: bool = True) -> str:
+    """Value and unit, e.g. '1.2 mg/dL' (both from the record: escaped for Markdown unless plain text is asked)."""
     shown = display_unit(unit)
-    return f"{value_text} {shown}" if shown else value_text
+    plain = f"{value_text} {shown}" if shown else value_text
+    return record(plain) if markdown else plain
+
+
+def calendar_days(moment: dt.datetime, now: dt.datetime) -> int:
+    """Calendar days from ``moment`` to ``now``, both read in the time zone ``now`` carries (CDS_TIMEZONE)."""
+    return (now.date() - moment.astimezone(now.tzinfo).date()).days if now.tzinfo else (now - moment).days
 
 
 def age(moment: dt.datetime, now: dt.datetime) -> str:
-    """How long ago, as a clinician scans it: 'today', '4 days ago', '3 months ago'."""
-    days = (now - moment).days
+    """How long ago, by calendar day in the screen's zone: 'just now', 'today', 'yesterday', '4 days ago'."""
+    days = calendar_days(moment, now)
     if days < 1:
-        hours = int((now - moment).total_seconds() // 3600)
-        return "today" if hours >= 1 or hours < 0 else "just now"
+        seconds = (now - moment).total_seconds()
+        return "just now" if 0 <= seconds < 3600 else "today"
     if days == 1:
-        return "1 day ago"
+        return "yesterday"
     if days < 60:
         return f"{days} days ago"
     if days < 730:
@@ -58,7 +71,7 @@ def date(moment: dt.datetime) -> str:
 def range_text(result: LabResult) -> str:
     """The lab's own reference range, if it sent one."""
     low, high = result.reference.low, result.reference.high
-    unit = display_unit(result.reference_unit or result.unit)
+    unit = record(display_unit(result.reference_unit or result.unit))
     if low is not None and high is not None:
         return f"lab range {number(low)}–{number(high)} {unit}".rstrip()
     if low is not None:

@@ -66,7 +66,7 @@ def early_words(early: EarlyDraw, knowledge: Knowledge) -> dict[str, str]:
     phrases = knowledge.cards.phrases
     return {
         "days": str(early.days),
-        "drug": early.use.name,
+        "drug": text.record(early.use.name),
         "change": phrases["change_started" if early.started else "change_changed"],
         "date": text.date(early.change),
         "window": str(early.window),

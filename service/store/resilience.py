@@ -4,7 +4,7 @@
 (PostgreSQL operations run with a deadline in a small thread pool, because a frozen server never answers and
 ``statement_timeout`` is enforced by the server itself) and goes through a breaker: after a failure the database
 is left alone for ``retry_s`` and operations fail at once; then it is tried again, so service comes back without
-a restart.
+a restart. A SQLite file removed or replaced under the store counts as unavailable (``service.store.file_guard``).
 
 While the database is unavailable:
 - the JWT replay check falls back to a bounded in-process cache (every jti this worker accepted is also kept
@@ -35,6 +35,7 @@ from service.config import Settings
 from service.store import open_store
 from service.store.database import Clock, Store, replay_key, utc_now
 from service.store.engine import create_store_engine
+from service.store.file_guard import FileGuard, FileIdentity, VanishedFile, sqlite_file
 from service.store.migrations import migrate
 from service.store.records import FeedbackSummary, IssuedCard
 from service.store.tables import seen_jti
@@ -144,6 +145,8 @@ class DatabaseHealth:
 def describe(error: BaseException) -> str:
     """A short, data-free description: "read-only", else the exception class (of the driver's error if any)."""
     original = getattr(error, "orig", None) or error.__cause__ or error
+    if isinstance(original, VanishedFile):
+        return str(original)
     if getattr(original, "sqlstate", None) == "25006" or any(m in str(original).lower() for m in READ_ONLY_MARKERS):
         return "read-only"
     return type(original).__name__
@@ -160,7 +163,13 @@ class ResilientStore(Store):
     """A ``Store`` whose request-path writes are bounded in time and degrade while the database is unavailable."""
 
     def __init__(
-        self, store: Store, timeout_s: float, retry_s: float, publish: Publish | None = None, migrated: bool = True
+        self,
+        store: Store,
+        timeout_s: float,
+        retry_s: float,
+        publish: Publish | None = None,
+        migrated: bool = True,
+        file_identity: FileIdentity | None = None,
     ) -> None:
         super().__init__(store.engine, store.clock)
         self._migrated = migrated
@@ -169,6 +178,8 @@ class ResilientStore(Store):
         self._timeout_s = timeout_s
         self._publish: Publish = publish or (lambda _event: None)
         self._pool: ThreadPoolExecutor | None = None
+        path = sqlite_file(store.engine)
+        self._file = None if path is None else FileGuard(path, file_identity)
         if store.engine.dialect.name == "postgresql":  # SQLite's own busy timeout bounds its waits
             self._pool = ThreadPoolExecutor(max_workers=DEADLINE_THREADS, thread_name_prefix="db-deadline")
             event.listen(store.engine, "commit", _refuse_late_commit)
@@ -178,13 +189,22 @@ class ResilientStore(Store):
         if self.health.open():
             raise DatabaseUnavailable(f"database left alone after a failure ({self.health.last_error})")
         try:
+            self._check_file()
             result = self._within_deadline(action if self._migrated else self._migrating(action))
-        except (SQLAlchemyError, FutureTimeout) as exc:
+            self._check_file()  # committed into the file still at the path, not into a removed one
+        except (SQLAlchemyError, FutureTimeout, VanishedFile) as exc:
             self.health.failed(operation, exc)
             self._publish(DatabaseError(operation, describe(exc)))
             raise DatabaseUnavailable(f"database unavailable ({describe(exc)})") from exc
         self.health.succeeded()
         return result
+
+    def _check_file(self) -> None:
+        """Raise ``VanishedFile`` when the SQLite file was removed or replaced (its pooled connections are closed)."""
+        problem = None if self._file is None else self._file.problem()
+        if problem is not None:
+            self.engine.dispose()
+            raise VanishedFile(problem)
 
     def _migrating(self, action: Callable[[], T]) -> Callable[[], T]:
         """``action`` preceded by the schema migration the start-up could not run (the database was down)."""
@@ -268,13 +288,22 @@ class ResilientStore(Store):
         super().close()
 
 
-def open_resilient_store(settings: Settings, publish: Publish | None = None, clock: Clock = utc_now) -> ResilientStore:
-    """The app's store; a database down at start-up is not fatal: the schema is brought up to date once it answers."""
+def open_resilient_store(
+    settings: Settings,
+    publish: Publish | None = None,
+    clock: Clock = utc_now,
+    file_identity: FileIdentity | None = None,
+) -> ResilientStore:
+    """The app's store; a database down at start-up is not fatal: the schema is brought up to date once it answers.
+
+    ``file_identity``: the SQLite file's identity as ``serve``'s master saw it (a worker must write that file).
+    """
     timeout_s, retry_s = settings.database_timeout_s, settings.database_retry_s
     try:
-        return ResilientStore(open_store(settings, clock), timeout_s, retry_s, publish)
+        return ResilientStore(open_store(settings, clock), timeout_s, retry_s, publish, file_identity=file_identity)
     except SQLAlchemyError as exc:
         engine = create_store_engine(settings.database_url, timeout_s)
-        store = ResilientStore(Store(engine, clock), timeout_s, retry_s, publish, migrated=False)
+        store = Store(engine, clock)
+        store = ResilientStore(store, timeout_s, retry_s, publish, migrated=False, file_identity=file_identity)
         store.health.failed("start-up", exc)
         return store

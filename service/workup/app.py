@@ -7,15 +7,16 @@ from datetime import datetime
 
 from flask import Flask
 
-from cds_hooks import ServerAllowList, ServiceDefinition
+from cds_hooks import ServiceDefinition
 from cds_hooks.fhir_client import ClientFactory
 from service.config import Settings, fhir_client_settings
 from service.knowledge import Knowledge
+from service.security import fhir_allow_list
 from service.store.resilience import ResilientStore
 from service.workup.blueprint import WorkupDeps, create_workup_blueprint
 from service.workup.config import WorkupSettings, load_workup_settings
 from service.workup.links import with_workup_links
-from service.workup.sessions import SessionStore
+from service.workup.sessions import SessionStore, session_sealer
 
 
 def linked_definitions(
@@ -40,10 +41,12 @@ def install_workup(
         knowledge=knowledge,
         clock=clock,
         settings=workup,
-        allow_list=ServerAllowList.parse(settings.effective_fhir_allowlist),
+        allow_list=fhir_allow_list(settings),
         client_factory=client_factory,
         client_settings=fhir_client_settings(settings),
-        sessions=SessionStore(store.engine, store.guarded, workup.session_ttl_s),
+        sessions=SessionStore(
+            store.engine, store.guarded, workup.session_ttl_s, sealer=session_sealer(workup.session_key)
+        ),
         public_url=settings.public_url,
     )
     app.register_blueprint(create_workup_blueprint(deps))

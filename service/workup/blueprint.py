@@ -21,13 +21,14 @@ from werkzeug.wrappers import Response as BaseResponse
 from cds_hooks import ServerAllowList
 from cds_hooks.fhir_client import ClientFactory, FhirClientSettings, cookieless_session
 from service.knowledge import Knowledge
+from service.security import serving_port
 from service.store.resilience import DatabaseUnavailable
 from service.workup.config import WorkupSettings
 from service.workup.fetch import Grant, read_record
 from service.workup.messages import MESSAGES, WorkupStop
-from service.workup.page import build_page, render_message, render_page
+from service.workup.page import PAGE_POLICY, build_page, render_message, render_page
 from service.workup.sessions import SessionStore
-from service.workup.smart import authorization_request, discover, exchange_code
+from service.workup.smart import authorization_request, discover, exchange_code, sign_in_session
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +61,7 @@ def _secure(deps: WorkupDeps) -> bool:
 
 
 def _headers(response: BaseResponse, deps: WorkupDeps) -> BaseResponse:
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; "
-        f"frame-ancestors {deps.settings.frame_ancestors}"
-    )
+    response.headers["Content-Security-Policy"] = f"{PAGE_POLICY}; frame-ancestors {deps.settings.frame_ancestors}"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["Cache-Control"] = "no-store"
@@ -99,7 +97,7 @@ def _launch(deps: WorkupDeps) -> BaseResponse:
     launch = request.args.get("launch") or None
     if not iss:
         return _message("missing-iss", deps)
-    if not deps.allow_list.permits(iss):
+    if not deps.allow_list.permits(iss, serving_port()):
         log.warning("workup: launch refused, iss not on the allow-list")
         return _message("iss-not-allowed", deps)
     try:
@@ -179,7 +177,7 @@ def app_context_finding(app_context: str | None) -> str | None:
     return app_context.removeprefix("finding=").strip() or None
 
 
-_DISCOVERY_SESSION = cookieless_session()
+_DISCOVERY_SESSION = sign_in_session(cookieless_session())
 
 
 def create_workup_blueprint(deps: WorkupDeps) -> Blueprint:

@@ -130,7 +130,8 @@ def lab_chart(series: LabSeries, axis: Axis) -> str:
     unit = text.display_unit(series.analyte.canonical_unit)
     config = _base_config(axis, [line.colour for line in lines], LAB_CHART_HEIGHT)
     chart = pygal.DateTimeLine(title=f"{series.analyte.display} ({unit})", y_title=unit, **config)
-    chart.value_formatter = lambda value: f"{text.number(value)} {unit}"
+    decimals = series.analyte.decimals
+    chart.value_formatter = lambda value: f"{text.number(value, decimals)} {unit}"
     for line in lines:
         chart.add(line.title, line.values, **line.options)
     return _without_script(str(chart.render(is_unicode=True)))

@@ -1,8 +1,12 @@
-"""The work-up checklist: each lab the screen wants, done / stale / missing, with the order the card suggests."""
+"""The work-up checklist: each lab of the work-up, done or what the card says about it, with the order it suggests.
+
+Built from the work-up card's own computation (``service.rules.workup.workup_plan``): the labs the checklist shows
+as not done are exactly those the card calls missing, stale, unreadable or due again (plus those another card of
+the same screen offers, marked so on that card).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -10,16 +14,18 @@ from service.cards import order_description
 from service.facts import PatientFacts
 from service.knowledge import Knowledge
 from service.rules import text
-from service.rules.workup import wanted_labs  # the work-up rule's own list: one source of truth
+from service.rules.workup import WorkupLab, workup_plan
 from service.screen import workup_needs  # the needs the work-up card is built from
 
 
 class LabState(StrEnum):
-    """Where one work-up lab stands."""
+    """Where one work-up lab stands (the gaps are the card's own: ``service.rules.workup.Gap``)."""
 
     DONE = "done"
     STALE = "stale"
     MISSING = "missing"
+    UNREADABLE = "unreadable"
+    EARLY = "early"
 
 
 @dataclass(frozen=True)
@@ -34,27 +40,20 @@ class ChecklistItem:
     order: str | None  # "Order <display> (LOINC <code>)" when not done
 
 
-def _item(facts: PatientFacts, knowledge: Knowledge, analyte_id: str, reasons: Sequence[str]) -> ChecklistItem:
-    analyte = knowledge.analyte(analyte_id)
-    latest = facts.latest(analyte_id)
-    recent = facts.recent(analyte_id, analyte.lookback_days)
-    order = order_description(analyte)
-    if recent is not None:
-        shown = text.quantity(recent.value_text, recent.unit)
-        detail = f"{shown} on {text.date(recent.effective)} ({text.age(recent.effective, facts.now)})"
-        return ChecklistItem(analyte_id, analyte.display, LabState.DONE, detail, tuple(reasons), None)
-    if latest is None:
-        detail = knowledge.cards.phrases["no_result"]
-        return ChecklistItem(analyte_id, analyte.display, LabState.MISSING, detail, tuple(reasons), order)
-    detail = knowledge.cards.phrases["stale_result"].format(
-        value=text.quantity(latest.value_text, latest.unit),
-        age=text.age(latest.effective, facts.now),
-        days=analyte.lookback_days,
-    )
-    return ChecklistItem(analyte_id, analyte.display, LabState.STALE, detail, tuple(reasons), order)
+def _item(facts: PatientFacts, knowledge: Knowledge, lab: WorkupLab) -> ChecklistItem:
+    analyte = knowledge.analyte(lab.analyte_id)
+    recent = facts.recent(lab.analyte_id, analyte.lookback_days)
+    if lab.gap is not None or recent is None:
+        state = LabState(lab.gap.value) if lab.gap else LabState.MISSING
+        detail = lab.state_plain or knowledge.cards.phrases["no_result"]
+        return ChecklistItem(lab.analyte_id, analyte.display, state, detail, lab.reasons, order_description(analyte))
+    shown = text.quantity(recent.value_text, recent.unit, markdown=False)
+    shown += knowledge.cards.phrases["preliminary_suffix"] if recent.preliminary else ""
+    detail = f"{shown} on {text.date(recent.effective)} ({text.age(recent.effective, facts.now)})"
+    return ChecklistItem(lab.analyte_id, analyte.display, LabState.DONE, detail, lab.reasons, None)
 
 
-def checklist(facts: PatientFacts, knowledge: Knowledge) -> list[ChecklistItem]:
-    """Every lab the work-up rule asks for (core labs plus drug and condition needs), in knowledge order."""
-    wanted = wanted_labs(facts, knowledge, workup_needs(facts, knowledge))
-    return [_item(facts, knowledge, lab, wanted[lab]) for lab in knowledge.analytes if lab in wanted]
+def checklist(facts: PatientFacts, knowledge: Knowledge, offered: frozenset[str] = frozenset()) -> list[ChecklistItem]:
+    """Every lab of the work-up, in the card's order; ``offered``: labs the screen's other cards offer."""
+    plan = workup_plan(facts, knowledge, workup_needs(facts, knowledge), offered)
+    return [_item(facts, knowledge, lab) for lab in plan]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, MutableMapping
-from dataclasses import fields, replace
+from dataclasses import field, fields, replace
 from typing import Annotated, Any
 
 from pydantic import Field, ValidationError
@@ -30,6 +30,8 @@ class WorkupSettings:
     window_days: Annotated[int, Field(ge=1, le=36500)] = DEFAULT_WINDOW_DAYS
     session_ttl_s: Annotated[int, Field(ge=60, le=86400)] = 3600
     standalone_iss: str | None = None
+    # Fernet key(s) sealing sessions at rest (comma-separated, newest first); unset: one made at start-up.
+    session_key: str | None = field(default=None, repr=False)
 
 
 def workup_variable_names() -> dict[str, str]:

@@ -38,11 +38,21 @@ MESSAGES = {
     ),
     "denied": Message(403, "Access was not granted", "The sign-in service did not authorise access to the record."),
     "token": Message(502, "Sign-in could not be completed", "The sign-in service did not issue an access token."),
+    "sign-in-slow": Message(
+        504,
+        "Sign-in service too slow",
+        "The FHIR server's sign-in service (its SMART configuration or token endpoint) did not answer in time.",
+    ),
     "no-patient": Message(400, "No patient selected", "The launch did not say which patient to show."),
     "no-session": Message(401, "Not launched", "This page needs a launch from the EHR (a card link or app menu)."),
     "expired": Message(401, "Session expired", "Access to the patient's record has expired."),
     "not-allowed": Message(403, "FHIR server not allowed", "The FHIR server is not on the allow-list."),
     "timeout": Message(503, "FHIR server too slow", "The FHIR server did not answer within the time allowed.", None),
+    "wrong-patient": Message(
+        412,
+        "Record of another patient",
+        "The FHIR server answered with a different patient than the one launched, so nothing was shown.",
+    ),
     "unavailable": Message(503, "FHIR server unavailable", "The patient's record could not be read just now.", None),
     "sessions-unavailable": Message(
         503,

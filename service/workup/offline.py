@@ -8,7 +8,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from service.cli_inputs import iso_instant, parse_now, read_bundle_file
+from service.cli_inputs import bundle_patient, iso_instant, parse_now, read_bundle_file
+from service.config import load_settings
+from service.facts.dates import clinical_zone
+from service.facts.ownership import PatientInContext
 from service.facts.records import build_record
 from service.knowledge import load_knowledge
 from service.workup.page import DEFAULT_WINDOW_DAYS, build_page, render_page
@@ -18,14 +21,17 @@ def bundle_page(
     path: str, *, now: datetime, window_days: int = DEFAULT_WINDOW_DAYS, highlight: str | None = None
 ) -> str:
     """The work-up page of the patient in a Bundle file, as HTML."""
-    record = build_record([read_bundle_file(path)])
+    bundle = read_bundle_file(path)
+    patient_id = bundle_patient(bundle, None, path)  # a Bundle of several patients is refused, never mixed
+    record = build_record([bundle], patient=PatientInContext(patient_id) if patient_id else None)
     page = build_page(record, now=now, knowledge=load_knowledge(), window_days=window_days, highlight=highlight)
     return render_page(page)
 
 
 def run_workup(args: argparse.Namespace) -> int:
     """Write the page to ``--out`` (or stdout with ``-``)."""
-    html = bundle_page(args.bundle, now=parse_now(args.now), window_days=args.window_days, highlight=args.highlight)
+    now = parse_now(args.now, clinical_zone(load_settings().timezone))
+    html = bundle_page(args.bundle, now=now, window_days=args.window_days, highlight=args.highlight)
     if args.out == "-":
         sys.stdout.write(html)
     else:

@@ -15,7 +15,7 @@ from service.facts import build_facts
 from service.facts.records import PatientRecord
 from service.knowledge import Knowledge
 from service.rules import text
-from service.screen import screen_patient
+from service.screen import offered_elsewhere, screen_patient
 from service.workup.charts import Axis, lab_chart, medication_chart
 from service.workup.checklist import ChecklistItem, checklist
 from service.workup.series import LabSeries, lab_series
@@ -23,6 +23,9 @@ from service.workup.timeline import MedicationBar, medication_bars
 
 DEFAULT_WINDOW_DAYS = 730
 PAGE_HOOK_INSTANCE = "workup-view"
+# The page's Content-Security-Policy: no script, nothing fetched (images only as data: URIs). Served pages send it as a
+# header (plus frame-ancestors, which a <meta> cannot carry); every page, the offline one included, has it as <meta>.
+PAGE_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 # Card detail is CommonMark written by our own knowledge files; raw HTML stays off all the same.
 _MARKDOWN = MarkdownIt("commonmark", {"html": False})
 _TEMPLATES = Environment(
@@ -109,7 +112,7 @@ def build_page(
         charts=charts,
         bars=bars,
         medication_svg=Markup(medication_chart(bars, axis)) if bars else None,
-        checklist=tuple(checklist(facts, knowledge)),
+        checklist=tuple(checklist(facts, knowledge, offered_elsewhere(result.findings))),
         knowledge_version=knowledge.version,
         highlight=highlight,
     )
@@ -117,9 +120,11 @@ def build_page(
 
 def render_page(page: WorkupPage, *, nonce: str | None = None) -> str:
     """The page as one self-contained HTML document (inline SVG and CSS, no script, nothing fetched)."""
-    return _TEMPLATES.get_template("workup.html").render(page=page, text=text, date=text.date, nonce=nonce)
+    return _TEMPLATES.get_template("workup.html").render(
+        page=page, text=text, date=text.date, nonce=nonce, csp=PAGE_POLICY
+    )
 
 
 def render_message(title: str, message: str, *, action: str | None = None) -> str:
     """A short, clear page for a launch that cannot go on (never a stack trace)."""
-    return _TEMPLATES.get_template("message.html").render(title=title, message=message, action=action)
+    return _TEMPLATES.get_template("message.html").render(title=title, message=message, action=action, csp=PAGE_POLICY)

@@ -18,6 +18,7 @@ from service.facts.labs import (  # the facts edge's own parser: one unit normal
 from service.facts.records import Resource
 from service.facts.units import convert
 from service.knowledge import Analyte, Knowledge, ValueRange
+from service.rules import text
 from service.rules.judge import classify, critical_direction
 from service.rules.labs import corrected_calcium
 
@@ -44,6 +45,7 @@ class LabPoint:
     reported: str
     judgement: Judgement
     preliminary: bool
+    canonical_text: str | None = None  # the canonical value as displayed (service.facts.numbers)
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,7 @@ def _judge(result: LabResult, analyte: Analyte, aliases: Mapping[str, str], prel
 
 
 def _reported(result: LabResult) -> str:
-    return f"{result.value_text} {result.unit}" if result.unit else result.value_text
+    return text.quantity(result.value_text, result.unit, markdown=False)
 
 
 def _loinc_of(raw: Resource, loinc_index: Mapping[str, str]) -> tuple[str, str] | None:
@@ -120,7 +122,8 @@ def _band(latest: LabResult | None, analyte: Analyte, aliases: Mapping[str, str]
 
 def _point(result: LabResult, analyte: Analyte, aliases: Mapping[str, str], preliminary: bool) -> LabPoint:
     judgement = _judge(result, analyte, aliases, preliminary)
-    return LabPoint(result.effective, result.canonical, _reported(result), judgement, preliminary)
+    shown = result.canonical_text
+    return LabPoint(result.effective, result.canonical, _reported(result), judgement, preliminary, shown)
 
 
 def _corrected(

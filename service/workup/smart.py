@@ -9,26 +9,32 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 from authlib.common.security import generate_token
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 
+from cds_hooks.deadline import DeadlineWatch, capped_session
 from cds_hooks.fhir_client import FhirClientSettings
 from cds_hooks.urls import is_loopback_host
 from service.workup.messages import WorkupStop
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 EHR_LAUNCH_SCOPES = "launch openid fhirUser patient/*.rs"
 STANDALONE_SCOPES = "launch/patient openid fhirUser patient/*.rs"
 VERIFIER_LENGTH = 64  # RFC 7636: 43-128 characters
 STATE_LENGTH = 32
 DEFAULT_LIFETIME_S = 300.0  # a token response without expires_in is trusted for five minutes only
+# A SMART configuration or token response is a few kilobytes; anything past this is refused while it is read.
+SIGN_IN_MAX_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -66,16 +72,44 @@ def _safe_endpoint(url: Any) -> bool:
     return parts.scheme == "https" or (parts.scheme == "http" and is_loopback_host(parts.hostname))
 
 
+def sign_in_session(session: requests.Session | None = None) -> requests.Session:
+    """A session for the sign-in calls: the deadline watch applies and answers over SIGN_IN_MAX_BYTES are refused."""
+    return capped_session(SIGN_IN_MAX_BYTES, session)
+
+
+def _timed_out(error: BaseException | None) -> bool:
+    """A read or connect timeout anywhere in the chain (requests wraps a streamed read's timeout as ConnectionError)."""
+    seen: list[BaseException] = []
+    while error is not None and error not in seen:
+        seen.append(error)
+        if isinstance(error, requests.Timeout | urllib3.exceptions.TimeoutError | TimeoutError):
+            return True
+        wrapped = [arg for arg in error.args if isinstance(arg, BaseException)]
+        error = error.__cause__ or error.__context__ or (wrapped[0] if wrapped else None)
+    return False
+
+
+def bounded(call: Callable[[], T], settings: FhirClientSettings, reason: str) -> T:
+    """``call()`` under the FHIR budget (CDS_FHIR_TOTAL_TIMEOUT_S) as a whole: slow -> 504 page, else ``reason``."""
+    with DeadlineWatch(time.monotonic() + settings.total_timeout_s) as watch:
+        try:
+            return call()
+        except (requests.RequestException, OSError, ValueError) as exc:
+            late = watch.expired or _timed_out(exc)
+            log.warning("workup: %s call failed (%s%s)", reason, type(exc).__name__, ", deadline" if late else "")
+            raise WorkupStop("sign-in-slow" if late else reason) from exc
+
+
 def discover(iss: str, settings: FhirClientSettings, session: requests.Session) -> SmartEndpoints:
-    """Read ``{iss}/.well-known/smart-configuration`` (no redirects, the FHIR client's timeouts)."""
+    """Read ``{iss}/.well-known/smart-configuration`` (no redirects; timeouts, total deadline and size cap)."""
     url = f"{iss.rstrip('/')}/.well-known/smart-configuration"
     timeout = (settings.connect_timeout_s, settings.read_timeout_s)
-    try:
+
+    def fetch() -> Any:
         rsp = session.get(url, headers={"Accept": "application/json"}, timeout=timeout, allow_redirects=False)
-        document = rsp.json() if rsp.status_code == 200 else None
-    except (requests.RequestException, ValueError) as exc:
-        log.warning("workup: SMART discovery failed (%s)", type(exc).__name__)
-        raise WorkupStop("discovery") from exc
+        return rsp.json() if rsp.status_code == 200 else None
+
+    document = bounded(fetch, settings, "discovery")
     if not isinstance(document, dict):
         raise WorkupStop("discovery")
     authorize, token = document.get("authorization_endpoint"), document.get("token_endpoint")
@@ -106,19 +140,23 @@ def exchange_code(
     redirect_uri: str,
     settings: FhirClientSettings,
 ) -> GrantedToken:
-    """Trade the code (and the PKCE verifier) for a token as a public client."""
+    """Trade the code (and the PKCE verifier) for a token as a public client (timeouts, total deadline, size cap)."""
     oauth = OAuth2Session(client_id, redirect_uri=redirect_uri, token_endpoint_auth_method="none")
+    sign_in_session(oauth)  # mounts the capped, deadline-watched adapters on authlib's session
     timeout = (settings.connect_timeout_s, settings.read_timeout_s)
-    try:
-        token = oauth.fetch_token(
+
+    def fetch() -> Any:
+        return oauth.fetch_token(
             token_endpoint, code=code, code_verifier=code_verifier, timeout=timeout, allow_redirects=False
         )
+
+    try:
+        token = bounded(fetch, settings, "token")
     except OAuthError as exc:
         log.warning("workup: token exchange refused (%s)", exc.error)
         raise WorkupStop("token") from exc
-    except (requests.RequestException, ValueError) as exc:
-        log.warning("workup: token exchange failed (%s)", type(exc).__name__)
-        raise WorkupStop("token") from exc
+    finally:
+        oauth.close()
     return _granted(dict(token))
 
 

@@ -29,6 +29,10 @@ SCENARIOS = [
     "unit_not_understood",
     "red_flags_low_magnesium",
     "calcium_uncorrected",
+    # issue 25: data shapes (a blood gas component)
+    "blood_gas_ionised_calcium_low",
+    # issue 25: high calcium with PTH, on lithium
+    "hypercalcaemia_lithium",
 ]
 
 

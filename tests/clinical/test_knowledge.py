@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from service.knowledge import Knowledge, KnowledgeError, load_knowledge, load_knowledge_from
+from service.knowledge import KNOWLEDGE_DIR, Knowledge, KnowledgeError, load_knowledge, load_knowledge_from
 from service.knowledge.loader import PREGNANCY_CALCIUM_SOURCES, PREGNANCY_TSH_SOURCES
 
 
@@ -25,7 +25,8 @@ def test_packaged_knowledge_loads(knowledge: Knowledge) -> None:
 
 def test_lab_loinc_codes_are_every_lab_code_sorted(knowledge: Knowledge) -> None:
     every = {code for analyte in knowledge.analytes.values() for code in analyte.loinc}
-    assert knowledge.lab_loinc_codes == tuple(sorted(every))
+    panels = set(yaml.safe_load((KNOWLEDGE_DIR / "labs.yaml").read_text(encoding="utf-8"))["panels"]["loinc"])
+    assert knowledge.lab_loinc_codes == tuple(sorted(every | panels))  # panels: their components are read
     assert {"17861-6", "2000-8", "49765-1", "19123-9", "2601-3", "14334-7", "49230-6"} <= every
 
 
@@ -111,4 +112,5 @@ def test_every_citation_is_used(knowledge: Knowledge) -> None:
     used |= {*knowledge.observed_signs.citations, *knowledge.nicotinic_toxicity.citations}
     used |= {c for s in knowledge.steady_state for c in s.citations} | set(knowledge.onset_lead.citations)
     used |= {*PREGNANCY_TSH_SOURCES, *PREGNANCY_CALCIUM_SOURCES} | set(knowledge.product_sources)
+    used |= set(knowledge.reading_citations)  # issue 25: panels, Condition status and abatement
     assert set(knowledge.citations) == used

@@ -111,6 +111,32 @@ EXPECTED: dict[str, tuple[ScreenMode, list[tuple[str, str]]]] = {
     "oxaliplatin_neuropathy_no_fasciculation": (ScreenMode.GATED, []),
     "cisplatin_low_magnesium": (ScreenMode.FULL, [("lab.magnesium.low", "warning")]),
     "cisplatin_normal_magnesium": (ScreenMode.FULL, []),
+    # issue 25 item 5: data shapes (fixtures/data_shape_scenarios.py)
+    "blood_gas_ionised_calcium_low": (ScreenMode.FULL, [("lab.calcium.low", "warning")]),
+    "blood_gas_ionised_calcium_normal": (ScreenMode.FULL, []),
+    "corrected_calcium_reported_low": (ScreenMode.FULL, [("lab.calcium.low", "warning")]),
+    "corrected_calcium_reported_normal": (ScreenMode.FULL, []),
+    "magnesium_value_string_low": (ScreenMode.FULL, [("lab.magnesium.low", "critical")]),
+    "magnesium_value_string_normal": (ScreenMode.FULL, []),
+    "lithium_creatinine_umol": (ScreenMode.FULL, [("drug.lithium", "warning")]),
+    "abated_fasciculation": (ScreenMode.OFF, []),
+    "abated_neuropathy_fasciculation": (ScreenMode.FULL, [("workup.labs", "info")]),
+    "pregnancy_z3a_low_tsh": (ScreenMode.FULL, [("lab.tsh.low", "info")]),
+    "puerperium_low_tsh": (ScreenMode.FULL, [("lab.tsh.low", "warning")]),
+    # issue 25 item 3: high calcium and the parathyroid (fixtures/parathyroid_scenarios.py)
+    "hypercalcaemia_pth_high": (ScreenMode.FULL, [("lab.calcium.high", "warning")]),
+    "hypercalcaemia_lithium": (ScreenMode.FULL, [("lab.calcium.high", "warning"), ("drug.lithium", "warning")]),
+    "hypercalcaemia_pth_suppressed": (ScreenMode.FULL, [("lab.calcium.high", "warning")]),
+    "hypercalcaemia_no_pth": (ScreenMode.FULL, [("lab.calcium.high", "warning")]),
+    "hypercalcaemia_crisis": (ScreenMode.FULL, [("lab.calcium.high", "critical")]),
+    "pth_high_calcium_normal": (ScreenMode.FULL, []),
+    "hypoparathyroid_after_thyroidectomy": (ScreenMode.FULL, [("lab.calcium.low", "warning")]),
+    "calcium_low_pth_high": (ScreenMode.FULL, [("lab.calcium.low", "warning")]),
+    # issue 25 item 6: lithium in context (fixtures/lithium_context_scenarios.py)
+    "lithium_aki_after_level": (ScreenMode.FULL, [("drug.lithium", "warning")]),
+    "lithium_dehydration": (ScreenMode.FULL, [("drug.lithium", "warning")]),
+    "lithium_level_in_range": (ScreenMode.FULL, [("drug.lithium", "warning")]),
+    "lithium_high_tsh": (ScreenMode.FULL, [("lab.tsh.high", "warning"), ("drug.lithium", "warning")]),
 }
 
 

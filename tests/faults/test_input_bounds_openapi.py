@@ -136,6 +136,18 @@ HOOK_CASES: list[tuple[str, str, Mutation | None, bool]] = [
     ("patient-view", "a token with a NUL", lend("a\x00b"), False),
     ("patient-view", "a non-Latin-1 token", lend("токен"), False),
     ("patient-view", "a token without fhirServer", lend("abc", server=False), False),
+    # The disagreements schemathesis found (issue 23 row 13), and their neighbours: one pattern now decides both.
+    ("patient-view", "fhirServer https://0.a", setter("fhirServer", value="https://0.a"), True),
+    ("patient-view", "fhirServer port out of range", setter("fhirServer", value="http://a.bc:99999/fhir"), False),
+    ("patient-view", "fhirServer port 0", setter("fhirServer", value="http://h:0/fhir"), False),
+    ("patient-view", "fhirServer bad %-escape", setter("fhirServer", value="http://h/%zz"), False),
+    ("patient-view", "fhirServer bad IPv6", setter("fhirServer", value="http://[1:2:3:4:5:6:7:8:9]/fhir"), False),
+    ("patient-view", "fhirServer IPv6 loopback", setter("fhirServer", value="http://[::1]:8080/fhir"), True),
+    ("patient-view", "fhirServer with userinfo", setter("fhirServer", value="http://u@h/fhir"), False),
+    ("patient-view", "fhirServer with a query", setter("fhirServer", value="http://h/fhir?x=1"), False),
+    ("patient-view", "fhirServer with ..", setter("fhirServer", value="http://h/a/%2e%2e/fhir"), False),
+    ("patient-view", "fhirServer with a final newline", setter("fhirServer", value="http://h/fhir\n"), False),
+    ("patient-view", "fhirServer with a $", setter("fhirServer", value="http://h/a$b"), True),
 ]
 
 
@@ -165,6 +177,19 @@ FEEDBACK_CASES: list[tuple[str, Body, bool]] = [
         False,
     ),
     ("reason without system", {"feedback": [item(overrideReason={"reason": {"code": "c"}})]}, False),
+    # NUL cannot be stored (PostgreSQL text), so the schema refuses it as the server does (issue 23 row 13).
+    ("NUL in card", {"feedback": [item(card="a\x00b")]}, False),
+    (
+        "NUL in a suggestion id",
+        {"feedback": [item(outcome="accepted", acceptedSuggestions=[{"id": "s\x00"}])]},
+        False,
+    ),
+    (
+        "NUL in a reason code",
+        {"feedback": [item(overrideReason={"reason": {"code": "\x00", "system": "http://e"}})]},
+        False,
+    ),
+    ("NUL in a reason system", {"feedback": [item(overrideReason={"reason": {"code": "c", "system": "\x00"}})]}, False),
 ]
 
 

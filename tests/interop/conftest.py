@@ -96,6 +96,11 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[NetworkGuard]:
     assert guard.refused == [], "the replay must not touch the network"
 
 
+PUBLIC_URL = "https://cds.sandbox-replay.example"
+# The Sandbox posts an object body with axios (its service-exchange.js): axios 0.x sends this, 1.x application/json.
+SANDBOX_CONTENT_TYPE = "application/json;charset=utf-8"
+
+
 @dataclass(frozen=True)
 class ServedApp:
     """The real app behind a loopback socket, and a Sandbox-like way to call it."""
@@ -103,15 +108,24 @@ class ServedApp:
     base: str
     app: Flask
     signer: SandboxSigner
+    public: str = PUBLIC_URL  # the URL the Sandbox is configured with; tokens name it, never the socket's Host
 
     def url(self, hook: str, feedback: bool = False) -> str:
         """The URL of the service answering ``hook`` (or of its feedback endpoint)."""
         return f"{self.base}/cds-services/{SERVICE_IDS[hook]}" + ("/feedback" if feedback else "")
 
+    def audience(self, url: str) -> str:
+        """What a token for ``url`` names as ``aud``: the same path under the configured public URL."""
+        return self.public + url.removeprefix(self.base)
+
     def post(self, url: str, body: dict[str, Any], token: str | None = None) -> requests.Response:
         """POST as the Sandbox does: JSON body, Bearer token signed for exactly this URL (unless given)."""
-        headers = {"Authorization": f"Bearer {token or self.signer.token(url)}"}
-        return requests.post(url, json=body, headers=headers, timeout=TIMEOUT_S)
+        headers = {
+            "Authorization": f"Bearer {token or self.signer.token(self.audience(url))}",
+            "Content-Type": SANDBOX_CONTENT_TYPE,
+            "Accept": "application/json",
+        }
+        return requests.post(url, data=json.dumps(body), headers=headers, timeout=TIMEOUT_S)
 
 
 def trusted_clients(signer: SandboxSigner) -> dict[str, Any]:
@@ -124,6 +138,7 @@ def served(tmp_path: Path, signer: SandboxSigner, no_network: NetworkGuard) -> I
     """The app with JWT checking on (Sandbox trusted inline), a fresh SQLite store, the capture's clinical now."""
     clients = tmp_path / "clients.json"
     clients.write_text(json.dumps(trusted_clients(signer)), encoding="utf-8")
-    with service_app(tmp_path, clock=lambda: CAPTURED_NOW, trusted_clients_file=str(clients)) as app:
+    settings = {"trusted_clients_file": str(clients), "public_url": PUBLIC_URL}
+    with service_app(tmp_path, clock=lambda: CAPTURED_NOW, **settings) as app:
         with serve_app(app) as base:
             yield ServedApp(base, app, signer)

@@ -24,7 +24,7 @@ def test_unlisted_jku_with_a_known_kid_is_accepted_without_any_fetch(served: Ser
     with loopback_server() as keys:
         keys.routes[JWKS_PATH] = {"keys": [served.signer.public_jwk()]}
         url = served.url("patient-view")
-        token = served.signer.token(url, jku=keys.url(JWKS_PATH))
+        token = served.signer.token(served.audience(url), jku=keys.url(JWKS_PATH))
         assert served.post(url, sandbox_json("patient-view.json"), token=token).status_code == 200
         assert keys.total == 0
 
@@ -35,7 +35,7 @@ def test_unlisted_jku_with_an_unknown_kid_is_refused_without_any_fetch(
     with loopback_server() as keys:
         keys.routes[JWKS_PATH] = {"keys": [served.signer.public_jwk(kid="rotated-kid")]}
         url = served.url("patient-view")
-        token = served.signer.token(url, kid="rotated-kid", jku=keys.url(JWKS_PATH))
+        token = served.signer.token(served.audience(url), kid="rotated-kid", jku=keys.url(JWKS_PATH))
         with caplog.at_level(logging.WARNING):
             response = served.post(url, sandbox_json("patient-view.json"), token=token)
         assert response.status_code == 401
@@ -51,7 +51,9 @@ def test_the_sandboxs_own_jku_is_never_fetched(served: ServedApp) -> None:
     url = served.url("order-select")
     assert served.post(url, sandbox_json("order-select.json")).status_code == 200
     url = served.url("patient-view")
-    refused = served.post(url, sandbox_json("patient-view.json"), token=served.signer.token(url, kid="other"))
+    refused = served.post(
+        url, sandbox_json("patient-view.json"), token=served.signer.token(served.audience(url), kid="other")
+    )
     assert refused.status_code == 401
 
 

@@ -23,7 +23,7 @@ def report(served: ServedApp) -> dict[str, Any]:
 
 
 def test_tokens_are_shaped_like_the_sandboxs(served: ServedApp) -> None:
-    token = served.signer.token(served.url("patient-view"))
+    token = served.signer.token(served.audience(served.url("patient-view")))
     assert jwt.get_unverified_header(token) == CAPTURED_TOKEN["header"]
     claims = jwt.decode(token, options={"verify_signature": False})
     assert set(claims) == set(CAPTURED_TOKEN["claims"]) and claims["exp"] - claims["iat"] == 300
@@ -104,10 +104,12 @@ def test_a_suggestion_taken_then_dismissed_counts_in_both(served: ServedApp) -> 
 def test_a_token_for_another_url_or_used_twice_is_refused(served: ServedApp) -> None:
     body = sandbox_json("patient-view.json")
     assert (
-        served.post(served.url("patient-view"), body, token=served.signer.token(served.url("order-sign"))).status_code
+        served.post(
+            served.url("patient-view"), body, token=served.signer.token(served.audience(served.url("order-sign")))
+        ).status_code
         == 401
     )
-    token = served.signer.token(served.url("patient-view"))
+    token = served.signer.token(served.audience(served.url("patient-view")))
     assert served.post(served.url("patient-view"), body, token=token).status_code == 200
     assert served.post(served.url("patient-view"), body, token=token).status_code == 401
     assert served.signer.public_jwk()["kid"] == SANDBOX_KID

@@ -24,7 +24,8 @@ from tests.tokens import new_key
 from tests.tokens import sign as sign
 
 ISSUER = "https://ehr.example.org"
-SERVICE_URL = "http://localhost/cds-services/echo"
+PUBLIC_BASE = "http://localhost"
+SERVICE_URL = f"{PUBLIC_BASE}/cds-services/echo"
 JWKS_PATH = "/.well-known/jwks.json"
 
 
@@ -69,7 +70,12 @@ def echo(request: HookRequest, prefetched: Prefetched) -> dict[str, Any]:
 def build_app(
     authenticator: Any = None, allow_list: str | None = "", max_body: int = 10 * 1024 * 1024, **options: Any
 ) -> Flask:
-    """A toolkit-only app with service ``echo`` (patient-view), the given auth, allow-list and body limit."""
+    """A toolkit-only app with service ``echo`` (patient-view), the given auth, allow-list and body limit.
+
+    With auth on, tokens are for ``SERVICE_URL``'s base unless ``public_url`` says otherwise (never the Host header).
+    """
+    if authenticator is not None:
+        options.setdefault("public_url", PUBLIC_BASE)
     definition = ServiceDefinition("echo", "patient-view", "Echo", "Answers ok.", echo, options.pop("prefetch", {}))
     allowed = ServerAllowList.parse(allow_list)
     return toolkit_app(definition, allowed, max_pages=2, max_body=max_body, authenticator=authenticator, **options)

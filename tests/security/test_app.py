@@ -18,15 +18,17 @@ from hypothesis import strategies as st
 
 from tests.conftest import AppFactory, service_app
 from tests.loopback import loopback_server
-from tests.security.conftest import ISSUER, SigningKey, bearer, claims, sign
+from tests.security.conftest import ISSUER, SigningKey, bearer, claims, new_es384_key, sign
 
 DISCOVERY = "http://localhost/cds-services"
 
 
 @pytest.fixture
 def make_app(app_factory: AppFactory, tmp_path: Path) -> AppFactory:
-    """Real apps on one SQLite file (two apps stand for two workers), closed after the test."""
-    return functools.partial(app_factory, database_url=f"sqlite:///{tmp_path / 'cds.sqlite3'}")
+    """Real apps on one SQLite file (two apps stand for two workers), closed after the test; public at localhost."""
+    return functools.partial(
+        app_factory, database_url=f"sqlite:///{tmp_path / 'cds.sqlite3'}", public_url="http://localhost"
+    )
 
 
 def trusted_file(tmp_path: Path, key: SigningKey) -> str:
@@ -70,6 +72,33 @@ def test_bad_trusted_clients_file_stops_the_app(make_app: AppFactory, tmp_path: 
     bad.write_text(json.dumps({"clients": [{"iss": ISSUER, "jwks_url": "http://ehr.example.org/jwks"}]}))
     with pytest.raises(ValueError, match="trusted clients file"):
         make_app(trusted_clients_file=str(bad))
+
+
+def test_auth_without_a_public_url_refuses_to_start(make_app: AppFactory, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="set CDS_PUBLIC_URL"):
+        make_app(trusted_clients_file=trusted_file(tmp_path, new_es384_key()), public_url=None)
+
+
+def test_host_header_never_decides_the_audience(make_app: AppFactory, tmp_path: Path, es384: SigningKey) -> None:
+    # The probe's case: a token for another CDS service, sent with that service's Host header.
+    app = make_app(trusted_clients_file=trusted_file(tmp_path, es384), public_url="https://cds.example.org")
+    path, body = service_call(app)
+    other = bearer(sign(es384, claims(audience=f"http://other-cds.example{path}")))
+    answer = app.test_client().post(path, json=body, headers={**other, "Host": "other-cds.example"})
+    assert answer.status_code == 401
+    ours = bearer(sign(es384, claims(audience=f"https://cds.example.org{path}")))
+    assert app.test_client().post(path, json=body, headers={**ours, "Host": "other-cds.example"}).status_code == 200
+
+
+def test_accepted_audiences_are_a_configured_list(make_app: AppFactory, tmp_path: Path, es384: SigningKey) -> None:
+    extra = "https://cds-a.example.org, https://cds-b.example.org/base"
+    app = make_app(trusted_clients_file=trusted_file(tmp_path, es384), public_url=None, accepted_audiences=extra)
+    path, body = service_call(app)
+    for base in ("https://cds-a.example.org", "https://cds-b.example.org/base"):
+        token = bearer(sign(es384, claims(audience=f"{base}{path}")))
+        assert app.test_client().post(path, json=body, headers=token).status_code == 200
+    host = bearer(sign(es384, claims(audience=f"http://localhost{path}")))
+    assert app.test_client().post(path, json=body, headers=host).status_code == 401
 
 
 def test_service_call_needs_a_token(secured: Flask, es384: SigningKey) -> None:

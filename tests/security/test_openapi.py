@@ -28,7 +28,7 @@ def test_served_without_a_token_and_describes_auth(app: Flask) -> None:
     call = document["paths"]["/cds-services/echo"]["post"]
     assert call["security"] == [{"cdsHooksJwt": []}]
     assert document["components"]["securitySchemes"]["cdsHooksJwt"]["bearerFormat"] == "JWT"
-    assert set(call["responses"]) == {"200", "400", "401", "404", "412", "413"}
+    assert set(call["responses"]) == {"200", "400", "401", "404", "412", "413", "415"}
     assert document["paths"]["/cds-services"]["get"]["security"] == []
 
 

@@ -102,11 +102,28 @@ def test_public_bind_without_auth_is_refused(host: str) -> None:
 
 def test_public_bind_with_auth_is_fine_but_not_with_a_bad_file(tmp_path: Path, es384: SigningKey) -> None:
     good = write(tmp_path, {"clients": [{"iss": "https://ehr.example.org", "jwks": {"keys": [es384.jwk]}}]})
-    assert serve_refusal("0.0.0.0", Settings(trusted_clients_file=str(good)), False) is None
+    public = "https://cds.example.org"
+    assert serve_refusal("0.0.0.0", Settings(trusted_clients_file=str(good), public_url=public), False) is None
     bad = tmp_path / "bad.json"
     bad.write_text("[]")
     reason = serve_refusal("0.0.0.0", Settings(trusted_clients_file=str(bad)), True)
     assert reason is not None and "not valid" in reason
+
+
+def test_serve_with_auth_but_no_public_url_exits_2_in_one_line(
+    tmp_path: Path, es384: SigningKey, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from service.server import run_gunicorn
+
+    good = write(tmp_path, {"clients": [{"iss": "https://ehr.example.org", "jwks": {"keys": [es384.jwk]}}]})
+    monkeypatch.setenv("CDS_TRUSTED_CLIENTS", str(good))
+    for name in ("CDS_PUBLIC_URL", "CDS_ACCEPTED_AUDIENCES"):
+        monkeypatch.delenv(name, raising=False)
+    assert run_gunicorn(host="127.0.0.1", port=1, workers=1) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "set CDS_PUBLIC_URL" in err
+    accepted = Settings(trusted_clients_file=str(good), accepted_audiences="https://a.example.org")
+    assert serve_refusal("127.0.0.1", accepted, False) is None
 
 
 def test_run_gunicorn_exits_2_on_a_public_bind_without_auth(

@@ -42,7 +42,7 @@ def test_errors_are_published_with_their_status_and_bounded_labels() -> None:
     bus, seen = recording_bus()
     client = build_app(events=bus).test_client()
     assert client.post("/cds-services/echo", json=hook_body()).status_code == 412  # no prefetch, no fhirServer
-    assert client.post("/cds-services/echo", data=b"{").status_code == 400
+    assert client.post("/cds-services/echo", data=b"{", content_type="application/json").status_code == 400
     assert client.post("/cds-services/../../etc", json={}).status_code == 404
     finished = of_type(seen, CallFinished)
     assert [(e.service_id, e.hook, e.status) for e in finished] == [
