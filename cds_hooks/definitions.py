@@ -38,6 +38,8 @@ class ServiceDefinition:
     # Prefetch keys the service can answer without: when the client did not send one and it cannot be fetched (no
     # fhirServer, or the server fails), the call goes on without it (logged) instead of failing with 412.
     optional_prefetch: frozenset[str] = frozenset()
+    # Discovery's `extension` object (CDS Hooks 2.0 §Extensions: reverse-DNS keys; clients ignore unknown ones).
+    extension: Mapping[str, Any] = field(default_factory=dict)
 
     def discovery_entry(self) -> dict[str, Any]:
         """This service as an element of ``services`` (optional fields omitted when empty)."""
@@ -52,6 +54,8 @@ class ServiceDefinition:
             entry["prefetch"] = dict(self.prefetch)
         if self.usage_requirements:
             entry["usageRequirements"] = self.usage_requirements
+        if self.extension:
+            entry["extension"] = dict(self.extension)
         return entry
 
 

@@ -24,6 +24,7 @@ from service.facts.dates import clinical_zone, zoned_clock
 from service.feedback import card_recorder, feedback_sink
 from service.hooks import service_definitions
 from service.knowledge import load_knowledge
+from service.knowledge.export.web import install_knowledge, with_knowledge_link
 from service.ops import DrainState, Operations, install_operations
 from service.pages import ServiceFacts, install_pages
 from service.security import build_authenticator, fhir_allow_list, serving_port
@@ -59,7 +60,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["fasciculation_cds.settings"] = settings
-    registry = ServiceRegistry(linked_definitions(service_definitions(knowledge, clock), settings, workup))
+    definitions = with_knowledge_link(service_definitions(knowledge, clock), knowledge, settings.public_url)
+    registry = ServiceRegistry(linked_definitions(definitions, settings, workup))
     events = EventBus()
     # Wall-clock time: issued/received instants and jti expiry are not clinical "now".
     store = open_resilient_store(settings, events.publish, file_identity=file_identity)
@@ -92,6 +94,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         store=store,
         client_factory=fhir_clients,
     )
+    install_knowledge(app, knowledge)
     install_pages(app, ServiceFacts("fasciculation-cds", package_version(), knowledge.version, registry))
     install_error_handlers(app)
     install_operations(app, Operations(knowledge.version, store, events, drain))

@@ -1,4 +1,5 @@
-"""Command line: ``serve``, ``evaluate`` (a Bundle file or a live FHIR server), ``feedback report``, ``workup``."""
+"""Command line: ``serve``, ``evaluate`` (a Bundle file or a live FHIR server), ``feedback report``, ``workup``,
+``cohort``, ``knowledge export``."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from service.demo.upload import add_demo_parser
 from service.facts.dates import clinical_zone
 from service.hooks import SERVICE_IDS, service_definitions
 from service.knowledge import load_knowledge
+from service.knowledge.export.cli import add_knowledge_parser
 from service.report import parse_since, run_report
 from service.settings_types import SettingsError
 from service.version import package_version
@@ -145,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_workup_parser(commands)
     add_demo_parser(commands)
     add_cohort_parser(commands)
+    add_knowledge_parser(commands)
     return parser
 
 

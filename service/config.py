@@ -17,7 +17,7 @@ from pydantic import Field, ValidationError
 from pydantic.dataclasses import dataclass
 
 from cds_hooks.fhir_client import FhirClientSettings
-from service.settings_types import DatabaseUrl, Flag, LogLevel, ZoneName, one_line
+from service.settings_types import DatabaseUrl, Flag, LogLevel, TimeZoneName, one_line
 
 DEFAULT_DATABASE_PATH = Path("var") / "fasciculation-cds.sqlite3"
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -52,7 +52,7 @@ class Settings:
     drain_seconds: Annotated[float, Field(ge=0, le=3600)] = 10.0
     log_level: LogLevel = "INFO"
     log_format: Literal["text", "json"] = "text"
-    timezone: ZoneName = "UTC"  # CDS_TIMEZONE: the calendar "today", "yesterday" and "N days ago" are counted in
+    timezone: TimeZoneName = "UTC"  # CDS_TIMEZONE: the zone "today", "yesterday" and "N days ago" are counted in
 
     @property
     def auth_enabled(self) -> bool:

@@ -46,16 +46,16 @@ def _log_level(value: Any) -> Any:
     raise ValueError(f"must be one of {', '.join(levels)}")
 
 
-def _zone(value: str) -> str:
+def _time_zone(value: str) -> str:
     try:
         ZoneInfo(value.strip())
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError("must be an IANA time zone such as UTC or Europe/Paris") from exc
-    return value
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("must be an IANA time zone name such as UTC or Europe/London") from None
+    return value.strip()
 
 
 Flag = Annotated[bool, BeforeValidator(_flag)]
-ZoneName = Annotated[str, AfterValidator(_zone)]
+TimeZoneName = Annotated[str, AfterValidator(_time_zone)]
 DatabaseUrl = Annotated[str, AfterValidator(_database_url)]
 LogLevel = Annotated[str, BeforeValidator(_log_level)]
 

@@ -23,6 +23,7 @@ from cds_hooks import (
     create_blueprint,
     install_error_handlers,
 )
+from tests import markers
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUESTS = ROOT / "fixtures" / "requests"
@@ -32,6 +33,7 @@ TOOLKIT_MAX_BODY = 64 * 1024
 ANY_SERVER = ServerAllowList(None)
 
 AppFactory = Callable[..., Flask]
+pytest_collection_modifyitems = markers.pytest_collection_modifyitems  # engine / postgres / browser / serve
 
 
 @contextmanager

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from service.knowledge.card_text import CardText
 from service.knowledge.condition_models import ConditionSet, Denervation, NicotinicToxicity, ObservedSigns
@@ -12,6 +13,7 @@ from service.knowledge.models import (
     AlbuminCorrection,
     Analyte,
     Citation,
+    CodeSystemVersion,
     ConditionRole,
     DrugGroup,
     DrugKind,
@@ -22,6 +24,7 @@ from service.knowledge.models import (
     SteadyState,
 )
 from service.knowledge.order_rules import OrderKnowledge
+from service.knowledge.reviews import ALL_RULES, Review
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,6 +57,13 @@ class Knowledge:
     # issue 25: sources of how records are read (panels and their components, Condition status and abatement)
     reading_citations: tuple[str, ...] = ()
     parathyroid: Parathyroid | None = None  # issue 25: calcium read with PTH; calcium-raising drugs
+    # citations.yaml code_systems: system URI -> the release its codes were checked against
+    code_systems: Mapping[str, CodeSystemVersion] = field(default_factory=lambda: MappingProxyType({}))
+    reviews: tuple[Review, ...] = ()  # reviews.yaml: who signed off which version and rules
+
+    def approved(self) -> bool:
+        """Whether a review of this version approved every rule."""
+        return any(r.version == self.version and r.outcome == "approved" and ALL_RULES in r.rules for r in self.reviews)
 
     def analyte(self, analyte_id: str) -> Analyte:
         """The analyte with this id."""

