@@ -30,6 +30,7 @@ BAD = [
     ("CDS_MAX_BODY_BYTES", "12", "greater than or equal to 1024"),
     ("CDS_WORKUP_WINDOW_DAYS", "two years", "valid integer"),
     ("CDS_WORKUP_SESSION_TTL_S", "5", "greater than or equal to 60"),
+    ("CDS_TIMEZONE", "Mars/Olympus_Mons", "IANA time zone"),
 ]
 
 

@@ -113,3 +113,13 @@ def test_docs_and_landing_render_offline_in_chromium(browser: webdriver.Chrome, 
         browser.save_screenshot(str(tmp_path / "landing-page.png"))
         assert _loaded_hosts(browser) <= {urlsplit(base).netloc, "data:"}
         assert [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"] == []
+
+
+def test_every_link_on_the_landing_page_answers(app: Flask) -> None:
+    client = app.test_client()
+    links = re.findall(r'<a href="([^"]+)"', client.get("/").get_data(as_text=True))
+    assert len(links) >= 7
+    for link in links:
+        answer = client.get(f"/{link}")
+        answer.close()
+        assert answer.status_code == 200, link
