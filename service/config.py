@@ -39,6 +39,8 @@ class Settings:
     database_retry_s: float = 2.0
     card_queue_max: int = 1000
     drain_seconds: float = 10.0
+    worker_threads: int = 4
+    request_read_timeout_s: float = 10.0
     log_level: str = "INFO"
     log_format: str = "text"
 
