@@ -16,6 +16,7 @@ from service.cohort.cli import add_cohort_parser
 from service.config import fhir_client_settings, load_settings
 from service.hooks import SERVICE_IDS, service_definitions
 from service.knowledge import load_knowledge
+from service.purge import add_purge_parser
 from service.report import parse_since, run_report
 from service.workup.app import linked_definitions, load_workup_settings
 from service.workup.offline import add_workup_parser
@@ -120,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.set_defaults(func=run_report)
     add_workup_parser(commands)
     add_cohort_parser(commands)
+    add_purge_parser(commands)
     return parser
 
 

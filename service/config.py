@@ -38,6 +38,7 @@ class Settings:
     database_timeout_s: float = 5.0
     database_retry_s: float = 2.0
     card_queue_max: int = 1000
+    retention_days: int = 365
     drain_seconds: float = 10.0
     worker_threads: int = 4
     request_read_timeout_s: float = 10.0
