@@ -182,11 +182,17 @@ class ReadingThreadWorker(JsonErrors, ThreadWorker):  # type: ignore[misc]
         self.enqueue_req(conn)
 
     def enqueue_req(self, conn: ReadingConn) -> None:
-        """Submit to the pool; a pipelined request already buffered gets its own deadline."""
-        if not conn.deadline_set:
-            conn.read_deadline = time.monotonic() + self.read_timeout_s
-        conn.deadline_set = False
-        super().enqueue_req(conn)
+        """Submit a whole request to the pool; a pipelined one found buffered is first read whole in the loop too."""
+        if conn.deadline_set:
+            conn.deadline_set = False
+            super().enqueue_req(conn)
+            return
+        pipelined = conn.parser.unreader.take_buffered()
+        self._start_reading(conn, time.monotonic() + self.read_timeout_s)
+        conn.received += pipelined
+        if self._complete(conn):
+            self._stop_reading(conn)
+            self._dispatch(conn)
 
     def on_client_socket_readable(self, conn: ReadingConn, client: Any) -> None:
         """A kept-alive connection has bytes: read its next request in the loop, not in a thread."""

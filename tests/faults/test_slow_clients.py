@@ -121,3 +121,23 @@ def test_a_request_not_read_within_the_deadline_is_answered_408(tmp_path: Path) 
     assert [status for status, _ in answers] == ["HTTP/1.1 408 Request Timeout"] * 2, answers
     assert all(waited < 2 + 1.5 for _, waited in answers), answers
     assert ordinary == 200
+
+
+def test_a_slow_pipelined_request_holds_no_thread(tmp_path: Path) -> None:
+    """A whole request followed by the start of a second one, then nothing: the second is read in the loop too."""
+    env = {"CDS_REQUEST_READ_TIMEOUT_S": "3", "CDS_WORKER_THREADS": "2"}
+    with serve(f"sqlite:///{tmp_path / 'cds.sqlite3'}", tmp_path, workers=1, env=env) as instance:
+        with ExitStack() as stack:
+            stalled = [stack.enter_context(_connect(_port(instance))) for _ in range(8)]
+            for sock in stalled:
+                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\nGET /healthz HTTP/1.1\r\nHo")
+            time.sleep(0.5)
+            ordinary = [requests.get(f"{instance.base}/healthz", timeout=2).status_code for _ in range(4)]
+            answers = b""
+            while b"408" not in answers and len(answers) < 4096:
+                chunk = stalled[0].recv(4096)
+                if not chunk:
+                    break
+                answers += chunk
+    assert ordinary == [200] * 4
+    assert answers.count(b"HTTP/1.1 200 OK") == 1 and b"HTTP/1.1 408 Request Timeout" in answers
