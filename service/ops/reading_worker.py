@@ -10,7 +10,8 @@ the connection only once the whole request is in memory.
 arrived within the deadline, else it is answered ``408`` and the connection closed (checked once a second, so a
 late request is answered within the deadline plus one second). A connection that sends nothing is closed after
 the keep-alive timeout, as gunicorn does. A body the loop does not read ahead (chunked, ``Expect: 100-continue``,
-over the size limit) is read by the thread under the same deadline.
+over the size limit) is read by the thread under the same deadline. Writing the response is bounded by the same
+number of seconds, so a client that stops reading its answers frees the thread.
 
 **Stopping**: told to stop, the worker accepts what already waits in the listen backlog, closes its listening
 sockets at once, then answers every request it accepted (in flight, or still arriving within its deadline) before
@@ -193,6 +194,18 @@ class ReadingThreadWorker(JsonErrors, ThreadWorker):  # type: ignore[misc]
         if self._complete(conn):
             self._stop_reading(conn)
             self._dispatch(conn)
+
+    def handle_request(self, req: Any, conn: ReadingConn) -> bool:
+        """Gunicorn's own, with the response's writes bounded too: a client that stops reading frees the thread."""
+        conn.sock.settimeout(self.read_timeout_s)
+        try:
+            keepalive: bool = super().handle_request(req, conn)
+            return keepalive
+        except TimeoutError:
+            self.log.warning("a client did not read its answer within %.0f s: connection closed", self.read_timeout_s)
+            return False
+        finally:
+            conn.sock.settimeout(None)
 
     def on_client_socket_readable(self, conn: ReadingConn, client: Any) -> None:
         """A kept-alive connection has bytes: read its next request in the loop, not in a thread."""

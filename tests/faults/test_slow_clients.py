@@ -141,3 +141,28 @@ def test_a_slow_pipelined_request_holds_no_thread(tmp_path: Path) -> None:
                 answers += chunk
     assert ordinary == [200] * 4
     assert answers.count(b"HTTP/1.1 200 OK") == 1 and b"HTTP/1.1 408 Request Timeout" in answers
+
+
+def _never_reading(port: int) -> socket.socket:
+    """A client with a tiny receive buffer that asks for the OpenAPI document many times and reads nothing."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(b"GET /openapi.json HTTP/1.1\r\nHost: a\r\n\r\n" * 2000)  # ~37 MB of answers
+    return sock
+
+
+def test_clients_that_stop_reading_their_answers_free_the_threads(tmp_path: Path) -> None:
+    env = {"CDS_REQUEST_READ_TIMEOUT_S": "2", "CDS_WORKER_THREADS": "2"}
+    with serve(f"sqlite:///{tmp_path / 'cds.sqlite3'}", tmp_path, workers=1, env=env) as instance:
+        with ExitStack() as stack:
+            for _ in range(4):
+                stack.enter_context(_never_reading(_port(instance)))
+            time.sleep(0.5)
+            started = time.monotonic()
+            status = requests.get(f"{instance.base}/healthz", timeout=15).status_code
+            waited = time.monotonic() - started
+            time.sleep(2.5)  # every stalled answer has hit the write deadline
+    log = instance.log()
+    assert status == 200 and waited < 10, waited
+    assert "did not read its answer" in log and "Traceback" not in log
