@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +28,7 @@ from service.knowledge import load_knowledge
 from service.ops import DrainState, Operations, install_operations
 from service.security import build_authenticator
 from service.store.card_writer import CardWriter
+from service.store.file_guard import without_creating
 from service.store.resilience import open_resilient_store
 from service.workup.app import install_workup, linked_definitions, load_workup_settings
 
@@ -53,6 +55,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     file_identity = overrides.pop("database_file_identity", None)  # set by serve's master (service.server)
     workup = load_workup_settings(overrides=overrides)  # pops the workup_* keys
     settings = load_settings(overrides=overrides)
+    if file_identity is not None:  # serve's master made the SQLite file: a worker never creates one
+        settings = replace(settings, database_url=without_creating(settings.database_url))
     knowledge = load_knowledge()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
