@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +30,7 @@ from service.ops import DrainState, Operations, install_operations
 from service.pages import ServiceFacts, install_pages
 from service.security import build_authenticator, fhir_allow_list, serving_port
 from service.store.card_writer import CardWriter
+from service.store.file_guard import without_creating
 from service.store.resilience import open_resilient_store
 from service.version import package_version
 from service.workup.app import install_workup, linked_definitions, load_workup_settings
@@ -56,6 +58,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     workup = load_workup_settings(overrides=overrides)  # pops the workup_* keys
     settings = load_settings(overrides=overrides)
     clock = zoned_clock(clock, clinical_zone(settings.timezone))  # an unknown zone refuses start-up
+    if file_identity is not None:  # serve's master made the SQLite file: a worker never creates one
+        settings = replace(settings, database_url=without_creating(settings.database_url))
     knowledge = load_knowledge()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes

@@ -24,6 +24,7 @@ from service.facts.dates import clinical_zone
 from service.hooks import SERVICE_IDS, service_definitions
 from service.knowledge import load_knowledge
 from service.knowledge.export.cli import add_knowledge_parser
+from service.purge import add_purge_parser
 from service.report import parse_since, run_report
 from service.settings_types import SettingsError
 from service.version import package_version
@@ -148,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_demo_parser(commands)
     add_cohort_parser(commands)
     add_knowledge_parser(commands)
+    add_purge_parser(commands)
     return parser
 
 

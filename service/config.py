@@ -49,7 +49,10 @@ class Settings:
     database_timeout_s: Annotated[float, Field(gt=0, le=300)] = 5.0
     database_retry_s: Annotated[float, Field(ge=0, le=3600)] = 2.0
     card_queue_max: Annotated[int, Field(ge=1, le=1_000_000)] = 1000
+    retention_days: Annotated[int, Field(ge=0, le=36500)] = 365  # 0: issued cards and feedback are kept for ever
     drain_seconds: Annotated[float, Field(ge=0, le=3600)] = 10.0
+    worker_threads: Annotated[int, Field(ge=1, le=256)] = 4
+    request_read_timeout_s: Annotated[float, Field(gt=0, le=600)] = 10.0
     log_level: LogLevel = "INFO"
     log_format: Literal["text", "json"] = "text"
     timezone: TimeZoneName = "UTC"  # CDS_TIMEZONE: the zone "today", "yesterday" and "N days ago" are counted in

@@ -26,8 +26,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from service.config import Settings, load_settings
 from service.logs import GunicornLogger, configure_logging, log_request_start, parse_log_format
 from service.ops.drain import DrainState
-from service.ops.gunicorn_parts import DrainingArbiter, JsonErrorSyncWorker
+from service.ops.gunicorn_parts import DrainingArbiter
 from service.ops.metrics import MULTIPROC_ENV
+from service.ops.reading_worker import ReadingThreadWorker
 from service.security import serve_refusal
 from service.store import open_store
 from service.store.file_guard import FileIdentity, identity, sqlite_file
@@ -36,10 +37,13 @@ from service.workup.sessions import prepare_session_key
 
 log = logging.getLogger(__name__)
 EXIT_REFUSED = 2
-# Below gunicorn's own maxima, answered by JsonErrorSyncWorker with a JSON 414/431.
+# Below gunicorn's own maxima, answered by the worker with a JSON 414/431.
 LIMIT_REQUEST_LINE = 8190
 LIMIT_REQUEST_FIELD_SIZE = 8190
 LIMIT_REQUEST_FIELDS = 100
+WORKER_CONNECTIONS = 1000  # per worker: open connections (idle ones cost a socket); past it the backlog holds them
+GRACEFUL_TIMEOUT_S = 10
+KEEPALIVE_S = 5
 
 
 def worker_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -141,13 +145,17 @@ def run_gunicorn(host: str, port: int, workers: int, allow_unauthenticated: bool
         sys.stderr.write(f"error: {refusal}\n")
         return EXIT_REFUSED
     bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    ReadingThreadWorker.read_timeout_s = settings.request_read_timeout_s  # class settings, set before the fork
+    ReadingThreadWorker.max_body_bytes = settings.max_body_bytes
     options = {
         "bind": bind,
         "workers": max(1, workers),
-        "worker_class": JsonErrorSyncWorker,
+        "worker_class": ReadingThreadWorker,
+        "threads": max(1, settings.worker_threads),
+        "worker_connections": WORKER_CONNECTIONS,
         "timeout": 30,
-        "graceful_timeout": 10,
-        "keepalive": 5,
+        "graceful_timeout": GRACEFUL_TIMEOUT_S,
+        "keepalive": KEEPALIVE_S,
         "accesslog": None,
         "errorlog": "-",
         "loglevel": settings.log_level.lower(),

@@ -1,10 +1,9 @@
-"""Gunicorn pieces for operations: a master that drains on SIGTERM, a worker that answers its backlog and in JSON.
+"""Gunicorn pieces for operations: a master that drains on SIGTERM, workers' refusals in JSON.
 
 SIGTERM to the master (a deploy, ``docker stop``, Kubernetes) first flips the shared ``DrainState`` - every worker's
 ``/readyz`` answers 503 at once - and keeps serving for ``drain_seconds`` so the load balancer moves traffic away;
 only then does gunicorn's usual graceful stop begin. A second SIGTERM (or SIGINT/SIGQUIT) stops at once.
-When a worker is told to stop it first answers every connection already waiting in the listen backlog, so a
-request that reached the socket is answered rather than reset.
+The worker itself (``service.ops.reading_worker``) answers what waits in the listen backlog before it exits.
 
 Gunicorn's own refusals (request line over ``limit_request_line`` -> 414, headers over their limits -> 431,
 malformed HTTP -> 400) leave as the same JSON as the app's errors, and their log line names only the error type
@@ -21,11 +20,18 @@ import orjson
 from gunicorn import util
 from gunicorn.arbiter import Arbiter
 from gunicorn.http import errors as http_errors
-from gunicorn.workers.sync import SyncWorker
 
 from service.ops.drain import DrainState
 
-_STATUS = (
+QUEUE_EMPTY = (errno.EAGAIN, errno.EWOULDBLOCK, errno.ECONNABORTED)
+
+
+class ReadDeadline(Exception):  # noqa: N818 (named for what happened, like gunicorn's own NoMoreData)
+    """A request's headers and body did not arrive within the read deadline (answered 408)."""
+
+
+_STATUS: tuple[tuple[type[BaseException], int, str], ...] = (
+    (ReadDeadline, 408, "Request Timeout"),
     (http_errors.LimitRequestLine, 414, "URI Too Long"),
     (http_errors.LimitRequestHeaders, 431, "Request Header Fields Too Large"),
     (http_errors.UnsupportedTransferCoding, 501, "Not Implemented"),
@@ -36,7 +42,6 @@ _STATUS = (
     (http_errors.ConfigurationProblem, 500, "Internal Server Error"),
     (http_errors.ParseException, 400, "Bad Request"),
 )
-_QUEUE_EMPTY = (errno.EAGAIN, errno.EWOULDBLOCK, errno.ECONNABORTED)
 
 
 def error_status(exc: BaseException) -> tuple[int, str]:
@@ -58,27 +63,10 @@ def error_bytes(status: int, reason: str) -> bytes:
     return head.encode("latin-1") + body
 
 
-class JsonErrorSyncWorker(SyncWorker):  # type: ignore[misc]
-    """The sync worker, answering its backlog before it exits and its own refusals in JSON."""
+class JsonErrors:
+    """Worker mixin: gunicorn's own refusals answered in JSON, logged by error type only."""
 
-    def run(self) -> None:
-        """Serve until told to stop; then answer what is already queued on the listening sockets."""
-        super().run()
-        self.answer_backlog()
-
-    def answer_backlog(self) -> None:
-        """Accept and handle every connection waiting in the backlog (non-blocking: stops when none is left)."""
-        for listener in self.sockets:
-            while True:
-                try:
-                    client, address = listener.accept()
-                except OSError as exc:
-                    if exc.errno in _QUEUE_EMPTY:
-                        break
-                    raise
-                client.setblocking(True)
-                util.close_on_exec(client)
-                self.handle(listener, client, address)
+    log: Any
 
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
         """Answer in JSON; log the error type only."""

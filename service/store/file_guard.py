@@ -6,9 +6,9 @@ remembers the file's identity (device and inode) when it first sees the file, an
 when the same file is still at the path after its commit (``ResilientStore`` checks before and after). A missing
 or replaced file makes writes and ``/readyz`` fail at once; the store stays unavailable until the instance is
 restarted on a restored file (a file put back at the path is another inode: it is never adopted silently).
-``serve`` takes the identity in the master before the workers fork, so a worker started later (or restarted)
-never adopts a file created after the first one vanished. A file that cannot be written (read-only mount,
-immutable) is unavailable too.
+``serve`` takes the identity in the master before the workers fork, and the workers open the file without
+creating it, so a worker started later (or restarted) never makes or adopts a new file after the first vanished.
+A file that cannot be written (read-only mount, immutable) is unavailable too.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
+from urllib.parse import quote
 
 from sqlalchemy import Engine, make_url
 from sqlalchemy.engine import URL
@@ -35,6 +36,18 @@ def sqlite_file(engine: Engine | URL | str) -> Path | None:
     if database in ("", ":memory:") or url.query.get("mode") == "memory":
         return None
     return Path(database).expanduser().absolute()
+
+
+def without_creating(url: str) -> str:
+    """``url`` for a SQLite file as a ``mode=rw`` URI: opening never creates the file (other URLs unchanged).
+
+    A worker started after the file vanished must not make a new, empty one (its inode may even be the old
+    number, so the identity check alone could not tell).
+    """
+    path = sqlite_file(url)
+    if path is None or make_url(url).query.get("uri"):
+        return url
+    return f"sqlite:///file:{quote(str(path))}?mode=rw&uri=true"
 
 
 def identity(path: Path) -> FileIdentity | None:

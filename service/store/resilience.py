@@ -38,6 +38,7 @@ from service.store.engine import create_store_engine
 from service.store.file_guard import FileGuard, FileIdentity, VanishedFile, sqlite_file
 from service.store.migrations import migrate
 from service.store.records import FeedbackSummary, IssuedCard
+from service.store.retention import RetentionPurger
 from service.store.tables import seen_jti
 
 log = logging.getLogger(__name__)
@@ -170,6 +171,7 @@ class ResilientStore(Store):
         publish: Publish | None = None,
         migrated: bool = True,
         file_identity: FileIdentity | None = None,
+        retention_days: int = 0,
     ) -> None:
         super().__init__(store.engine, store.clock)
         self._migrated = migrated
@@ -180,6 +182,7 @@ class ResilientStore(Store):
         self._pool: ThreadPoolExecutor | None = None
         path = sqlite_file(store.engine)
         self._file = None if path is None else FileGuard(path, file_identity)
+        self.retention = RetentionPurger(store.engine, store.clock, retention_days)
         if store.engine.dialect.name == "postgresql":  # SQLite's own busy timeout bounds its waits
             self._pool = ThreadPoolExecutor(max_workers=DEADLINE_THREADS, thread_name_prefix="db-deadline")
             event.listen(store.engine, "commit", _refuse_late_commit)
@@ -259,6 +262,7 @@ class ResilientStore(Store):
             return 0
         for service_id, count in per_service.items():
             self._publish(CardsRecorded(service_id, count, 0))
+        self.retention.maybe_run(self.guarded)  # the card writer's thread: off the request path
         return added
 
     def record_feedback(self, service_id: str, items: Sequence[FeedbackItem]) -> FeedbackSummary:
@@ -299,11 +303,12 @@ def open_resilient_store(
     ``file_identity``: the SQLite file's identity as ``serve``'s master saw it (a worker must write that file).
     """
     timeout_s, retry_s = settings.database_timeout_s, settings.database_retry_s
+    days = settings.retention_days
     try:
-        return ResilientStore(open_store(settings, clock), timeout_s, retry_s, publish, file_identity=file_identity)
+        opened = open_store(settings, clock)
+        return ResilientStore(opened, timeout_s, retry_s, publish, file_identity=file_identity, retention_days=days)
     except SQLAlchemyError as exc:
-        engine = create_store_engine(settings.database_url, timeout_s)
-        store = Store(engine, clock)
-        store = ResilientStore(store, timeout_s, retry_s, publish, migrated=False, file_identity=file_identity)
+        unmigrated = Store(create_store_engine(settings.database_url, timeout_s), clock)
+        store = ResilientStore(unmigrated, timeout_s, retry_s, publish, False, file_identity, days)
         store.health.failed("start-up", exc)
         return store

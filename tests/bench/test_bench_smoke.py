@@ -125,7 +125,7 @@ def test_cli_prints_floor_ratios_and_fallback(capsys: pytest.CaptureFixture[str]
     assert main([*argv, "--concurrency", "1,8", "--load-generator", "python", "--fallback-calls", "2"]) == 0
     out = capsys.readouterr().out
     assert "Service / framework floor" in out
-    assert "req/s >= 0.25 x floor" in out and "p99 <= 25 ms" in out
+    assert "req/s >= 0.40 x floor" in out and "p99 <= 20 ms" in out
     assert "FHIR fall-back" in out
     fallback = out[out.index("FHIR fall-back") :].splitlines()
     rows = [line for line in fallback if line.startswith(("engine defaults", "engine capping"))]

@@ -9,7 +9,9 @@ import time
 from pathlib import Path
 
 import requests
+from sqlalchemy import create_engine, select
 
+from service.store.tables import issued_cards
 from tests.faults.harness import SERVICE_ID, Instance, hook_bodies, serve
 
 CLIENTS = 6
@@ -101,3 +103,60 @@ def test_requests_waiting_in_the_backlog_are_answered(tmp_path: Path) -> None:
     assert statuses == ["HTTP/1.1 200 OK"] * BACKLOG_REQUESTS, statuses
     assert exit_code == 0
     assert "closed its store" in instance.log()  # the worker's app released its store on the way out
+
+
+LOAD_CLIENTS = 8
+REFUSED = "ConnectionRefused"
+
+
+def _outcome(instance: Instance, body: bytes, cards: set[str]) -> str:
+    """One hook call on a new connection: "200", "ConnectionRefused" (never accepted) or what ended it."""
+    try:
+        answer = instance.call(body, timeout=20)
+    except requests.ConnectionError as exc:
+        return REFUSED if "refused" in str(exc).lower() else type(exc).__name__ + ": " + str(exc)[:80]
+    except requests.RequestException as exc:
+        return type(exc).__name__
+    cards.update(card["uuid"] for card in answer.json().get("cards", []))
+    return str(answer.status_code)
+
+
+def _stored_card_uuids(path: Path) -> set[str]:
+    engine = create_engine(f"sqlite:///{path}")
+    try:
+        with engine.connect() as connection:
+            return set(connection.scalars(select(issued_cards.c.card_uuid)))
+    finally:
+        engine.dispose()
+
+
+def test_sigterm_under_load_resets_no_accepted_request(tmp_path: Path) -> None:
+    """c=8 on new connections, SIGTERM with a 1 s drain: every call is answered 200 or refused, none reset."""
+    database = tmp_path / "cds.sqlite3"
+    outcomes: list[str] = []
+    cards: set[str] = set()
+    bodies = hook_bodies()
+    with serve(f"sqlite:///{database}", tmp_path, workers=2, env={"CDS_DRAIN_SECONDS": "1"}) as instance:
+        stop = threading.Event()
+
+        def load(n: int) -> None:
+            while not stop.is_set():
+                outcome = _outcome(instance, bodies[n % len(bodies)], cards)
+                outcomes.append(outcome)
+                if outcome == REFUSED:
+                    return
+
+        clients = [threading.Thread(target=load, args=(n,)) for n in range(LOAD_CLIENTS)]
+        for client in clients:
+            client.start()
+        time.sleep(1.0)
+        instance.process.send_signal(signal.SIGTERM)
+        exit_code = instance.process.wait(timeout=STOP_WAIT_S)
+        stop.set()
+        for client in clients:
+            client.join(timeout=30)
+    resets = [o for o in outcomes if o not in ("200", REFUSED)]
+    print(f"SIGTERM at c={LOAD_CLIENTS}: {outcomes.count('200')} answered, {len(resets)} reset or failed")
+    assert outcomes.count("200") > 0 and not resets, resets
+    assert exit_code == 0
+    assert cards <= _stored_card_uuids(database)  # the card writers were written out on the way down
