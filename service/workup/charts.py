@@ -143,7 +143,7 @@ def medication_chart(bars: Sequence[MedicationBar], axis: Axis) -> str:
     colours = [BAR_COLOURS.get(bar.kind, "#37474f") for bar in bars]
     config = _base_config(axis, colours, 90 + 40 * max(len(bars), 1), stroke_width=BAR_WIDTH)
     config["show_legend"] = False  # the rows are labelled on the axis and listed in the table under the chart
-    chart = pygal.DateTimeLine(title="Culprit and electrolyte-wasting drugs", **config)
+    chart = pygal.DateTimeLine(title="Drugs that bear on the work-up", **config)
     chart.y_labels = list(names)
     chart.range = (0, len(bars) + 1)
     chart.value_formatter = lambda value: names.get(round(value), "")
