@@ -16,6 +16,7 @@ from service.facts.records import PatientRecord
 from service.knowledge import Knowledge
 from service.rules import text
 from service.screen import offered_elsewhere, screen_patient
+from service.workup.banner import Banner, banner
 from service.workup.charts import Axis, lab_chart, medication_chart
 from service.workup.checklist import ChecklistItem, checklist
 from service.workup.series import LabSeries, lab_series
@@ -56,7 +57,7 @@ class ChartView:
 class WorkupPage:
     """Everything the template shows."""
 
-    patient: str
+    banner: Banner
     now: dt.datetime
     window_days: int
     axis: Axis
@@ -68,17 +69,10 @@ class WorkupPage:
     knowledge_version: str
     highlight: str | None
 
-
-def patient_label(record: PatientRecord) -> str:
-    """Name, birth date and sex of the Patient resource, for the right-patient check on the page."""
-    patient = record.patient or {}
-    names = patient["name"] if isinstance(patient.get("name"), list) else []
-    name = next((n for n in names if isinstance(n, dict)), {})
-    given = " ".join(g for g in name.get("given") or [] if isinstance(g, str))
-    label = name.get("text") if isinstance(name.get("text"), str) else f"{given} {name.get('family') or ''}".strip()
-    extras = [f"born {patient['birthDate']}" if isinstance(patient.get("birthDate"), str) else ""]
-    extras += [str(patient["gender"])] if isinstance(patient.get("gender"), str) else []
-    return ", ".join(part for part in [label or "Unnamed patient", *extras] if part)
+    @property
+    def patient(self) -> str:
+        """The patient's one-line label (name, age, sex, birth date)."""
+        return self.banner.label
 
 
 def _finding(card: Card, highlight: str | None) -> FindingView:
@@ -104,7 +98,7 @@ def build_page(
     charts = tuple(ChartView(s, Markup(lab_chart(s, axis))) for s in lab_series(record.observations, knowledge, since))
     bars = tuple(medication_bars(facts, knowledge, since))
     return WorkupPage(
-        patient=patient_label(record),
+        banner=banner(record.patient, now),
         now=now,
         window_days=window_days,
         axis=axis,
