@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markdown_it import MarkdownIt
@@ -17,7 +19,7 @@ from service.knowledge import Knowledge
 from service.rules import text
 from service.screen import offered_elsewhere, screen_patient
 from service.workup.banner import Banner, banner
-from service.workup.charts import Axis, lab_chart, medication_chart
+from service.workup.charts import CHART_SIZES, Axis, ChartSize, LegendItem, lab_chart, lab_legend, medication_chart
 from service.workup.checklist import ChecklistItem, checklist
 from service.workup.series import LabSeries, lab_series
 from service.workup.timeline import MedicationBar, medication_bars
@@ -50,7 +52,13 @@ class ChartView:
     """One analyte's chart and the data behind it."""
 
     series: LabSeries
-    svg: Markup
+    svgs: tuple[tuple[str, Markup], ...]  # (size name, SVG), widest first; CSS shows the one for the screen
+    legend: tuple[LegendItem, ...]
+
+    @property
+    def svg(self) -> Markup:
+        """The widest rendering."""
+        return self.svgs[0][1]
 
 
 @dataclass(frozen=True)
@@ -64,7 +72,7 @@ class WorkupPage:
     findings: tuple[FindingView, ...]
     charts: tuple[ChartView, ...]
     bars: tuple[MedicationBar, ...]
-    medication_svg: Markup | None
+    medication_svgs: tuple[tuple[str, Markup], ...]
     checklist: tuple[ChecklistItem, ...]
     knowledge_version: str
     highlight: str | None
@@ -82,6 +90,11 @@ def _finding(card: Card, highlight: str | None) -> FindingView:
     return FindingView(rule_id, card.indicator.value, card.summary, detail, rule_id == highlight)
 
 
+def _sizes(render: Callable[[ChartSize], str]) -> tuple[tuple[str, Markup], ...]:
+    """A chart drawn at every size, widest first."""
+    return tuple((size.name, Markup(render(size))) for size in reversed(CHART_SIZES))  # noqa: S704 - pygal escapes
+
+
 def build_page(
     record: PatientRecord,
     *,
@@ -95,7 +108,10 @@ def build_page(
     facts = build_facts(record, now=now, knowledge=knowledge)
     since = now - dt.timedelta(days=window_days)
     axis = Axis(since, now)
-    charts = tuple(ChartView(s, Markup(lab_chart(s, axis))) for s in lab_series(record.observations, knowledge, since))
+    charts = tuple(
+        ChartView(s, _sizes(partial(lab_chart, s, axis)), tuple(lab_legend(s, axis)))
+        for s in lab_series(record.observations, knowledge, since)
+    )
     bars = tuple(medication_bars(facts, knowledge, since))
     return WorkupPage(
         banner=banner(record.patient, now),
@@ -105,7 +121,7 @@ def build_page(
         findings=tuple(_finding(card, highlight) for card in result.cards),
         charts=charts,
         bars=bars,
-        medication_svg=Markup(medication_chart(bars, axis)) if bars else None,
+        medication_svgs=_sizes(partial(medication_chart, bars, axis)) if bars else (),
         checklist=tuple(checklist(facts, knowledge, offered_elsewhere(result.findings))),
         knowledge_version=knowledge.version,
         highlight=highlight,
