@@ -21,6 +21,7 @@ from service.screen import offered_elsewhere, screen_patient
 from service.workup.banner import Banner, banner
 from service.workup.charts import CHART_SIZES, Axis, ChartSize, LegendItem, lab_chart, lab_legend, medication_chart
 from service.workup.checklist import ChecklistItem, checklist
+from service.workup.grid import RANGES, LabGrid, lab_grid
 from service.workup.series import LabSeries, lab_series
 from service.workup.timeline import MedicationBar, medication_bars
 
@@ -71,6 +72,7 @@ class WorkupPage:
     axis: Axis
     findings: tuple[FindingView, ...]
     charts: tuple[ChartView, ...]
+    grid: LabGrid
     bars: tuple[MedicationBar, ...]
     medication_svgs: tuple[tuple[str, Markup], ...]
     checklist: tuple[ChecklistItem, ...]
@@ -120,6 +122,7 @@ def build_page(
         axis=axis,
         findings=tuple(_finding(card, highlight) for card in result.cards),
         charts=charts,
+        grid=lab_grid([chart.series for chart in charts]),
         bars=bars,
         medication_svgs=_sizes(partial(medication_chart, bars, axis)) if bars else (),
         checklist=tuple(checklist(facts, knowledge, offered_elsewhere(result.findings))),
@@ -128,10 +131,14 @@ def build_page(
     )
 
 
-def render_page(page: WorkupPage, *, nonce: str | None = None) -> str:
-    """The page as one self-contained HTML document (inline SVG and CSS, no script, nothing fetched)."""
+def render_page(page: WorkupPage, *, nonce: str | None = None, range_links: bool = False) -> str:
+    """The page as one self-contained HTML document (inline SVG and CSS, no script, nothing fetched).
+
+    ``range_links``: the date-range control as links (``?days=N``), for the served page; a saved file has none.
+    """
+    ranges = RANGES if range_links else ()
     return _TEMPLATES.get_template("workup.html").render(
-        page=page, text=text, date=text.date, nonce=nonce, csp=PAGE_POLICY
+        page=page, text=text, date=text.date, nonce=nonce, csp=PAGE_POLICY, ranges=ranges
     )
 
 

@@ -78,7 +78,7 @@ def page_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _measure(driver: webdriver.Chrome, page: Path, width: int) -> dict[str, Any]:
     metrics = {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 600}
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
-    driver.get(page.as_uri())
+    driver.get(page.as_uri() + "#trends")  # on narrow screens the grid is the default view; the charts open here
     result: dict[str, Any] = driver.execute_script(MEASURE)
     return result
 
@@ -127,3 +127,17 @@ def test_ticks_fall_on_month_starts() -> None:
 def test_now_line_is_drawn(page_file: Path) -> None:
     html = page_file.read_text(encoding="utf-8")
     assert html.count("Now (2026-11-20)") >= 3  # in the legend of every lab chart (each size)
+
+
+@pytest.mark.parametrize("width, charts_shown", [(420, False), (1280, True)])
+def test_grid_is_the_narrow_default_view(
+    browser: webdriver.Chrome, page_file: Path, width: int, charts_shown: bool
+) -> None:
+    metrics = {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 600}
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+    browser.get(page_file.as_uri())
+    shown = "return getComputedStyle(document.querySelector(arguments[0])).display !== 'none';"
+    assert browser.execute_script(shown, "table.lab-grid")
+    assert browser.execute_script(shown, "#trends figure") is charts_shown
+    browser.get(page_file.as_uri() + "#trends")  # the "Show the trend charts" link
+    assert browser.execute_script(shown, "#trends figure")

@@ -1,0 +1,53 @@
+"""The lab grid (flowsheet) with its flags, and the date-range control (links, on the served page only)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from service.facts.ownership import PatientInContext
+from service.facts.records import build_record
+from service.knowledge import load_knowledge
+from service.workup.grid import RANGES
+from service.workup.offline import bundle_page
+from service.workup.page import build_page, render_page
+from tests.conftest import NOW
+from tests.workup.conftest import TREND_BUNDLE
+
+
+def _html() -> str:
+    return bundle_page(str(TREND_BUNDLE), now=NOW)
+
+
+def _served_html() -> str:
+    """The page as the blueprint renders it (the served page has the range links)."""
+    bundle = json.loads(TREND_BUNDLE.read_bytes())
+    record = build_record([bundle], patient=PatientInContext("magnesium-first"))
+    return render_page(build_page(record, now=NOW, knowledge=load_knowledge()), range_links=True)
+
+
+def _row(html: str, analyte: str) -> list[str]:
+    row = re.search(rf'<tr data-analyte="{analyte}">(.*?)</tr>', html, re.S)
+    assert row, f"no grid row for {analyte}"
+    cells = re.findall(r"<td>(.*?)</td>", row.group(1), re.S)
+    return [" ".join(re.sub(r"<[^>]+>", " ", cell).split()) for cell in cells]
+
+
+def test_grid_has_dates_newest_first_and_flags() -> None:
+    html = _html()
+    grid = html[html.index('<table class="lab-grid">') : html.index("</table>", html.index('<table class="lab-grid">'))]
+    dates = re.findall(r'<th scope="col">(\d{4}-\d{2}-\d{2})</th>', grid)
+    assert dates == sorted(dates, reverse=True) and dates[0] == "2026-11-19" and dates[-1] == "2025-03-10"
+    assert _row(html, "magnesium") == ["1.3 P", "1.1 C", "1.6 L", "1.8", "2.0"]
+    assert _row(html, "potassium")[1:4] == ["3.1 L", "3.6", "4.1"]
+    assert '<abbr class="flag" title="preliminary, not final">P</abbr>' in grid
+    assert '<abbr class="flag" title="critical">C</abbr>' in grid
+    assert "Albumin-corrected calcium" in grid
+
+
+def test_range_control_is_links_on_the_served_page_only() -> None:
+    served = _served_html()
+    links = re.findall(r'<a href="\?days=(\d+)"( aria-current="true")?>([^<]+)</a>', served)
+    assert [(int(days), label) for days, _, label in links] == [(days, label) for label, days in RANGES]
+    assert [label for _, current, label in links if current] == ["2 years"]  # the default window
+    assert 'class="range"' not in _html()  # a saved page cannot reload itself with another window
