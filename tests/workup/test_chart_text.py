@@ -12,9 +12,10 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
+from bench.workup_screenshots import main
 from service.workup.charts import Axis, month_ticks
 from service.workup.offline import bundle_page
-from tests.conftest import NOW
+from tests.conftest import NOW, ROOT
 from tests.workup.conftest import TREND_BUNDLE
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -141,3 +142,11 @@ def test_grid_is_the_narrow_default_view(
     assert browser.execute_script(shown, "#trends figure") is charts_shown
     browser.get(page_file.as_uri() + "#trends")  # the "Show the trend charts" link
     assert browser.execute_script(shown, "#trends figure")
+
+
+def test_screenshot_script_writes_both_widths(tmp_path: Path) -> None:
+    assert main(tmp_path) == 0
+    shots = sorted(path.name for path in tmp_path.glob("*.png"))
+    assert shots == sorted(f"workup-{w}-{part}.png" for w in (420, 1280) for part in ("banner", "grid", "trends"))
+    assert all((tmp_path / name).read_bytes().startswith(b"\x89PNG") for name in shots)
+    assert {name for name in shots} <= {path.name for path in (ROOT / "docs").glob("workup-*.png")}
