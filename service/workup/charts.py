@@ -35,6 +35,7 @@ MIN_BAR_FRACTION = 0.012  # a use without a known stop (or a single dose) is dra
 NOW_COLOUR = "#424242"
 NOW_MARGIN = 0.03  # of the window, drawn after "now" so that its line is not on the chart's edge
 DASHED = {"dasharray": "6, 4"}
+DASHED_MARKER = {"dasharray": "2, 3", "width": 2}
 BAR_WIDTH = "14"
 _SCRIPT = re.compile(r"<script\b.*?</script>", re.DOTALL)
 
@@ -187,26 +188,48 @@ def _horizontal(axis: Axis, levels: Sequence[float]) -> list[Any]:
     return values[:-1]
 
 
-def _now_line(axis: Axis, lines: Sequence[_Line]) -> _Line | None:
-    """A vertical line at the page's "now", as tall as the values drawn (a series of two points at one instant)."""
+@dataclass(frozen=True)
+class Marker:
+    """A vertical line on a lab chart at one instant: "now", or a drug's start, stop or dose change."""
+
+    title: str
+    when: dt.datetime
+    colour: str
+    dashed: bool = False
+
+
+def _verticals(axis: Axis, lines: Sequence[_Line], markers: Sequence[Marker]) -> list[_Line]:
+    """The page's "now" and each marker as a vertical line as tall as the values drawn (two points at one instant)."""
     levels = [v["value"][1] if isinstance(v, dict) else v[1] for line in lines for v in line.values if v is not None]
     if not levels:
-        return None
+        return []
     low, high = min(levels), max(levels)
-    values = [(axis.end, low), (axis.end, high if high > low else low + 1)]
-    return _Line(f"Now ({_date(axis.end)})", NOW_COLOUR, values, {"show_dots": False, "stroke_style": {"width": 2}})
+    high = high if high > low else low + 1
+    verticals = [Marker(f"Now ({_date(axis.end)})", axis.end, NOW_COLOUR), *markers]
+    return [
+        _Line(
+            m.title,
+            m.colour,
+            [(m.when, low), (m.when, high)],
+            {"show_dots": False, "stroke_style": DASHED_MARKER if m.dashed else {"width": 2}},
+        )
+        for m in verticals
+        if axis.start <= m.when <= axis.end
+    ]
 
 
-def _lab_lines(series: LabSeries, axis: Axis) -> list[_Line]:
+def _lab_lines(series: LabSeries, axis: Axis, markers: Sequence[Marker] = ()) -> list[_Line]:
     analyte, unit = series.analyte, text.display_unit(series.analyte.canonical_unit)
     lines = []
     for judgement, colour in JUDGEMENT_COLOURS.items():
         dots = [_dot(p, unit) for p in series.points if p.judgement == judgement and p.canonical is not None]
         if dots:
-            lines.append(_Line(judgement.value.capitalize(), colour, dots, {"stroke": False, "dots_size": 5}))
+            lines.append(_Line(judgement.value.capitalize(), colour, dots, {"stroke": False, "dots_size": 6}))
     if series.corrected:
         dots = [_dot(p, unit) for p in series.corrected if p.canonical is not None]
-        lines.append(_Line("Albumin-corrected calcium", CORRECTED_COLOUR, dots, {"dots_size": 4}))
+        lines.append(
+            _Line("Albumin-corrected calcium", CORRECTED_COLOUR, dots, {"dots_size": 3})
+        )  # smaller than the total's dot: both show
     band = [b for b in (series.band.low, series.band.high) if b is not None]
     if band:
         title = "Reference range (" + ("the lab's own" if series.band_source == "lab" else "knowledge fall-back") + ")"
@@ -215,23 +238,24 @@ def _lab_lines(series: LabSeries, axis: Axis) -> list[_Line]:
     if thresholds:
         options = {"show_dots": False, "stroke_style": DASHED}
         lines.append(_Line("Critical threshold (knowledge)", THRESHOLD_COLOUR, _horizontal(axis, thresholds), options))
-    now = _now_line(axis, lines)
-    return [*lines, now] if now else lines
+    return [*lines, *_verticals(axis, lines, markers)]
 
 
-def lab_legend(series: LabSeries, axis: Axis) -> list[LegendItem]:
+def _dashed(line: _Line) -> bool:
+    return line.options.get("stroke_style") in (DASHED, DASHED_MARKER)
+
+
+def lab_legend(series: LabSeries, axis: Axis, markers: Sequence[Marker] = ()) -> list[LegendItem]:
     """The legend of an analyte's chart, in drawing order."""
     return [
-        LegendItem(
-            line.title, line.colour, line.options.get("show_dots") is False, line.options.get("stroke_style") == DASHED
-        )
-        for line in _lab_lines(series, axis)
+        LegendItem(line.title, line.colour, line.options.get("show_dots") is False, _dashed(line))
+        for line in _lab_lines(series, axis, markers)
     ]
 
 
-def lab_chart(series: LabSeries, axis: Axis, size: ChartSize = CHART_SIZES[-1]) -> str:
+def lab_chart(series: LabSeries, axis: Axis, size: ChartSize = CHART_SIZES[-1], markers: Sequence[Marker] = ()) -> str:
     """One analyte's trend in its canonical unit: points coloured by judgement, band and thresholds as lines."""
-    lines = _lab_lines(series, axis)
+    lines = _lab_lines(series, axis, markers)
     unit = text.display_unit(series.analyte.canonical_unit)
     config = _base_config(axis, [line.colour for line in lines], size.lab_height, size)
     chart = pygal.DateTimeLine(title=f"{series.analyte.display} ({unit})", y_title=unit, **config)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -19,9 +19,19 @@ from service.knowledge import Knowledge
 from service.rules import text
 from service.screen import offered_elsewhere, screen_patient
 from service.workup.banner import Banner, banner
-from service.workup.charts import CHART_SIZES, Axis, ChartSize, LegendItem, lab_chart, lab_legend, medication_chart
+from service.workup.charts import (
+    CHART_SIZES,
+    Axis,
+    ChartSize,
+    LegendItem,
+    Marker,
+    lab_chart,
+    lab_legend,
+    medication_chart,
+)
 from service.workup.checklist import ChecklistItem, checklist
 from service.workup.grid import RANGES, LabGrid, lab_grid
+from service.workup.markers import drug_markers
 from service.workup.series import LabSeries, lab_series
 from service.workup.timeline import MedicationBar, medication_bars
 
@@ -97,6 +107,17 @@ def _sizes(render: Callable[[ChartSize], str]) -> tuple[tuple[str, Markup], ...]
     return tuple((size.name, Markup(render(size))) for size in reversed(CHART_SIZES))  # noqa: S704 - pygal escapes
 
 
+def _chart_view(series: LabSeries, axis: Axis, bars: Sequence[MedicationBar], knowledge: Knowledge) -> ChartView:
+    """An analyte's chart at every size, with the starts and stops of the drugs that act on it."""
+    marks = drug_markers(bars, series.analyte.id, knowledge)
+    render = partial(_lab_chart_at, series, axis, marks)
+    return ChartView(series, _sizes(render), tuple(lab_legend(series, axis, marks)))
+
+
+def _lab_chart_at(series: LabSeries, axis: Axis, marks: Sequence[Marker], size: ChartSize) -> str:
+    return lab_chart(series, axis, size, marks)
+
+
 def build_page(
     record: PatientRecord,
     *,
@@ -110,11 +131,8 @@ def build_page(
     facts = build_facts(record, now=now, knowledge=knowledge)
     since = now - dt.timedelta(days=window_days)
     axis = Axis(since, now)
-    charts = tuple(
-        ChartView(s, _sizes(partial(lab_chart, s, axis)), tuple(lab_legend(s, axis)))
-        for s in lab_series(record.observations, knowledge, since)
-    )
     bars = tuple(medication_bars(facts, knowledge, since))
+    charts = tuple(_chart_view(s, axis, bars, knowledge) for s in lab_series(record.observations, knowledge, since))
     return WorkupPage(
         banner=banner(record.patient, now),
         now=now,

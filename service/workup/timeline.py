@@ -38,6 +38,9 @@ class MedicationBar:
     status_text: str
     source: str
     role: str = ""
+    group_id: str = ""
+    started: dt.datetime | None = None  # the recorded start, when inside the window (not the clipped bar start)
+    stopped: dt.datetime | None = None  # the recorded stop of a stopped use, when inside the window
 
 
 def _status_text(use: MedicationUse, now: dt.datetime) -> str:
@@ -78,6 +81,9 @@ def _bar(
         status_text=_status_text(use, now),
         source=use.resource_type,
         role=_role(group.kind, lithium),
+        group_id=group.id,
+        started=use.start if use.start and since <= use.start <= now else None,
+        stopped=use.end if use.status == UseStatus.STOPPED and use.end and since <= use.end <= now else None,
     )
 
 

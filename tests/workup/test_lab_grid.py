@@ -51,3 +51,33 @@ def test_range_control_is_links_on_the_served_page_only() -> None:
     assert [(int(days), label) for days, _, label in links] == [(days, label) for label, days in RANGES]
     assert [label for _, current, label in links if current] == ["2 years"]  # the default window
     assert 'class="range"' not in _html()  # a saved page cannot reload itself with another window
+
+
+def test_drug_start_is_marked_on_the_charts_of_the_labs_it_acts_on() -> None:
+    bundle = json.loads(TREND_BUNDLE.read_bytes())
+    record = build_record([bundle], patient=PatientInContext("magnesium-first"))
+    page = build_page(record, now=NOW, knowledge=load_knowledge())
+    legends = {chart.series.analyte.id: [item.title for item in chart.legend] for chart in page.charts}
+    assert "Omeprazole started 2024-11-20" in legends["magnesium"]  # medications.yaml: ppi labs [magnesium, b12]
+    assert not [title for title in legends["potassium"] + legends["calcium_total"] if "Omeprazole" in title]
+    magnesium = next(chart for chart in page.charts if chart.series.analyte.id == "magnesium")
+    drawn = {len(set(re.findall(r'<g class="series serie-(\d+)', str(svg)))) for _, svg in magnesium.svgs}
+    assert drawn == {len(magnesium.legend)}  # every legend line, the start marker included, is drawn at every size
+
+
+def test_corrected_calcium_dot_is_smaller_than_the_total_it_may_cover() -> None:
+    bundle = json.loads(TREND_BUNDLE.read_bytes())
+    page = build_page(
+        build_record([bundle], patient=PatientInContext("magnesium-first")), now=NOW, knowledge=load_knowledge()
+    )
+    calcium = next(chart for chart in page.charts if chart.series.analyte.id == "calcium_total")
+    svg = str(calcium.svg)
+    radius = {
+        int(serie): {float(r) for r in re.findall(r'<circle[^>]*r="([\d.]+)"', body)}
+        for serie, body in re.findall(
+            r'<g class="series serie-(\d+)[^"]*"[^>]*>(.*?)</g>\s*(?=<g class="series|</g>)', svg, re.S
+        )
+    }
+    titles = [item.title for item in calcium.legend]
+    total, corrected = radius[titles.index("Normal")], radius[titles.index("Albumin-corrected calcium")]
+    assert total and corrected and min(total) >= 1.5 * max(corrected)  # a ring of the total shows round it
