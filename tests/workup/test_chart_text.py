@@ -150,3 +150,22 @@ def test_screenshot_script_writes_both_widths(tmp_path: Path) -> None:
     assert shots == sorted(f"workup-{w}-{part}.png" for w in (420, 1280) for part in ("banner", "grid", "trends"))
     assert all((tmp_path / name).read_bytes().startswith(b"\x89PNG") for name in shots)
     assert {name for name in shots} <= {path.name for path in (ROOT / "docs").glob("workup-*.png")}
+
+
+@pytest.mark.parametrize("width", [420, 1280])
+def test_print_layout(browser: webdriver.Chrome, page_file: Path, width: int) -> None:
+    metrics = {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False}
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    try:
+        browser.get(page_file.as_uri())
+        shown = "return [...document.querySelectorAll(arguments[0])].map(e => getComputedStyle(e).display !== 'none');"
+        assert browser.execute_script(shown, "header nav") == [False]
+        assert all(browser.execute_script(shown, "#trends figure"))  # every chart, whatever the screen's default
+        assert all(browser.execute_script(shown, "#trends figure .chart-wide"))
+        assert not any(browser.execute_script(shown, "#trends figure .chart-narrow"))
+        tables = "return [...document.querySelectorAll('table.lab-values')].map(t => t.getBoundingClientRect().height);"
+        heights = browser.execute_script(tables)
+        assert heights and all(height > 0 for height in heights)  # the value tables print open
+    finally:
+        browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
