@@ -269,7 +269,7 @@ def lab_chart(series: LabSeries, axis: Axis, size: ChartSize = CHART_SIZES[-1], 
 
 def medication_chart(bars: Sequence[MedicationBar], axis: Axis, size: ChartSize = CHART_SIZES[-1]) -> str:
     """One horizontal bar per drug use, start to stop (or now, when ongoing), on the page's time axis."""
-    names = {len(bars) - index: bar.name for index, bar in enumerate(bars)}
+    names = {len(bars) - index: f"{bar.name} {bar.dose}".strip() for index, bar in enumerate(bars)}  # dose on the bar
     colours = [BAR_COLOURS.get(bar.kind, "#37474f") for bar in bars]
     config = _base_config(axis, colours, 90 + 40 * max(len(bars), 1), size, stroke_width=BAR_WIDTH)
     chart = pygal.DateTimeLine(title="Drugs that bear on the work-up", **config)
@@ -279,7 +279,7 @@ def medication_chart(bars: Sequence[MedicationBar], axis: Axis, size: ChartSize 
     chart.formatter = _point_formatter(chart.value_formatter)
     for index, bar in enumerate(bars):
         row = len(bars) - index
-        start_label = {"label": f"{bar.name}: {bar.status_text}"}
+        start_label = {"label": f"{bar.name}{f' {bar.dose}' if bar.dose else ''}: {bar.status_text}"}
         end = max(bar.end, bar.start + (axis.end - axis.start) * MIN_BAR_FRACTION)
         values = [{"value": (bar.start, row), **start_label}, {"value": (end, row), **start_label}]
         chart.add(f"{bar.name} ({bar.group.lower()}): {bar.status_text}", values, dots_size=1)

@@ -13,9 +13,21 @@ MAX_MARKERS = 6  # per chart: more would bury the results; the medication table 
 
 
 def _acts_on(bar: MedicationBar, analyte_id: str, knowledge: Knowledge) -> bool:
-    """A drug group's ``labs`` (medications.yaml) name the labs it moves; lithium's own level is named there too."""
+    """A drug group's ``labs`` (medications.yaml) name the labs it moves; the lithium level moves with lithium itself
+    and with the drugs of ``lithium_context.interacting_groups`` (thiazides, ACE inhibitors, ARBs, NSAIDs)."""
     group = knowledge.drug_group(bar.group_id)
-    return analyte_id in group.labs or (group.kind == DrugKind.LITHIUM and analyte_id == "lithium")
+    raises_lithium = group.kind == DrugKind.LITHIUM or group.id in knowledge.lithium_context.interacting_groups
+    return analyte_id in group.labs or (analyte_id == "lithium" and raises_lithium)
+
+
+def _start_text(bar: MedicationBar, bars: Sequence[MedicationBar]) -> str:
+    """'started', or a dose change when an earlier use of the same drug had another product or dose (issue 15)."""
+    start = bar.started
+    earlier = [b for b in bars if b.name == bar.name and b.started and start and b.started < start]
+    previous = max(earlier, key=lambda b: b.start, default=None)
+    if previous is not None and previous.regimen != bar.regimen:
+        return f"dose changed to {bar.dose}" if bar.dose else "product or dose changed"
+    return f"started ({bar.dose})" if bar.dose else "started"
 
 
 def drug_markers(bars: Sequence[MedicationBar], analyte_id: str, knowledge: Knowledge) -> list[Marker]:
@@ -26,7 +38,8 @@ def drug_markers(bars: Sequence[MedicationBar], analyte_id: str, knowledge: Know
             continue
         colour = BAR_COLOURS.get(bar.kind, "#37474f")
         if bar.started is not None:
-            markers.append(Marker(f"{bar.name} started {text.date(bar.started)}", bar.started, colour, dashed=True))
+            title = f"{bar.name} {_start_text(bar, bars)} {text.date(bar.started)}"
+            markers.append(Marker(title, bar.started, colour, dashed=True))
         if bar.stopped is not None:
             markers.append(Marker(f"{bar.name} stopped {text.date(bar.stopped)}", bar.stopped, colour, dashed=True))
     return sorted(markers, key=lambda marker: marker.when)[:MAX_MARKERS]

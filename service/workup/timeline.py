@@ -41,6 +41,8 @@ class MedicationBar:
     group_id: str = ""
     started: dt.datetime | None = None  # the recorded start, when inside the window (not the clipped bar start)
     stopped: dt.datetime | None = None  # the recorded stop of a stopped use, when inside the window
+    dose: str = ""  # the first dose quantity as recorded ("" when none)
+    regimen: str = ""  # product codes and dose (service.facts.medications.regimen_key): a change is a dose change
 
 
 def _status_text(use: MedicationUse, now: dt.datetime) -> str:
@@ -82,6 +84,8 @@ def _bar(
         source=use.resource_type,
         role=_role(group.kind, lithium),
         group_id=group.id,
+        dose=use.regimen.rpartition("@")[2] if "@" in use.regimen else "",
+        regimen=use.regimen,
         started=use.start if use.start and since <= use.start <= now else None,
         stopped=use.end if use.status == UseStatus.STOPPED and use.end and since <= use.end <= now else None,
     )

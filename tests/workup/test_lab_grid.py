@@ -47,9 +47,9 @@ def test_grid_has_dates_newest_first_and_flags() -> None:
 
 def test_range_control_is_links_on_the_served_page_only() -> None:
     served = _served_html()
-    links = re.findall(r'<a href="\?days=(\d+)"( aria-current="true")?>([^<]+)</a>', served)
-    assert [(int(days), label) for days, _, label in links] == [(days, label) for label, days in RANGES]
-    assert [label for _, current, label in links if current] == ["2 years"]  # the default window
+    links = re.findall(r'<a href="\?days=(\d+)">([^<]+)</a>', served)
+    assert [(int(days), label) for days, label in links] == [(d, label) for label, d in RANGES if label != "2 years"]
+    assert re.findall(r'<strong class="current">([^<]+)</strong>', served) == ["2 years"]  # the default window
     assert 'class="range"' not in _html()  # a saved page cannot reload itself with another window
 
 
@@ -81,3 +81,25 @@ def test_corrected_calcium_dot_is_smaller_than_the_total_it_may_cover() -> None:
     titles = [item.title for item in calcium.legend]
     total, corrected = radius[titles.index("Normal")], radius[titles.index("Albumin-corrected calcium")]
     assert total and corrected and min(total) >= 1.5 * max(corrected)  # a ring of the total shows round it
+
+
+def _legends(fixture: str) -> dict[str, list[str]]:
+    bundle = json.loads((TREND_BUNDLE.parents[1] / "patients" / f"{fixture}.json").read_bytes())
+    page = build_page(build_record([bundle]), now=NOW, knowledge=load_knowledge())
+    return {chart.series.analyte.id: [item.title for item in chart.legend] for chart in page.charts}
+
+
+def test_dose_change_and_interacting_drug_are_marked() -> None:
+    thyroid = _legends("levothyroxine_dose_change")["tsh"]
+    assert "Levothyroxine started (50 ug) 2025-07-08" in thyroid
+    assert "Levothyroxine dose changed to 75 ug 2026-10-31" in thyroid
+    lithium = _legends("lithium_dose_change_unsteady")["lithium"]
+    assert "Lithium product or dose changed 2026-11-14" in lithium  # 300 mg capsule to 300 mg tablet (RxNorm codes)
+    assert "Ibuprofen started 2026-05-04" in lithium  # an NSAID raises the lithium level
+
+
+def test_dose_is_on_the_bar_and_in_the_table() -> None:
+    bundle = json.loads((TREND_BUNDLE.parents[1] / "patients" / "levothyroxine_dose_change.json").read_bytes())
+    page = build_page(build_record([bundle]), now=NOW, knowledge=load_knowledge())
+    html, svg = render_page(page), str(page.medication_svgs[0][1])
+    assert "Levothyroxine 75 ug" in svg and '<td class="dose">75 ug</td>' in html
