@@ -174,7 +174,7 @@ def _view(deps: WorkupDeps) -> BaseResponse:
     days = min(max(request.args.get("days", deps.settings.window_days, type=int), 1), MAX_WINDOW_DAYS)
     highlight = app_context_finding(session.get("app_context"))
     page = build_page(record, now=deps.clock(), knowledge=deps.knowledge, window_days=days, highlight=highlight)
-    return _headers(Response(render_page(page), mimetype="text/html"), deps)
+    return _headers(Response(render_page(page, range_links=True), mimetype="text/html"), deps)
 
 
 def app_context_finding(app_context: str | None) -> str | None:

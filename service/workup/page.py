@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markdown_it import MarkdownIt
@@ -16,8 +18,20 @@ from service.facts.records import PatientRecord
 from service.knowledge import Knowledge
 from service.rules import text
 from service.screen import offered_elsewhere, screen_patient
-from service.workup.charts import Axis, lab_chart, medication_chart
+from service.workup.banner import Banner, banner
+from service.workup.charts import (
+    CHART_SIZES,
+    Axis,
+    ChartSize,
+    LegendItem,
+    Marker,
+    lab_chart,
+    lab_legend,
+    medication_chart,
+)
 from service.workup.checklist import ChecklistItem, checklist
+from service.workup.grid import RANGES, LabGrid, lab_grid
+from service.workup.markers import drug_markers
 from service.workup.series import LabSeries, lab_series
 from service.workup.timeline import MedicationBar, medication_bars
 
@@ -49,36 +63,36 @@ class ChartView:
     """One analyte's chart and the data behind it."""
 
     series: LabSeries
-    svg: Markup
+    svgs: tuple[tuple[str, Markup], ...]  # (size name, SVG), widest first; CSS shows the one for the screen
+    legend: tuple[LegendItem, ...]
+
+    @property
+    def svg(self) -> Markup:
+        """The widest rendering."""
+        return self.svgs[0][1]
 
 
 @dataclass(frozen=True)
 class WorkupPage:
     """Everything the template shows."""
 
-    patient: str
+    banner: Banner
     now: dt.datetime
     window_days: int
     axis: Axis
     findings: tuple[FindingView, ...]
     charts: tuple[ChartView, ...]
+    grid: LabGrid
     bars: tuple[MedicationBar, ...]
-    medication_svg: Markup | None
+    medication_svgs: tuple[tuple[str, Markup], ...]
     checklist: tuple[ChecklistItem, ...]
     knowledge_version: str
     highlight: str | None
 
-
-def patient_label(record: PatientRecord) -> str:
-    """Name, birth date and sex of the Patient resource, for the right-patient check on the page."""
-    patient = record.patient or {}
-    names = patient["name"] if isinstance(patient.get("name"), list) else []
-    name = next((n for n in names if isinstance(n, dict)), {})
-    given = " ".join(g for g in name.get("given") or [] if isinstance(g, str))
-    label = name.get("text") if isinstance(name.get("text"), str) else f"{given} {name.get('family') or ''}".strip()
-    extras = [f"born {patient['birthDate']}" if isinstance(patient.get("birthDate"), str) else ""]
-    extras += [str(patient["gender"])] if isinstance(patient.get("gender"), str) else []
-    return ", ".join(part for part in [label or "Unnamed patient", *extras] if part)
+    @property
+    def patient(self) -> str:
+        """The patient's one-line label (name, age, sex, birth date)."""
+        return self.banner.label
 
 
 def _finding(card: Card, highlight: str | None) -> FindingView:
@@ -86,6 +100,22 @@ def _finding(card: Card, highlight: str | None) -> FindingView:
     rule_id = tag.rule_id if tag else ""
     detail = Markup(_MARKDOWN.render(card.detail or ""))  # noqa: S704 - markdown-it escapes (html off)
     return FindingView(rule_id, card.indicator.value, card.summary, detail, rule_id == highlight)
+
+
+def _sizes(render: Callable[[ChartSize], str]) -> tuple[tuple[str, Markup], ...]:
+    """A chart drawn at every size, widest first."""
+    return tuple((size.name, Markup(render(size))) for size in reversed(CHART_SIZES))  # noqa: S704 - pygal escapes
+
+
+def _chart_view(series: LabSeries, axis: Axis, bars: Sequence[MedicationBar], knowledge: Knowledge) -> ChartView:
+    """An analyte's chart at every size, with the starts and stops of the drugs that act on it."""
+    marks = drug_markers(bars, series.analyte.id, knowledge)
+    render = partial(_lab_chart_at, series, axis, marks)
+    return ChartView(series, _sizes(render), tuple(lab_legend(series, axis, marks)))
+
+
+def _lab_chart_at(series: LabSeries, axis: Axis, marks: Sequence[Marker], size: ChartSize) -> str:
+    return lab_chart(series, axis, size, marks)
 
 
 def build_page(
@@ -101,27 +131,32 @@ def build_page(
     facts = build_facts(record, now=now, knowledge=knowledge)
     since = now - dt.timedelta(days=window_days)
     axis = Axis(since, now)
-    charts = tuple(ChartView(s, Markup(lab_chart(s, axis))) for s in lab_series(record.observations, knowledge, since))
     bars = tuple(medication_bars(facts, knowledge, since))
+    charts = tuple(_chart_view(s, axis, bars, knowledge) for s in lab_series(record.observations, knowledge, since))
     return WorkupPage(
-        patient=patient_label(record),
+        banner=banner(record.patient, now),
         now=now,
         window_days=window_days,
         axis=axis,
         findings=tuple(_finding(card, highlight) for card in result.cards),
         charts=charts,
+        grid=lab_grid([chart.series for chart in charts]),
         bars=bars,
-        medication_svg=Markup(medication_chart(bars, axis)) if bars else None,
+        medication_svgs=_sizes(partial(medication_chart, bars, axis)) if bars else (),
         checklist=tuple(checklist(facts, knowledge, offered_elsewhere(result.findings))),
         knowledge_version=knowledge.version,
         highlight=highlight,
     )
 
 
-def render_page(page: WorkupPage, *, nonce: str | None = None) -> str:
-    """The page as one self-contained HTML document (inline SVG and CSS, no script, nothing fetched)."""
+def render_page(page: WorkupPage, *, nonce: str | None = None, range_links: bool = False) -> str:
+    """The page as one self-contained HTML document (inline SVG and CSS, no script, nothing fetched).
+
+    ``range_links``: the date-range control as links (``?days=N``), for the served page; a saved file has none.
+    """
+    ranges = RANGES if range_links else ()
     return _TEMPLATES.get_template("workup.html").render(
-        page=page, text=text, date=text.date, nonce=nonce, csp=PAGE_POLICY
+        page=page, text=text, date=text.date, nonce=nonce, csp=PAGE_POLICY, ranges=ranges
     )
 
 

@@ -111,6 +111,7 @@ def test_ehr_launch_in_chromium(
     assert highlighted.get_attribute("data-rule-id") == "lab.magnesium.low"
     assert highlighted.get_attribute("aria-current") == "true"
     assert browser.find_element(By.CSS_SELECTOR, "#chart-magnesium svg").is_displayed()
+    assert browser.find_element(By.CSS_SELECTOR, "nav.range strong.current").text == "2 years"
     assert _chart_points(browser, "magnesium") == EXPECTED_MAGNESIUM
     timeline = browser.find_element(By.ID, "medication-timeline").get_attribute("textContent") or ""
     assert "Omeprazole" in timeline and "ongoing since 2024-11-20" in timeline

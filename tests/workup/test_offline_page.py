@@ -113,5 +113,5 @@ def test_page_is_navigable_without_a_mouse_or_sight() -> None:
     figures = html.count('<figure class="lab-chart"')
     assert figures > 0 and html.count('<table class="lab-values">') == figures
     assert html.count('role="img" aria-label="Trend chart of') == figures
-    assert html.count("<caption>") == figures + 2  # plus the medication table and the checklist
+    assert html.count("<caption>") == figures + 3  # plus the lab grid, the medication table and the checklist
     assert "@media print" in html
