@@ -73,3 +73,11 @@ def test_every_synthea_patient(path: Path, twitching: bool) -> None:
         condition = {**FASCICULATION, "subject": {"reference": f"Patient/{patient_id(bundle)}"}}
         bundle = {**bundle, "entry": [*bundle["entry"], {"resource": condition}]}
     assert_one_workup(bundle)
+
+
+def test_every_gap_of_the_card_is_a_checklist_state() -> None:
+    """A gap the card can offer a lab for (``Gap``) is a state the checklist can show, never a crash."""
+    from service.rules.workup import Gap
+    from service.workup.checklist import LabState
+
+    assert {gap.value for gap in Gap} <= {state.value for state in LabState}

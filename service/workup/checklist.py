@@ -27,6 +27,7 @@ class LabState(StrEnum):
     UNREADABLE = "unreadable"
     EARLY = "early"
     CONTRADICTED = "contradicted"
+    BEFORE_ONSET = "before_onset"
 
 
 @dataclass(frozen=True)
