@@ -117,11 +117,14 @@ class _DeadlineAdapter(HTTPAdapter):
 
 def timed_out(error: BaseException | None) -> bool:
     """A read or connect timeout anywhere in the chain: requests reports a streamed body's read timeout as a
-    ConnectionError wrapping urllib3's ReadTimeoutError, so ``isinstance(error, requests.Timeout)`` misses it."""
+    ConnectionError wrapping urllib3's ReadTimeoutError, so ``isinstance(error, requests.Timeout)`` misses it;
+    a refused connection is not a timeout, though requests raises it as ConnectTimeout's kin."""
     seen: list[BaseException] = []
     while error is not None and error not in seen:
         seen.append(error)
-        if isinstance(error, requests.Timeout | urllib3.exceptions.TimeoutError | TimeoutError):
+        # urllib3 2 makes NewConnectionError (refused, no route) a ConnectTimeoutError: only its cause can tell.
+        connect_failed = isinstance(error, urllib3.exceptions.NewConnectionError)
+        if not connect_failed and isinstance(error, requests.Timeout | urllib3.exceptions.TimeoutError | TimeoutError):
             return True
         wrapped = [arg for arg in error.args if isinstance(arg, BaseException)]
         error = error.__cause__ or error.__context__ or (wrapped[0] if wrapped else None)

@@ -74,7 +74,7 @@ def _lead(started_days_before_onset: int) -> Finding:
     facts = patient(
         [], [use("stimulant", started=onset + started_days_before_onset)], [condition("fasciculation", days=onset)]
     )
-    return with_onset_lead(_finding(), "stimulant", facts, KNOWLEDGE)
+    return with_onset_lead(_finding(), facts.uses_of("stimulant"), facts, KNOWLEDGE)
 
 
 def test_a_drug_started_shortly_before_the_twitching_is_a_stronger_lead() -> None:
@@ -93,4 +93,4 @@ def test_a_long_standing_drug_is_a_weaker_lead_and_the_middle_says_nothing() -> 
     assert _lead(LEAD.long_standing_days) == _finding()
     assert _lead(-1) == _finding()
     undated = patient([], [use("stimulant", started=100)], [condition("fasciculation", days=None)])
-    assert with_onset_lead(_finding(), "stimulant", undated, KNOWLEDGE) == _finding()
+    assert with_onset_lead(_finding(), undated.uses_of("stimulant"), undated, KNOWLEDGE) == _finding()
