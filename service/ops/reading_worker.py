@@ -148,12 +148,9 @@ class ReadingThreadWorker(JsonErrors, ThreadWorker):  # type: ignore[misc]
             pass
 
     def _on_readable(self, conn: ReadingConn, _sock: Any = None) -> None:
-        try:
-            data = conn.sock.recv(RECV_BYTES)
-        except BlockingIOError:
+        data = _received(conn)
+        if data is None:
             return
-        except OSError:
-            data = b""
         if not data:
             self._close(conn)
             return
@@ -237,12 +234,9 @@ class ReadingThreadWorker(JsonErrors, ThreadWorker):  # type: ignore[misc]
         self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._drain_closing, conn))
 
     def _drain_closing(self, conn: ReadingConn, _sock: Any = None) -> None:
-        try:
-            data = conn.sock.recv(RECV_BYTES)
-        except BlockingIOError:
+        data = _received(conn)
+        if data is None:
             return
-        except OSError:
-            data = b""
         self.closing[conn] += len(data)
         if not data or self.closing[conn] > CLOSE_DRAIN_BYTES:
             self._finish_closing(conn)
@@ -287,3 +281,13 @@ class ReadingThreadWorker(JsonErrors, ThreadWorker):  # type: ignore[misc]
         for conn in self.reading:
             if not conn.received:
                 conn.timeout = min(conn.timeout, linger)
+
+
+def _received(conn: ReadingConn) -> bytes | None:
+    """What the socket has for us: None when nothing yet (would block), b"" when the peer closed or it failed."""
+    try:
+        return bytes(conn.sock.recv(RECV_BYTES))
+    except BlockingIOError:
+        return None
+    except OSError:
+        return b""
