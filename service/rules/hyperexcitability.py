@@ -16,6 +16,7 @@ from service.rules.findings import Category, Finding, Indicator
 DIAGNOSIS_SET = "nerve-hyperexcitability"  # conditions.yaml: a disease with a card of its own
 SYMPTOM_SET = "cramps-stiffness"  # conditions.yaml: the context that raises the question
 RULE_ID = f"condition.{DIAGNOSIS_SET}"
+ANTIBODY_LABS = ("caspr2_igg", "lgi1_igg")  # labs.yaml: serum CASPR2 and LGI1 IgG screens (ARUP 2009452 / 2009456)
 
 
 def hyperexcitability_finding(facts: PatientFacts, knowledge: Knowledge) -> Finding | None:
@@ -38,6 +39,7 @@ def hyperexcitability_finding(facts: PatientFacts, knowledge: Knowledge) -> Find
         summary={"suffix": suffix},
         facts=tuple(condition_line(item, knowledge) for item in items),
         notes=notes,
+        orders=_antibodies_to_order(facts),
         reversible=bool(known),  # treatable: a diagnosis on record speaks in the gated screen too
     )
 
@@ -45,3 +47,8 @@ def hyperexcitability_finding(facts: PatientFacts, knowledge: Knowledge) -> Find
 def _twitching_without_red_flag(facts: PatientFacts) -> bool:
     """Documented fasciculations and no red flag: hyperexcitability is a question only then (red flags come first)."""
     return bool(facts.conditions_with(ConditionRole.TRIGGER)) and not facts.conditions_with(ConditionRole.RED_FLAG)
+
+
+def _antibodies_to_order(facts: PatientFacts) -> tuple[str, ...]:
+    """CASPR2 and LGI1 IgG orders, each unless a result of it is on record (sawlani-katirji-2017, arup-caspr2-lgi1)."""
+    return tuple(lab for lab in ANTIBODY_LABS if lab not in facts.labs)

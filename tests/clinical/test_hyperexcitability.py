@@ -48,3 +48,20 @@ def test_thymoma_on_pyridostigmine_names_neuromyotonia_and_cholinergic_weakness(
     for cards in both_paths(client, "thymoma_myasthenia_pyridostigmine"):
         detail = only_card(cards, "drug.cholinesterase-inhibitor")["detail"]
         assert "acquired neuromyotonia (CASPR2 antibodies)" in detail and "cholinergic (too much drug)" in detail
+
+
+def _ordered_loinc(card: dict[str, object]) -> list[str]:
+    """The LOINC codes of the one-click ServiceRequests a card offers, one per single-lab suggestion."""
+    suggestions = card.get("suggestions", [])
+    assert isinstance(suggestions, list)
+    singles = [s for s in suggestions if len(s["actions"]) == 1]
+    return [s["actions"][0]["resource"]["code"]["coding"][0]["code"] for s in singles]
+
+
+@pytest.mark.parametrize("name", ["isaacs_on_problem_list", "twitching_with_cramps"])
+def test_hyperexcitability_card_orders_caspr2_and_lgi1_by_loinc(client: FlaskClient, name: str) -> None:
+    for cards in both_paths(client, name):
+        card = only_card(cards, RULE)
+        assert _ordered_loinc(card) == ["82979-6", "82978-8"]  # CASPR2 IgG, LGI1 IgG screens (ARUP, serum)
+        resource = card["suggestions"][0]["actions"][0]["resource"]
+        assert resource["resourceType"] == "ServiceRequest" and resource["intent"] == "proposal"
