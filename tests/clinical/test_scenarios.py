@@ -144,6 +144,9 @@ EXPECTED: dict[str, tuple[ScreenMode, list[tuple[str, str]]]] = {
     "orthopnoea_fasciculation": (ScreenMode.FULL, [("red-flags", "warning")]),
     "exam_clonus_tongue_wasting": (ScreenMode.FULL, [("red-flags", "warning")]),
     "myoclonus_not_clonus": (ScreenMode.FULL, []),
+    "babinski_snomed_only": (ScreenMode.FULL, [("red-flags", "warning")]),
+    "ankle_clonus_snomed_exam": (ScreenMode.FULL, [("red-flags", "warning")]),
+    "babinski_snomed_absent_exam": (ScreenMode.FULL, []),
     # issue 25 item 7: timing against onset (fixtures/onset_timing_scenarios.py)
     "labs_before_onset": (ScreenMode.FULL, [("workup.labs", "info")]),
     "labs_just_before_onset": (ScreenMode.FULL, []),
