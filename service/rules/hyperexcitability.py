@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from service.facts import PatientFacts
 from service.knowledge import ConditionRole, Knowledge
+from service.rules import text
 from service.rules.conditions import condition_line
 from service.rules.findings import Category, Finding, Indicator
 
@@ -32,12 +33,14 @@ def hyperexcitability_finding(facts: PatientFacts, knowledge: Knowledge) -> Find
         notes = (phrases["hyperexcitability_suspected_note"],)
     else:
         return None
+    results = _antibody_lines(facts, knowledge)
+    notes += (phrases["hyperexcitability_antibody_note"],) if results else ()
     return Finding(
         rule_id=RULE_ID,
         category=Category.CONDITION,
         indicator=Indicator.INFO,
         summary={"suffix": suffix},
-        facts=tuple(condition_line(item, knowledge) for item in items),
+        facts=(*(condition_line(item, knowledge) for item in items), *results),
         notes=notes,
         orders=_antibodies_to_order(facts),
         reversible=bool(known),  # treatable: a diagnosis on record speaks in the gated screen too
@@ -52,3 +55,12 @@ def _twitching_without_red_flag(facts: PatientFacts) -> bool:
 def _antibodies_to_order(facts: PatientFacts) -> tuple[str, ...]:
     """CASPR2 and LGI1 IgG orders, each unless a result of it is on record (sawlani-katirji-2017, arup-caspr2-lgi1)."""
     return tuple(lab for lab in ANTIBODY_LABS if lab not in facts.labs)
+
+
+def _antibody_lines(facts: PatientFacts, knowledge: Knowledge) -> tuple[str, ...]:
+    """A CASPR2 / LGI1 result on record, shown as reported: never judged here, never silently dropped."""
+    return tuple(
+        text.lab_line(knowledge.analyte(lab).display, result.value_text, result, facts.now)
+        for lab in ANTIBODY_LABS
+        if (result := facts.labs.get(lab)) is not None
+    )

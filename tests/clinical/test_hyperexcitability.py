@@ -65,3 +65,11 @@ def test_hyperexcitability_card_orders_caspr2_and_lgi1_by_loinc(client: FlaskCli
         assert _ordered_loinc(card) == ["82979-6", "82978-8"]  # CASPR2 IgG, LGI1 IgG screens (ARUP, serum)
         resource = card["suggestions"][0]["actions"][0]["resource"]
         assert resource["resourceType"] == "ServiceRequest" and resource["intent"] == "proposal"
+
+
+def test_caspr2_titre_on_record_is_shown_with_the_chest_note_and_not_reordered(client: FlaskClient) -> None:
+    for cards in both_paths(client, "twitching_cramps_caspr2_titre"):
+        card = only_card(cards, RULE)
+        assert "CASPR2 IgG antibody (serum): **40" in card["detail"]
+        assert "image the chest for thymoma or lung cancer (arup-caspr2-lgi1)" in card["detail"]
+        assert _ordered_loinc(card) == ["82978-8"]  # LGI1 only: CASPR2 has a result

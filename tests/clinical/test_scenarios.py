@@ -162,6 +162,7 @@ EXPECTED: dict[str, tuple[ScreenMode, list[tuple[str, str]]]] = {
     "provoking_viral_long_ago": (ScreenMode.FULL, [("workup.labs", "info")]),
     # issue 25 item 2: peripheral nerve hyperexcitability (fixtures/hyperexcitability_scenarios.py)
     "isaacs_on_problem_list": (ScreenMode.GATED, [("condition.nerve-hyperexcitability", "info")]),
+    "twitching_cramps_caspr2_titre": (ScreenMode.FULL, [("condition.nerve-hyperexcitability", "info")]),
     "twitching_with_cramps": (ScreenMode.FULL, [("condition.nerve-hyperexcitability", "info")]),
     "twitching_cramps_and_weakness": (ScreenMode.FULL, [("red-flags", "warning")]),
     "thymoma_myasthenia_pyridostigmine": (ScreenMode.FULL, [("drug.cholinesterase-inhibitor", "warning")]),
