@@ -7,6 +7,7 @@ Raw JSON dicts are pre-filtered by LOINC code through the precompiled index; onl
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -69,6 +70,7 @@ OBSERVATION_ELEMENTS = frozenset(
         "code",
         "valueQuantity",
         "valueString",  # a number with its unit written as text (service.facts.lab_shapes)
+        "valueCodeableConcept",  # a qualitative result ("Positive") of an analyte the screen never judges
         "effectiveDateTime",
         "effectiveInstant",
         "effectivePeriod",
@@ -155,7 +157,7 @@ def lab_result(
     if stated is not None:
         quantity = (stated.value, None, stated.unit)
     if quantity is None:
-        return None
+        return _qualitative(analyte_id, loinc, effective, raw, model, knowledge)
     value, code, unit_text = quantity
     unit = ucum_code(code, unit_text, knowledge.unit_aliases)
     reference, reference_unit = _reference(model, knowledge.unit_aliases)
@@ -176,6 +178,35 @@ def lab_result(
         _interpretation(model),
         preliminary=raw.get("status") == PRELIMINARY_STATUS,
         canonical_text=None if canonical is None else converted_text(canonical, analyte.decimals, number),
+    )
+
+
+def _qualitative(
+    analyte_id: str, loinc: str, effective: dt.datetime, raw: Resource, model: Any, knowledge: Knowledge
+) -> LabResult | None:
+    """A coded or written result ("Positive", "1:40") of an analyte no rule judges (flag: [], the antibody screens):
+    kept as reported so the card shows it instead of offering the test again; None for an analyte that is judged."""
+    if knowledge.analyte(analyte_id).flag:
+        return None
+    concept = model.valueCodeableConcept
+    codings = [c for c in (concept.coding or ()) if c.display or c.code] if concept is not None else []
+    written = concept.text if concept is not None and concept.text else None
+    written = written or (codings[0].display or codings[0].code if codings else None) or model.valueString
+    if not isinstance(written, str) or not written.strip():
+        return None
+    reference, reference_unit = _reference(model, knowledge.unit_aliases)
+    return LabResult(
+        analyte_id,
+        loinc,
+        math.nan,
+        written.strip(),
+        None,
+        None,
+        effective,
+        reference,
+        reference_unit,
+        _interpretation(model),
+        preliminary=raw.get("status") == PRELIMINARY_STATUS,
     )
 
 

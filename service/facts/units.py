@@ -67,6 +67,8 @@ def is_ucum(unit: str) -> bool:
 
 
 def _kind(quantity: Any) -> str | None:
+    if not hasattr(quantity, "dimensionality"):  # a bare annotation ("{titer}") parses to a token, not a quantity
+        raise UnitError(str(quantity))
     dims = str(quantity.dimensionality)
     if dims == "[mass] / [length] ** 3":
         return "mass"

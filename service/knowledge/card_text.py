@@ -34,6 +34,7 @@ PHRASE_FIELDS: Mapping[str, frozenset[str]] = {
     "hyperexcitability_known_suffix": frozenset(),
     "hyperexcitability_suspected_suffix": frozenset(),
     "hyperexcitability_suspected_note": frozenset(),
+    "hyperexcitability_antibody_note": frozenset(),
     "provoking_note": frozenset({"items"}),
     "red_flags_umn_lmn_suffix": frozenset(),
     "red_flags_umn_lmn_note": frozenset(),

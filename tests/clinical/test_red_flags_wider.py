@@ -16,6 +16,9 @@ RED_FLAG_SCENARIOS = [
     "orthopnoea_fasciculation",
     "exam_clonus_tongue_wasting",
     "myoclonus_not_clonus",
+    "babinski_snomed_only",
+    "ankle_clonus_snomed_exam",
+    "babinski_snomed_absent_exam",
 ]
 URGENT = "(upper and lower motor neuron signs: urgent neurology)"
 
@@ -58,3 +61,12 @@ def test_orthopnoea_asks_for_breathing_to_be_assessed(client: FlaskClient) -> No
 def test_myoclonus_is_not_clonus(client: FlaskClient) -> None:
     for cards in both_paths(client, "myoclonus_not_clonus"):
         assert cards == []
+
+
+@pytest.mark.parametrize(
+    ("name", "flag"),
+    [("babinski_snomed_only", "extensor plantar response"), ("ankle_clonus_snomed_exam", "clonus")],
+)
+def test_snomed_coded_umn_sign_is_a_red_flag_without_english_text(client: FlaskClient, name: str, flag: str) -> None:
+    for cards in both_paths(client, name):
+        assert only_card(cards, "red-flags")["summary"].endswith(f": {flag}")

@@ -144,6 +144,9 @@ EXPECTED: dict[str, tuple[ScreenMode, list[tuple[str, str]]]] = {
     "orthopnoea_fasciculation": (ScreenMode.FULL, [("red-flags", "warning")]),
     "exam_clonus_tongue_wasting": (ScreenMode.FULL, [("red-flags", "warning")]),
     "myoclonus_not_clonus": (ScreenMode.FULL, []),
+    "babinski_snomed_only": (ScreenMode.FULL, [("red-flags", "warning")]),
+    "ankle_clonus_snomed_exam": (ScreenMode.FULL, [("red-flags", "warning")]),
+    "babinski_snomed_absent_exam": (ScreenMode.FULL, []),
     # issue 25 item 7: timing against onset (fixtures/onset_timing_scenarios.py)
     "labs_before_onset": (ScreenMode.FULL, [("workup.labs", "info")]),
     "labs_just_before_onset": (ScreenMode.FULL, []),
@@ -159,6 +162,7 @@ EXPECTED: dict[str, tuple[ScreenMode, list[tuple[str, str]]]] = {
     "provoking_viral_long_ago": (ScreenMode.FULL, [("workup.labs", "info")]),
     # issue 25 item 2: peripheral nerve hyperexcitability (fixtures/hyperexcitability_scenarios.py)
     "isaacs_on_problem_list": (ScreenMode.GATED, [("condition.nerve-hyperexcitability", "info")]),
+    "twitching_cramps_caspr2_titre": (ScreenMode.FULL, [("condition.nerve-hyperexcitability", "info")]),
     "twitching_with_cramps": (ScreenMode.FULL, [("condition.nerve-hyperexcitability", "info")]),
     "twitching_cramps_and_weakness": (ScreenMode.FULL, [("red-flags", "warning")]),
     "thymoma_myasthenia_pyridostigmine": (ScreenMode.FULL, [("drug.cholinesterase-inhibitor", "warning")]),

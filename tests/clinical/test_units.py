@@ -65,6 +65,8 @@ def test_unit_that_cannot_be_understood_is_not_guessed() -> None:
     assert to_canonical(1.0, "banana", KNOWLEDGE.analyte("magnesium"), ALIASES) is None
     assert to_canonical(1.0, None, KNOWLEDGE.analyte("magnesium"), ALIASES) is None
     assert to_canonical(1.0, "mmol", KNOWLEDGE.analyte("magnesium"), ALIASES) is None  # not a concentration
+    assert to_canonical(1.0, "{titer}", KNOWLEDGE.analyte("magnesium"), ALIASES) is None  # annotation only
+    assert to_canonical(1.0, "{ratio}", KNOWLEDGE.analyte("tsh"), ALIASES) is None
     # Activity per volume cannot become activity per gram of haemoglobin without the haemoglobin.
     assert to_canonical(1.0, "U/L", KNOWLEDGE.analyte("cholinesterase_rbc"), ALIASES) is None
     # TSH has no molar mass: a mass unit is not convertible and must not be guessed.
