@@ -18,10 +18,10 @@ from service.rules import text
 from service.screen import offered_elsewhere, screen_patient
 from service.workup.charts import Axis, lab_chart, medication_chart
 from service.workup.checklist import ChecklistItem, checklist
+from service.workup.config import DEFAULT_WINDOW_DAYS
 from service.workup.series import LabSeries, lab_series
 from service.workup.timeline import MedicationBar, medication_bars
 
-DEFAULT_WINDOW_DAYS = 730
 PAGE_HOOK_INSTANCE = "workup-view"
 # The page's Content-Security-Policy: no script, nothing fetched (images only as data: URIs). Served pages send it as a
 # header (plus frame-ancestors, which a <meta> cannot carry); every page, the offline one included, has it as <meta>.
