@@ -28,7 +28,8 @@ from service.purge import add_purge_parser
 from service.report import parse_since, run_report
 from service.settings_types import SettingsError
 from service.version import package_version
-from service.workup.app import linked_definitions, load_workup_settings
+from service.workup.config import load_workup_settings
+from service.workup.links import linked_definitions
 from service.workup.offline import add_workup_parser
 
 EXIT_DATA = 3

@@ -7,12 +7,8 @@ import sys
 from typing import Any
 
 import orjson
-from sqlalchemy.exc import SQLAlchemyError
 
 from service.config import load_settings
-from service.store import open_store, utc_now
-from service.store.resilience import describe
-from service.store.retention import purge
 
 EXIT_UNAVAILABLE = 3
 
@@ -28,6 +24,12 @@ def add_purge_parser(commands: Any) -> None:
 
 def run_purge(args: argparse.Namespace) -> int:
     """Purge the configured database; print what was deleted as JSON (exit 3 when the database is unavailable)."""
+    from sqlalchemy.exc import SQLAlchemyError  # SQLAlchemy only when purging, not when the CLI starts
+
+    from service.store import open_store, utc_now
+    from service.store.resilience import describe
+    from service.store.retention import purge
+
     settings = load_settings()
     days = settings.retention_days if args.days is None else args.days
     try:

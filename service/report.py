@@ -17,12 +17,14 @@ import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from service.config import load_settings
-from service.store import FeedbackOnCard, OfferedReason, Store, open_store
+
+if TYPE_CHECKING:
+    from service.store import FeedbackOnCard, OfferedReason, Store
 
 TOP_REASONS = 5
 NO_RULE = "(no rule id)"
@@ -190,6 +192,8 @@ def report_text(report: FeedbackReport) -> str:
 
 def run_report(args: argparse.Namespace) -> int:
     """CLI entry: open the store named by ``CDS_DATABASE_URL`` and print the report."""
+    from service.store import open_store  # SQLAlchemy only when reporting, not when the CLI starts
+
     store = open_store(load_settings())
     try:
         report = build_report(store, args.since)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime
 
 from flask import Flask
 
-from cds_hooks import ServiceDefinition
 from cds_hooks.fhir_client import ClientFactory
 from service.config import Settings, fhir_client_settings
 from service.knowledge import Knowledge
@@ -16,15 +15,8 @@ from service.store.resilience import ResilientStore
 from service.workup.blueprint import WorkupDeps, create_workup_blueprint
 from service.workup.config import WorkupSettings, load_workup_settings
 from service.workup.launch_limit import LaunchLimiter
-from service.workup.links import with_workup_links
+from service.workup.links import linked_definitions
 from service.workup.sessions import SessionStore, session_sealer
-
-
-def linked_definitions(
-    definitions: Iterable[ServiceDefinition], settings: Settings, workup: WorkupSettings
-) -> list[ServiceDefinition]:
-    """The services, with the work-up link on every card unless CDS_WORKUP_LINKS is off."""
-    return with_workup_links(definitions, settings.public_url) if workup.links else list(definitions)
 
 
 def install_workup(

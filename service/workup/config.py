@@ -15,9 +15,9 @@ from pydantic import Field, ValidationError
 from pydantic.dataclasses import dataclass
 
 from service.settings_types import Flag, one_line
-from service.workup.page import DEFAULT_WINDOW_DAYS
 
 _PREFIX = "workup_"
+DEFAULT_WINDOW_DAYS = 730  # the charts' window (days) in the work-up view
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from service.facts.dates import clinical_zone
 from service.facts.ownership import PatientInContext
 from service.facts.records import build_record
 from service.knowledge import load_knowledge
-from service.workup.page import DEFAULT_WINDOW_DAYS, build_page, render_page
+from service.workup.config import DEFAULT_WINDOW_DAYS
 
 
 def bundle_page(
@@ -24,6 +24,8 @@ def bundle_page(
     bundle = read_bundle_file(path)
     patient_id = bundle_patient(bundle, None, path)  # a Bundle of several patients is refused, never mixed
     record = build_record([bundle], patient=PatientInContext(patient_id) if patient_id else None)
+    from service.workup.page import build_page, render_page  # Jinja and pygal: only when a page is drawn
+
     page = build_page(record, now=now, knowledge=load_knowledge(), window_days=window_days, highlight=highlight)
     return render_page(page)
 

@@ -30,12 +30,12 @@ from service.workup.charts import (
     medication_chart,
 )
 from service.workup.checklist import ChecklistItem, checklist
+from service.workup.config import DEFAULT_WINDOW_DAYS
 from service.workup.grid import RANGES, LabGrid, lab_grid
 from service.workup.markers import drug_markers
 from service.workup.series import LabSeries, lab_series
 from service.workup.timeline import MedicationBar, medication_bars
 
-DEFAULT_WINDOW_DAYS = 730
 PAGE_HOOK_INSTANCE = "workup-view"
 # The page's Content-Security-Policy: no script, nothing fetched (images only as data: URIs). Served pages send it as a
 # header (plus frame-ancestors, which a <meta> cannot carry); every page, the offline one included, has it as <meta>.

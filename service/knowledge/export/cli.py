@@ -8,16 +8,18 @@ from pathlib import Path
 from typing import Any
 
 from service.knowledge import load_knowledge
-from service.knowledge.export.book import Changes, compare, render_book, write_book
-from service.knowledge.export.changes import PreviousError, read_previous
-from service.knowledge.export.package import write_package
-from service.knowledge.export.web import service_package
 
 EXIT_OUT = 2
 
 
 def export(args: argparse.Namespace) -> int:
     """Write the package (DIR/package/) from the loaded knowledge; print what was written."""
+    # Jinja and Flask come in here, not when the CLI starts (``evaluate`` needs neither).
+    from service.knowledge.export.book import Changes, compare, render_book, write_book
+    from service.knowledge.export.changes import PreviousError, read_previous
+    from service.knowledge.export.package import write_package
+    from service.knowledge.export.web import service_package
+
     out = Path(args.out)
     problem = "is not a folder" if out.exists() and not out.is_dir() else None
     if problem or (args.previous and not args.html):
