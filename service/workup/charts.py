@@ -7,6 +7,7 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from html import escape
 from typing import Any
 
 import pygal
@@ -38,6 +39,11 @@ DASHED = {"dasharray": "6, 4"}
 DASHED_MARKER = {"dasharray": "2, 3", "width": 2}
 BAR_WIDTH = "14"
 _SCRIPT = re.compile(r"<script\b.*?</script>", re.DOTALL)
+
+EMPTY_CHART = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 480 40" role="img">'
+    '<text x="4" y="24" font-size="14">{title}</text></svg>'
+)
 
 
 @dataclass(frozen=True)
@@ -257,6 +263,8 @@ def lab_chart(series: LabSeries, axis: Axis, size: ChartSize = CHART_SIZES[-1], 
     """One analyte's trend in its canonical unit: points coloured by judgement, band and thresholds as lines."""
     lines = _lab_lines(series, axis, markers)
     unit = text.display_unit(series.analyte.canonical_unit)
+    if not lines:  # nothing to place (a titre, no range): pygal cannot draw an empty chart; the table shows the values
+        return EMPTY_CHART.format(title=escape(f"{series.analyte.display}: no value this chart can place"))
     config = _base_config(axis, [line.colour for line in lines], size.lab_height, size)
     chart = pygal.DateTimeLine(title=f"{series.analyte.display} ({unit})", y_title=unit, **config)
     decimals = series.analyte.decimals
