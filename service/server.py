@@ -86,7 +86,7 @@ def _worker_closing(_server: Any, worker: Any) -> None:
     """Gunicorn ``worker_exit`` hook (in the worker): the app writes its queued cards and closes its store."""
     from service import close_app
 
-    if isinstance(worker.wsgi, Flask):
+    if isinstance(getattr(worker, "wsgi", None), Flask):  # a worker that failed to boot has no app
         close_app(worker.wsgi)
         log.info("worker %d closed its store", worker.pid)
 

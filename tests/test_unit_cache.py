@@ -51,3 +51,23 @@ def test_the_cache_is_never_inside_the_repository() -> None:
     folder = ucum_cache_folder()
     repository = Path(__file__).resolve().parent.parent
     assert folder is None or not folder.resolve().is_relative_to(repository)
+
+
+def test_a_truncated_cache_file_is_built_around_not_fatal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two workers starting on an empty cache: one may read the file the other is still writing (seen under
+    ``serve``, where the worker then failed to boot and took the service down). The registry is built without it."""
+    from service.facts import units
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    folder = ucum_cache_folder()
+    assert folder is not None
+    PintUcumRegistry(cache_folder=folder)  # writes the cache
+    written = [path for path in folder.rglob("*") if path.is_file() and path.stat().st_size > 16]
+    assert written
+    for path in written:  # as a reader sees a file half-written by another process
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    units.registry.cache_clear()
+    try:
+        assert _conversions(units.registry()) == _conversions(PintUcumRegistry())
+    finally:
+        units.registry.cache_clear()

@@ -8,6 +8,8 @@ scaled by the valence. Factors are cached per (unit, analyte), so each spelling 
 from __future__ import annotations
 
 import functools
+import logging
+import pickle
 import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,6 +25,8 @@ from ucumvert.ucum_pint import UcumToPintTransformer
 
 from service.facts.unit_cache import ucum_cache_folder
 from service.knowledge.models import Analyte
+
+log = logging.getLogger(__name__)
 
 MICRO_SIGNS = ("\u00b5", "\u03bc")  # micro sign and Greek small mu, both written for UCUM's "u"
 EQUIVALENT = "equivalents"
@@ -52,8 +56,18 @@ class _OwnUcumRegistry(PintUcumRegistry):  # type: ignore[misc]  # ucumvert ship
 
 @functools.cache
 def registry() -> PintUcumRegistry:
-    """The UCUM registry, built once per process (about 1.5 s; 0.3 s from pint's cache, see unit_cache)."""
-    return _OwnUcumRegistry(cache_folder=ucum_cache_folder())
+    """The UCUM registry, built once per process (about 1.5 s; 0.3 s from pint's cache, see unit_cache).
+
+    A cache file another process is still writing (two workers starting on an empty cache) reads as truncated:
+    then this process builds the registry without the cache rather than failing to start.
+    """
+    folder = ucum_cache_folder()
+    if folder is not None:
+        try:
+            return _OwnUcumRegistry(cache_folder=folder)
+        except (EOFError, pickle.UnpicklingError, OSError, ValueError, AttributeError) as exc:
+            log.warning("unit cache unreadable (%s): building the unit registry without it", type(exc).__name__)
+    return _OwnUcumRegistry(cache_folder=None)
 
 
 def _normalise(unit: str) -> str:
