@@ -184,9 +184,9 @@ def lab_result(
 def _qualitative(
     analyte_id: str, loinc: str, effective: dt.datetime, raw: Resource, model: Any, knowledge: Knowledge
 ) -> LabResult | None:
-    """A coded or written result ("Positive", "1:40") of an analyte no rule judges (flag: [], the antibody screens):
-    kept as reported so the card shows it instead of offering the test again; None for an analyte that is judged."""
-    if knowledge.analyte(analyte_id).flag:
+    """A coded or written result ("Positive", "1:40") of a qualitative screen (labs.yaml ``qualitative``: CASPR2,
+    LGI1): kept as reported so the card shows it instead of offering the test again; None for any other analyte."""
+    if not knowledge.analyte(analyte_id).qualitative:
         return None
     concept = model.valueCodeableConcept
     codings = [c for c in (concept.coding or ()) if c.display or c.code] if concept is not None else []

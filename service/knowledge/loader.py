@@ -90,6 +90,8 @@ def _check_analytes(analytes: Mapping[str, Analyte], exposure_labs: set[str]) ->
         for alias, target in analyte.unit_aliases.items():
             if not is_ucum(target):
                 raise KnowledgeError(f"labs.yaml {analyte.id}: unit alias {alias!r} maps to non-UCUM {target!r}")
+        if analyte.qualitative and analyte.flag:
+            raise KnowledgeError(f"labs.yaml {analyte.id}: a qualitative screen is shown as reported, never flagged")
         if analyte.flag and analyte.finding is None and analyte.id not in exposure_labs:
             raise KnowledgeError(f"labs.yaml {analyte.id}: a flagged analyte needs a finding or an exposure set")
 

@@ -127,6 +127,8 @@ class Analyte(Record):
     unit_aliases: StrMap = {}
     critical_source: str | None = None
     alternative_to: str | None = None  # a recent result of this analyte answers the need for that one
+    # a qualitative screen (CASPR2, LGI1): a coded or written result ("Positive") is kept as reported, never judged
+    qualitative: bool = False
     # a need for this lab counts only while one of these condition sets is current (B12: neuropathy)
     needed_only_with: Codes = ()
     follow_up: Codes = ()  # labs offered on this analyte's abnormal card when not recent (Ca -> PTH, ...)

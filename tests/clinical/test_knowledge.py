@@ -70,6 +70,12 @@ def test_copy_of_packaged_files_loads(knowledge_copy: Path) -> None:
         ("cards.yaml", "within {hours} h", "within {hourz} h", "uncorrected_note"),
         ("cards.yaml", '  drug_active: "active"\n', "", "phrases"),
         ("medications.yaml", "    kind: lithium", "    kind: lithum", "kind"),
+        (
+            "labs.yaml",
+            'reference less than 1:10)"\n    flag: []',
+            'reference less than 1:10)"\n    flag: [low]',
+            "qualitative",
+        ),
     ],
 )
 def test_bad_file_is_refused(knowledge_copy: Path, name: str, old: str, new: str, message: str) -> None:
